@@ -1,0 +1,483 @@
+//! Side-by-side scheduler benchmarks: `gmp` vs. tokio's multi-thread runtime.
+//!
+//! The shapes are modelled on tokio's own `benches/rt_multi_threaded.rs`. Every
+//! shape is one criterion `BenchmarkGroup` with two functions, `gmp` and
+//! `tokio`, so criterion reports them next to each other
+//! (`target/criterion/<shape>/{gmp,tokio}/`; `scripts/bench_ratios.py` turns
+//! those into a gmp/tokio ratio table).
+//!
+//! Both runtimes get the same number of workers: env `BENCH_PROCS`, else 2
+//! (`gmp::Runtime::builder().procs(n)` vs.
+//! `tokio::runtime::Builder::new_multi_thread().worker_threads(n)`). Each
+//! runtime is built once per group, outside the timed loop, and shut down
+//! before the other runtime of the group is built, so the two never compete
+//! for CPUs. Both use the same synchronisation primitives
+//! (`tokio::sync::oneshot`, `std::sync::mpsc`, std atomics), which work on any
+//! executor; only `spawn`, `yield_now` and `block_on` differ.
+//!
+//! What each shape measures (one iteration):
+//!
+//! - `spawn_many_local`: one task (spawned from the bench thread) spawns
+//!   10,000 tasks from *inside* the runtime; each decrements an `AtomicUsize`
+//!   and the last one signals a std `sync_channel` that the bench thread waits
+//!   on. Measures the local spawn path (per-P run queue / `runnext`, overflow
+//!   to the global queue, stealing by the other workers). Note: tokio's
+//!   upstream bench spawns from inside `block_on`, which on tokio is *not* a
+//!   worker thread (so those spawns are remote); here the spawning happens in
+//!   a real task, so it is local on both runtimes.
+//! - `spawn_many_remote_idle`: the bench thread spawns 10,000 empty tasks via
+//!   `handle.spawn`, then awaits all their `JoinHandle`s inside `block_on`.
+//!   Measures the remote (global injector) spawn path plus wake-up of idle
+//!   workers and the `JoinHandle` completion path.
+//! - `spawn_many_remote_busy`: same as `spawn_many_remote_idle`, while `procs`
+//!   background tasks keep the workers busy: each loops on `yield_now().await`
+//!   followed by a ~10µs CPU stall (as in tokio's `spawn_many_remote_busy1`)
+//!   until a stop flag is set after the group. Measures how fast remotely
+//!   injected work gets picked up while the local queues are never empty
+//!   (global-queue fairness, `schedtick % 61` style checks).
+//! - `yield_many`: the bench thread spawns 200 tasks that each do 1,000
+//!   `yield_now().await`; waits for all 200 via a std channel. Measures the
+//!   yield / re-schedule fast path.
+//! - `ping_pong`: one task spawns 1,000 tasks; each creates two oneshot pairs,
+//!   spawns a peer that receives the ping and sends the pong back, does the
+//!   exchange, then decrements a counter; the last one signals the bench
+//!   thread. Measures wake-ups across tasks (waker -> run queue, `runnext`).
+//! - `chained_spawn`: a chain of depth 1,000: each task spawns the next, the
+//!   last one signals done. Measures spawn-then-exit latency of a single
+//!   dependent chain (`runnext` hand-off).
+//!
+//! Honesty note: tokio's `block_on` thread is not a worker, and gmp's
+//! `block_on` thread is not a worker either. So on *both* runtimes the two
+//! `spawn_many_remote_*` shapes go through the global injector, and the
+//! `block_on` that awaits the `JoinHandle`s is woken from a worker thread
+//! (cross-thread unpark) on both. Likewise, every shape that starts from the
+//! bench thread pays one remote spawn on both runtimes.
+//!
+//! Defaults: 20 samples, 3 s measurement, 1 s warm-up per function (a full run
+//! is a few minutes on 2 cores). Criterion's CLI flags (`--sample-size`,
+//! `--measurement-time`, `--warm-up-time`) override them.
+
+use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use tokio::sync::oneshot;
+
+const NUM_SPAWN: usize = 10_000;
+const STALL_DUR: Duration = Duration::from_micros(10);
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+type Group<'a> = BenchmarkGroup<'a, WallTime>;
+
+/// The few runtime operations the shapes need, implemented for both runtimes.
+/// Everything is monomorphised, so neither runtime pays for the abstraction.
+trait Exec: Sized + 'static {
+    /// Criterion function id.
+    const NAME: &'static str;
+    type JoinError: std::fmt::Debug;
+    type JoinHandle<T: Send + 'static>: Future<Output = Result<T, Self::JoinError>> + Send + 'static;
+
+    fn build(procs: usize) -> Self;
+
+    /// Spawn from outside the runtime, through the runtime's handle.
+    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    /// Spawn onto the current runtime (called from inside a task).
+    fn spawn<F>(fut: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output;
+
+    fn yield_now() -> impl Future<Output = ()> + Send;
+
+    fn shutdown(self);
+}
+
+struct Gmp(gmp::Runtime);
+
+impl Exec for Gmp {
+    const NAME: &'static str = "gmp";
+    type JoinError = gmp::JoinError;
+    type JoinHandle<T: Send + 'static> = gmp::JoinHandle<T>;
+
+    fn build(procs: usize) -> Self {
+        Gmp(gmp::Runtime::builder()
+            .procs(procs)
+            .build()
+            .expect("build gmp runtime"))
+    }
+
+    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.handle().spawn(fut)
+    }
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        gmp::spawn(fut)
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.0.block_on(fut)
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        gmp::yield_now()
+    }
+
+    fn shutdown(self) {
+        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
+    }
+}
+
+struct Tokio(tokio::runtime::Runtime);
+
+impl Exec for Tokio {
+    const NAME: &'static str = "tokio";
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle<T: Send + 'static> = tokio::task::JoinHandle<T>;
+
+    fn build(procs: usize) -> Self {
+        Tokio(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(procs)
+                .enable_all()
+                .build()
+                .expect("build tokio runtime"),
+        )
+    }
+
+    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.0.handle().spawn(fut)
+    }
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(fut)
+    }
+
+    fn block_on<F: Future>(&self, fut: F) -> F::Output {
+        self.0.block_on(fut)
+    }
+
+    fn yield_now() -> impl Future<Output = ()> + Send {
+        tokio::task::yield_now()
+    }
+
+    fn shutdown(self) {
+        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
+    }
+}
+
+fn spawn_many_local<E: Exec>(group: &mut Group<'_>, procs: usize) {
+    let rt = E::build(procs);
+    let (tx, rx) = mpsc::sync_channel(1000);
+    let rem = Arc::new(AtomicUsize::new(0));
+
+    group.bench_function(E::NAME, |b| {
+        b.iter(|| {
+            rem.store(NUM_SPAWN, Relaxed);
+            let tx = tx.clone();
+            let rem = rem.clone();
+
+            drop(rt.spawn_remote(async move {
+                for _ in 0..NUM_SPAWN {
+                    let tx = tx.clone();
+                    let rem = rem.clone();
+
+                    drop(E::spawn(async move {
+                        if 1 == rem.fetch_sub(1, Relaxed) {
+                            tx.send(()).unwrap();
+                        }
+                    }));
+                }
+            }));
+
+            rx.recv().unwrap();
+        })
+    });
+
+    rt.shutdown();
+}
+
+fn spawn_many_remote_idle<E: Exec>(group: &mut Group<'_>, procs: usize) {
+    let rt = E::build(procs);
+    let mut handles = Vec::with_capacity(NUM_SPAWN);
+
+    group.bench_function(E::NAME, |b| {
+        b.iter(|| {
+            for _ in 0..NUM_SPAWN {
+                handles.push(rt.spawn_remote(async {}));
+            }
+
+            rt.block_on(async {
+                for handle in handles.drain(..) {
+                    handle.await.unwrap();
+                }
+            });
+        })
+    });
+
+    rt.shutdown();
+}
+
+fn spawn_many_remote_busy<E: Exec>(group: &mut Group<'_>, procs: usize) {
+    let rt = E::build(procs);
+    let mut handles = Vec::with_capacity(NUM_SPAWN);
+    let flag = Arc::new(AtomicBool::new(true));
+
+    // Keep every worker busy with tasks that yield and burn a little CPU.
+    let busy: Vec<_> = (0..procs)
+        .map(|_| {
+            let flag = flag.clone();
+            rt.spawn_remote(async move {
+                while flag.load(Relaxed) {
+                    E::yield_now().await;
+                    stall();
+                }
+            })
+        })
+        .collect();
+
+    group.bench_function(E::NAME, |b| {
+        b.iter(|| {
+            for _ in 0..NUM_SPAWN {
+                handles.push(rt.spawn_remote(async {}));
+            }
+
+            rt.block_on(async {
+                for handle in handles.drain(..) {
+                    handle.await.unwrap();
+                }
+            });
+        })
+    });
+
+    flag.store(false, Relaxed);
+    rt.block_on(async {
+        for handle in busy {
+            handle.await.unwrap();
+        }
+    });
+    rt.shutdown();
+}
+
+fn yield_many<E: Exec>(group: &mut Group<'_>, procs: usize) {
+    const NUM_YIELD: usize = 1_000;
+    const TASKS: usize = 200;
+
+    let rt = E::build(procs);
+    let (tx, rx) = mpsc::sync_channel(TASKS);
+
+    group.bench_function(E::NAME, |b| {
+        b.iter(|| {
+            for _ in 0..TASKS {
+                let tx = tx.clone();
+
+                drop(rt.spawn_remote(async move {
+                    for _ in 0..NUM_YIELD {
+                        E::yield_now().await;
+                    }
+
+                    tx.send(()).unwrap();
+                }));
+            }
+
+            for _ in 0..TASKS {
+                rx.recv().unwrap();
+            }
+        })
+    });
+
+    rt.shutdown();
+}
+
+fn ping_pong<E: Exec>(group: &mut Group<'_>, procs: usize) {
+    const NUM_PINGS: usize = 1_000;
+
+    let rt = E::build(procs);
+    let (done_tx, done_rx) = mpsc::sync_channel(1000);
+    let rem = Arc::new(AtomicUsize::new(0));
+
+    group.bench_function(E::NAME, |b| {
+        b.iter(|| {
+            let done_tx = done_tx.clone();
+            let rem = rem.clone();
+            rem.store(NUM_PINGS, Relaxed);
+
+            drop(rt.spawn_remote(async move {
+                for _ in 0..NUM_PINGS {
+                    let rem = rem.clone();
+                    let done_tx = done_tx.clone();
+
+                    drop(E::spawn(async move {
+                        let (tx1, rx1) = oneshot::channel();
+                        let (tx2, rx2) = oneshot::channel();
+
+                        drop(E::spawn(async move {
+                            rx1.await.unwrap();
+                            tx2.send(()).unwrap();
+                        }));
+
+                        tx1.send(()).unwrap();
+                        rx2.await.unwrap();
+
+                        if 1 == rem.fetch_sub(1, Relaxed) {
+                            done_tx.send(()).unwrap();
+                        }
+                    }));
+                }
+            }));
+
+            done_rx.recv().unwrap();
+        })
+    });
+
+    rt.shutdown();
+}
+
+fn chained_spawn<E: Exec>(group: &mut Group<'_>, procs: usize) {
+    const ITER: usize = 1_000;
+
+    fn iter<E: Exec>(done_tx: mpsc::SyncSender<()>, n: usize) {
+        if n == 0 {
+            done_tx.send(()).unwrap();
+        } else {
+            drop(E::spawn(async move {
+                iter::<E>(done_tx, n - 1);
+            }));
+        }
+    }
+
+    let rt = E::build(procs);
+    let (done_tx, done_rx) = mpsc::sync_channel(1000);
+
+    group.bench_function(E::NAME, |b| {
+        b.iter(|| {
+            let done_tx = done_tx.clone();
+
+            drop(rt.spawn_remote(async move {
+                iter::<E>(done_tx, ITER);
+            }));
+
+            done_rx.recv().unwrap();
+        })
+    });
+
+    rt.shutdown();
+}
+
+/// Burn ~10µs of CPU (same as tokio's bench).
+fn stall() {
+    let now = Instant::now();
+    while now.elapsed() < STALL_DUR {
+        std::thread::yield_now();
+    }
+}
+
+/// Worker count for both runtimes: env `BENCH_PROCS`, else 2.
+fn procs() -> usize {
+    std::env::var("BENCH_PROCS")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(2)
+}
+
+type Shape = fn(&mut Group<'_>, usize);
+
+/// One group per shape: gmp first, then tokio, each on its own runtime.
+fn run_shape(c: &mut Criterion, name: &str, gmp: Shape, tokio: Shape) {
+    let procs = procs();
+    let mut group = c.benchmark_group(name);
+    gmp(&mut group, procs);
+    tokio(&mut group, procs);
+    group.finish();
+}
+
+fn bench_spawn_many_local(c: &mut Criterion) {
+    run_shape(
+        c,
+        "spawn_many_local",
+        spawn_many_local::<Gmp>,
+        spawn_many_local::<Tokio>,
+    );
+}
+
+fn bench_spawn_many_remote_idle(c: &mut Criterion) {
+    run_shape(
+        c,
+        "spawn_many_remote_idle",
+        spawn_many_remote_idle::<Gmp>,
+        spawn_many_remote_idle::<Tokio>,
+    );
+}
+
+fn bench_spawn_many_remote_busy(c: &mut Criterion) {
+    run_shape(
+        c,
+        "spawn_many_remote_busy",
+        spawn_many_remote_busy::<Gmp>,
+        spawn_many_remote_busy::<Tokio>,
+    );
+}
+
+fn bench_yield_many(c: &mut Criterion) {
+    run_shape(c, "yield_many", yield_many::<Gmp>, yield_many::<Tokio>);
+}
+
+fn bench_ping_pong(c: &mut Criterion) {
+    run_shape(c, "ping_pong", ping_pong::<Gmp>, ping_pong::<Tokio>);
+}
+
+fn bench_chained_spawn(c: &mut Criterion) {
+    run_shape(
+        c,
+        "chained_spawn",
+        chained_spawn::<Gmp>,
+        chained_spawn::<Tokio>,
+    );
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+}
+
+criterion_group! {
+    name = rt_multi_scheduler;
+    config = config();
+    targets =
+        bench_spawn_many_local,
+        bench_spawn_many_remote_idle,
+        bench_spawn_many_remote_busy,
+        bench_yield_many,
+        bench_ping_pong,
+        bench_chained_spawn,
+}
+
+criterion_main!(rt_multi_scheduler);

@@ -1,0 +1,112 @@
+//! Per-thread context: which runtime this thread belongs to, and which P it holds.
+//!
+//! A wake from inside a task polled by an M goes to that M's P (runnext), Go's `ready()`; any
+//! other wake goes to the global queue. The P index is set by `acquirep` and cleared by
+//! `releasep`, so it is only ever the P this very thread owns.
+
+use super::sched::Sched;
+use crate::runtime::Handle;
+use std::cell::{Cell, RefCell};
+use std::ptr;
+
+pub(crate) const NO_P: usize = usize::MAX;
+
+pub(crate) struct Context {
+    /// The scheduler whose M this thread is (null elsewhere).
+    sched: Cell<*const Sched>,
+    /// The P this M holds, or `NO_P`.
+    p: Cell<usize>,
+    /// The runtime `Handle::current()` returns here.
+    handle: RefCell<Option<Handle>>,
+    /// Inside `block_on` (nesting it would deadlock or starve).
+    in_block_on: Cell<bool>,
+}
+
+thread_local! {
+    static CONTEXT: Context = const {
+        Context {
+            sched: Cell::new(ptr::null()),
+            p: Cell::new(NO_P),
+            handle: RefCell::new(None),
+            in_block_on: Cell::new(false),
+        }
+    };
+}
+
+/// The P this thread holds in `sched`, if it is one of its Ms.
+#[inline]
+pub(crate) fn current_p(sched: &Sched) -> Option<usize> {
+    CONTEXT
+        .try_with(|c| {
+            if ptr::eq(c.sched.get(), sched) && c.p.get() != NO_P {
+                Some(c.p.get())
+            } else {
+                None
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+/// Mark this thread as an M of `sched` (for its whole life).
+pub(crate) fn enter_worker(sched: &Sched, handle: Handle) {
+    CONTEXT.with(|c| {
+        c.sched.set(sched);
+        *c.handle.borrow_mut() = Some(handle);
+    });
+}
+
+pub(crate) fn set_p(p: usize) {
+    CONTEXT.with(|c| c.p.set(p));
+}
+
+pub(crate) fn current_handle() -> Option<Handle> {
+    CONTEXT
+        .try_with(|c| c.handle.borrow().clone())
+        .ok()
+        .flatten()
+}
+
+/// Restores the previous context when a `block_on` or `enter` ends.
+pub(crate) struct EnterGuard {
+    prev_handle: Option<Handle>,
+    was_block_on: bool,
+}
+
+/// Enter `handle` on this thread; with `block_on`, panic if that would nest a blocking wait
+/// inside a worker or another `block_on`.
+pub(crate) fn enter(handle: &Handle, block_on: bool) -> EnterGuard {
+    CONTEXT.with(|c| {
+        if block_on {
+            if !c.sched.get().is_null() {
+                panic!(
+                    "gmp: cannot call block_on from inside a gmp task: it would block an M that \
+                     holds a P. Use `.await` instead (or spawn_blocking for blocking work)."
+                );
+            }
+            if c.in_block_on.get() {
+                panic!(
+                    "gmp: cannot call block_on while this thread is already inside block_on; \
+                     use `.await` instead."
+                );
+            }
+        }
+        let was_block_on = c.in_block_on.replace(block_on || c.in_block_on.get());
+        let prev_handle = c.handle.replace(Some(handle.clone()));
+        EnterGuard {
+            prev_handle,
+            was_block_on,
+        }
+    })
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        let prev = self.prev_handle.take();
+        let was = self.was_block_on;
+        let _ = CONTEXT.try_with(|c| {
+            *c.handle.borrow_mut() = prev;
+            c.in_block_on.set(was);
+        });
+    }
+}

@@ -1,0 +1,36 @@
+//! The executor: Go's G/M/P scheduler.
+//!
+//! - **G** ([`task`]): a spawned future in one allocation; a `Waker` is a pointer to it.
+//! - **P** ([`processor`], [`runq`]): a logical processor with a 256-slot ring and a runnext
+//!   slot. There are `procs` Ps, fixed for the runtime's life.
+//! - **M** ([`worker`]): an OS thread. An M runs Gs only while it holds a P; Ms are created on
+//!   demand (up to `max_threads`) and park on the idle list when there is nothing to do.
+//! - [`sched`]: the shared state (Go's `schedt`): the global queue, the idle P and M lists,
+//!   the spinning count, and the moves between them (`wakep`, `startm`, ...).
+//!
+//! Invariants, as in Go's `proc.go`:
+//! 1. A G is in at most one queue at a time, and is polled by at most one M at a time
+//!    (the `NOTIFIED`/`RUNNING` bits of its state word).
+//! 2. A P is owned by at most one M. Only the owner pushes to its ring; anyone may steal.
+//! 3. No lost wakeups: work that becomes runnable while every M is looking away is found,
+//!    because an M that goes idle re-checks the queues *after* publishing itself as idle, and
+//!    whoever makes work runnable checks for idle Ps *after* publishing the work (see [`sched`]).
+//! 4. Spinning Ms (looking for work with a P in hand) are capped at half the busy Ps, and a
+//!    spinning M that finds work wakes the next one, so wakeups chain rather than stampede.
+
+#[cfg(not(loom))]
+pub(crate) mod context;
+pub(crate) mod park;
+#[cfg(not(loom))]
+pub(crate) mod processor;
+pub(crate) mod runq;
+#[cfg(not(loom))]
+pub(crate) mod sched;
+pub(crate) mod task;
+#[cfg(not(loom))]
+pub(crate) mod worker;
+#[cfg(not(loom))]
+mod yield_now;
+
+#[cfg(not(loom))]
+pub use yield_now::{yield_now, YieldNow};

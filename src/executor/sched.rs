@@ -1,0 +1,482 @@
+//! Scheduler state shared by every M and P (Go's `schedt`), and the moves that hand Ps to Ms:
+//! `wakep`, `startm`, `pidleget`/`pidleput`, `globrunqget`, plus spawning and injection.
+//!
+//! Invariants (the "no lost wakeup" contract):
+//! - A task pushed to the **global queue** is followed by a SeqCst fence and `wakep()`. An M that
+//!   gives up its P first publishes the P as idle (`npidle += 1`, SeqCst), then fences and looks
+//!   at the global queue again. So either the pusher sees an idle P and starts an M, or the
+//!   releasing M sees the task.
+//! - `wakep()` starts a spinning M only when none spins (`nmspinning == 0`). A spinning M that
+//!   gives up decrements `nmspinning` *then* re-checks the global queue and every P's ring, so
+//!   the last spinner to leave never strands work that a pusher left to "the spinners".
+//! - A task pushed to a P's own ring is always run by that P's M eventually; `wakep()` there
+//!   only adds parallelism. A push into an empty `runnext` wakes nobody (the M runs it next).
+//! - At most `max_threads` Ms exist; past that `startm` returns the P to the idle list and the
+//!   work waits in queues. A failed thread spawn is survived the same way.
+
+use super::context;
+use super::park::Parker;
+use super::processor::{add, bump, PStatus, P};
+use super::runq::{Put, RUNQ_SIZE};
+use super::task::{self, JoinHandle, Notified, TaskId};
+use super::worker;
+use crate::loom::lock;
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::runtime::{ProcMetrics, RuntimeMetrics};
+use crossbeam_queue::SegQueue;
+use std::future::Future;
+use std::panic::Location;
+use std::time::{Duration, Instant};
+
+pub(crate) struct Config {
+    pub(crate) procs: usize,
+    pub(crate) max_threads: usize,
+    #[allow(dead_code)] // read by sysmon (preemption) once it lands
+    pub(crate) time_slice: Duration,
+    pub(crate) thread_name: String,
+}
+
+/// The part of an M that other threads touch: its parker and its next P (Go's `m.nextp`).
+pub(crate) struct MShared {
+    pub(crate) id: usize,
+    pub(crate) parker: Parker,
+    nextp: Mutex<Option<(usize, bool)>>,
+}
+
+impl MShared {
+    /// Take the P handed over by `startm`, with whether the M starts out spinning.
+    pub(crate) fn take_nextp(&self) -> Option<(usize, bool)> {
+        lock(&self.nextp).take()
+    }
+}
+
+/// What `sched.lock` guards in Go: the idle P list and the idle M list.
+struct Idle {
+    pidle: Vec<usize>,
+    midle: Vec<Arc<MShared>>,
+}
+
+pub(crate) struct Sched {
+    pub(crate) allp: Box<[P]>,
+    /// The global run queue (Go's `sched.runq`), lock-free.
+    pub(crate) global: SegQueue<Notified>,
+    /// Every live task (Go's `allgs`).
+    pub(crate) owned: task::owned::OwnedTasks,
+    pub(crate) config: Config,
+    idle: Mutex<Idle>,
+    npidle: AtomicUsize,
+    nmspinning: AtomicUsize,
+    /// Set when `wakep` wanted a spinning M but found no idle P (Go's `sched.needspinning`).
+    needspinning: AtomicBool,
+    nmidle: AtomicUsize,
+    /// Ms started and not yet exited.
+    nthreads: AtomicUsize,
+    next_mid: AtomicUsize,
+    pub(crate) shutdown: AtomicBool,
+    next_task_id: AtomicU64,
+    remote_spawned: AtomicU64,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    exit_lock: Mutex<()>,
+    exit_cvar: Condvar,
+    /// Strides coprime with `procs`, for Go's random steal order.
+    pub(crate) coprimes: Box<[usize]>,
+    failed_spawn_reported: AtomicBool,
+}
+
+/// Outcome of [`Sched::release_p`].
+pub(crate) enum Release {
+    /// The global queue had work: keep the P and run this.
+    Run(Notified),
+    /// Keep the P and look again.
+    Retry,
+    /// Keep the P and start spinning: a `wakep` found no idle P.
+    Spin,
+    /// The P is on the idle list now.
+    Released,
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+impl Sched {
+    pub(crate) fn new(config: Config) -> Arc<Sched> {
+        let procs = config.procs;
+        Arc::new(Sched {
+            allp: (0..procs).map(P::new).collect(),
+            global: SegQueue::new(),
+            owned: task::owned::OwnedTasks::new(procs),
+            idle: Mutex::new(Idle {
+                pidle: (0..procs).rev().collect(),
+                midle: Vec::new(),
+            }),
+            npidle: AtomicUsize::new(procs),
+            nmspinning: AtomicUsize::new(0),
+            needspinning: AtomicBool::new(false),
+            nmidle: AtomicUsize::new(0),
+            nthreads: AtomicUsize::new(0),
+            next_mid: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            next_task_id: AtomicU64::new(1),
+            remote_spawned: AtomicU64::new(0),
+            threads: Mutex::new(Vec::new()),
+            exit_lock: Mutex::new(()),
+            exit_cvar: Condvar::new(),
+            coprimes: (1..=procs).filter(|&c| gcd(c, procs) == 1).collect(),
+            failed_spawn_reported: AtomicBool::new(false),
+            config,
+        })
+    }
+
+    pub(crate) fn procs(&self) -> usize {
+        self.allp.len()
+    }
+
+    // ---- G creation and readying -------------------------------------------------------
+
+    /// Go's `newproc`: a G spawned on an M goes to its P's runnext; elsewhere to the global queue.
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        future: F,
+        at: &'static Location<'static>,
+    ) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let p = context::current_p(self);
+        let id = match p {
+            Some(p) => self.allp[p].next_task_id(&self.next_task_id),
+            None => self.next_task_id.fetch_add(1, Relaxed),
+        };
+        let (notified, join) = task::new_task(future, self, TaskId(id), at);
+        if let Some(notified) = notified {
+            match p {
+                Some(p) => {
+                    bump(&self.allp[p].spawned);
+                    self.runqput(p, notified, true);
+                }
+                None => {
+                    self.remote_spawned.fetch_add(1, Relaxed);
+                    self.inject(notified);
+                }
+            }
+        }
+        join
+    }
+
+    /// Go's `ready`: make a woken task runnable. On one of our Ms it goes to that M's P —
+    /// runnext for a wake (it inherits the time slice), the ring's tail for a yield — else to
+    /// the global queue.
+    pub(crate) fn schedule(self: &Arc<Self>, task: Notified, is_yield: bool) {
+        match context::current_p(self) {
+            Some(p) => self.runqput(p, task, !is_yield),
+            None => self.inject(task),
+        }
+    }
+
+    /// `runqput` on P `p` (the caller's own P), overflowing to the global queue.
+    pub(crate) fn runqput(self: &Arc<Self>, p: usize, task: Notified, next: bool) {
+        let pp = &self.allp[p];
+        let put = pp.runq.runqput(task, next, |batch| {
+            for t in batch {
+                self.global.push(t);
+            }
+        });
+        match put {
+            Put::Runnext => {}
+            Put::Ring => self.wakep(),
+            Put::Overflow => {
+                bump(&pp.overflows);
+                fence(SeqCst);
+                self.wakep();
+            }
+        }
+    }
+
+    /// Push to the global queue from anywhere (Go's `globrunqput` + `wakep`).
+    pub(crate) fn inject(self: &Arc<Self>, task: Notified) {
+        self.global.push(task);
+        fence(SeqCst);
+        self.wakep();
+    }
+
+    /// Go's `globrunqget`: take a fair share of the global queue (at most `max` when non-zero,
+    /// never more than half a ring) into P `p`'s ring, returning one to run now.
+    pub(crate) fn globrunqget(self: &Arc<Self>, p: usize, max: usize) -> Option<Notified> {
+        let len = self.global.len();
+        if len == 0 {
+            return None;
+        }
+        let mut n = (len / self.procs() + 1).min(len).min(RUNQ_SIZE / 2);
+        if max > 0 {
+            n = n.min(max);
+        }
+        let first = self.global.pop()?;
+        let runq = &self.allp[p].runq;
+        for _ in 1..n {
+            let Some(t) = self.global.pop() else { break };
+            runq.runqput(t, false, |batch| {
+                for t in batch {
+                    self.global.push(t);
+                }
+            });
+        }
+        Some(first)
+    }
+
+    // ---- Ps and Ms ------------------------------------------------------------------------
+
+    fn pidleget(&self, idle: &mut Idle) -> Option<usize> {
+        let p = idle.pidle.pop()?;
+        self.npidle.fetch_sub(1, SeqCst);
+        Some(p)
+    }
+
+    fn pidleput(&self, idle: &mut Idle, p: usize) {
+        self.allp[p].set_status(PStatus::Idle);
+        idle.pidle.push(p);
+        self.npidle.fetch_add(1, SeqCst);
+    }
+
+    /// Give up P `p` (Go's `releasep` + `pidleput` under `sched.lock`), unless the global queue
+    /// has work or an M is wanted spinning (Go's `needspinning`).
+    pub(crate) fn release_p(self: &Arc<Self>, p: usize, spinning: bool) -> Release {
+        let mut idle = lock(&self.idle);
+        if !self.global.is_empty() {
+            drop(idle);
+            return match self.globrunqget(p, 0) {
+                Some(t) => Release::Run(t),
+                None => Release::Retry,
+            };
+        }
+        if !spinning && self.needspinning.load(SeqCst) {
+            return Release::Spin;
+        }
+        self.pidleput(&mut idle, p);
+        Release::Released
+    }
+
+    pub(crate) fn pidleget_locked(&self) -> Option<usize> {
+        self.pidleget(&mut lock(&self.idle))
+    }
+
+    /// Put an M without a P on the idle list (Go's `mput`).
+    pub(crate) fn mput(&self, m: &Arc<MShared>) {
+        lock(&self.idle).midle.push(m.clone());
+        self.nmidle.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn become_spinning(&self) {
+        self.nmspinning.fetch_add(1, SeqCst);
+        self.needspinning.store(false, Relaxed);
+    }
+
+    /// A spinning M stops spinning; returns after the SeqCst decrement.
+    pub(crate) fn stop_spinning(&self) {
+        self.nmspinning.fetch_sub(1, SeqCst);
+        fence(SeqCst);
+    }
+
+    /// Go's spinning cap: don't start spinning when half the busy Ps' worth of Ms already spin.
+    pub(crate) fn may_spin(&self) -> bool {
+        let busy = self.procs() - self.npidle.load(SeqCst);
+        2 * self.nmspinning.load(SeqCst) < busy
+    }
+
+    /// Go's `wakep`: if there is an idle P and no spinning M, start one spinning M on it.
+    pub(crate) fn wakep(self: &Arc<Self>) {
+        if self.nmspinning.load(SeqCst) != 0 {
+            return;
+        }
+        if self.npidle.load(SeqCst) == 0 {
+            if !self.needspinning.load(Relaxed) {
+                self.needspinning.store(true, SeqCst);
+            }
+            return;
+        }
+        if self
+            .nmspinning
+            .compare_exchange(0, 1, SeqCst, Relaxed)
+            .is_err()
+        {
+            return;
+        }
+        self.startm(None, true);
+    }
+
+    /// Go's `startm`: run P `p` (else an idle P) on an idle M, or on a new one. A `spinning`
+    /// start was already counted in `nmspinning` by the caller.
+    pub(crate) fn startm(self: &Arc<Self>, p: Option<usize>, spinning: bool) {
+        let mut idle = lock(&self.idle);
+        let Some(p) = p.or_else(|| self.pidleget(&mut idle)) else {
+            drop(idle);
+            if spinning {
+                self.nmspinning.fetch_sub(1, SeqCst);
+                self.needspinning.store(true, SeqCst);
+            }
+            return;
+        };
+        if let Some(m) = idle.midle.pop() {
+            self.nmidle.fetch_sub(1, Relaxed);
+            drop(idle);
+            *lock(&m.nextp) = Some((p, spinning));
+            m.parker.unpark();
+            return;
+        }
+        if self.nthreads.load(SeqCst) >= self.config.max_threads || self.shutdown.load(SeqCst) {
+            self.pidleput(&mut idle, p);
+            drop(idle);
+            if spinning {
+                self.nmspinning.fetch_sub(1, SeqCst);
+            }
+            return;
+        }
+        self.nthreads.fetch_add(1, SeqCst);
+        drop(idle);
+        self.newm(p, spinning);
+    }
+
+    /// Go's `newm`: a new OS thread that starts out holding P `p`.
+    fn newm(self: &Arc<Self>, p: usize, spinning: bool) {
+        let id = self.next_mid.fetch_add(1, Relaxed);
+        let shared = Arc::new(MShared {
+            id,
+            parker: Parker::new(),
+            nextp: Mutex::new(None),
+        });
+        let sched = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-m{}", self.config.thread_name, id))
+            .spawn(move || worker::mstart(sched, shared, p, spinning));
+        match spawned {
+            Ok(handle) => lock(&self.threads).push(handle),
+            Err(e) => {
+                if !self.failed_spawn_reported.swap(true, Relaxed) {
+                    eprintln!(
+                        "gmp: could not start an M thread ({e}); work waits for the existing Ms"
+                    );
+                }
+                let mut idle = lock(&self.idle);
+                self.pidleput(&mut idle, p);
+                drop(idle);
+                if spinning {
+                    self.nmspinning.fetch_sub(1, SeqCst);
+                }
+                self.m_exited();
+            }
+        }
+    }
+
+    /// An M is gone (or was never started).
+    pub(crate) fn m_exited(&self) {
+        self.nthreads.fetch_sub(1, SeqCst);
+        let _g = lock(&self.exit_lock);
+        self.exit_cvar.notify_all();
+    }
+
+    // ---- shutdown -------------------------------------------------------------------------
+
+    /// Stop every M, then drop every task exactly once: cancel each live task (its future is
+    /// dropped), then release the queue entries. Ms still inside a poll after `timeout` are
+    /// left to finish it; their task is cancelled when the poll returns.
+    pub(crate) fn shutdown(self: &Arc<Self>, timeout: Option<Duration>) {
+        if self.shutdown.swap(true, SeqCst) {
+            return;
+        }
+        for m in lock(&self.idle).midle.iter() {
+            m.parker.unpark();
+        }
+        // An M dropping its own runtime cannot wait for itself.
+        let me = usize::from(context::current_p(self).is_some());
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut guard = lock(&self.exit_lock);
+        while self.nthreads.load(SeqCst) > me {
+            match deadline {
+                None => {
+                    guard = self
+                        .exit_cvar
+                        .wait_timeout(guard, Duration::from_millis(100))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        break;
+                    }
+                    guard = self
+                        .exit_cvar
+                        .wait_timeout(guard, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+            }
+        }
+        drop(guard);
+        if self.nthreads.load(SeqCst) == 0 {
+            for h in std::mem::take(&mut *lock(&self.threads)) {
+                let _ = h.join();
+            }
+        }
+        for t in self.owned.close_and_drain() {
+            // SAFETY: `close_and_drain` handed us each task's owned-list reference.
+            unsafe { task::shutdown(t) };
+        }
+        while let Some(t) = self.global.pop() {
+            drop(t);
+        }
+        for p in self.allp.iter() {
+            drop(p.runq.drain());
+        }
+    }
+
+    // ---- observability --------------------------------------------------------------------
+
+    pub(crate) fn metrics(&self) -> RuntimeMetrics {
+        let per_p: Vec<ProcMetrics> = self
+            .allp
+            .iter()
+            .map(|p| ProcMetrics {
+                id: p.id,
+                status: format!("{:?}", p.status()),
+                schedtick: p.schedtick.load(Relaxed),
+                runq_len: p.runq.len(),
+                has_runnext: p.runq.has_runnext(),
+                steals: p.steals.load(Relaxed),
+                stolen_tasks: p.stolen_tasks.load(Relaxed),
+                runq_overflows: p.overflows.load(Relaxed),
+                fairness_picks: p.fairness_picks.load(Relaxed),
+                tasks_spawned: p.spawned.load(Relaxed),
+            })
+            .collect();
+        RuntimeMetrics {
+            procs: self.procs(),
+            threads: self.nthreads.load(Relaxed),
+            idle_procs: self.npidle.load(Relaxed),
+            idle_threads: self.nmidle.load(Relaxed),
+            spinning_threads: self.nmspinning.load(Relaxed),
+            live_tasks: self.owned.len(),
+            tasks_spawned: self.remote_spawned.load(Relaxed)
+                + per_p.iter().map(|p| p.tasks_spawned).sum::<u64>(),
+            global_queue_len: self.global.len(),
+            polls: per_p.iter().map(|p| p.schedtick).sum(),
+            steals: per_p.iter().map(|p| p.steals).sum(),
+            stolen_tasks: per_p.iter().map(|p| p.stolen_tasks).sum(),
+            runq_overflows: per_p.iter().map(|p| p.runq_overflows).sum(),
+            fairness_picks: per_p.iter().map(|p| p.fairness_picks).sum(),
+            per_p,
+        }
+    }
+
+    pub(crate) fn record_steal(&self, p: usize, n: u32) {
+        let pp = &self.allp[p];
+        bump(&pp.steals);
+        add(&pp.stolen_tasks, n as u64);
+    }
+}

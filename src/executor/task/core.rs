@@ -1,0 +1,309 @@
+//! Task memory: one heap allocation per G holding the header, then the future's stage.
+//!
+//! The header is type-erased (`#[repr(C)]`, first field of the cell), so a `*mut Header` is the
+//! task's identity: wakers, queue slots and join handles all carry it. The vtable recovers the
+//! concrete `Cell<F>` for polling, reading the output and freeing.
+//!
+//! Invariants: the stage is touched only by the thread holding `RUNNING`, or by the join handle
+//! after `COMPLETE` while `JOIN_INTEREST` is set, or by the completing thread when it is not.
+
+use super::atomic_waker::AtomicWaker;
+use super::state::{State, ToIdle, ToRunning, WakeByVal};
+use super::{JoinError, TaskId};
+use crate::executor::sched::Sched;
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::sync::Arc;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+use std::time::Instant;
+
+#[repr(C)]
+pub(crate) struct Header {
+    pub(crate) state: State,
+    pub(crate) vtable: &'static Vtable,
+    pub(crate) id: TaskId,
+    /// Slot in the owned-task list (allgs), written once before the task is published.
+    pub(crate) owned_key: AtomicUsize,
+    pub(crate) sched: Arc<Sched>,
+    pub(crate) join_waker: AtomicWaker,
+    pub(crate) spawned_at: &'static Location<'static>,
+    pub(crate) born: Instant,
+}
+
+pub(crate) struct Vtable {
+    pub(crate) run: unsafe fn(NonNull<Header>),
+    pub(crate) dealloc: unsafe fn(NonNull<Header>),
+    /// `dst` is a `*mut Poll<Result<F::Output, JoinError>>`.
+    pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
+    /// Drop the output (the join handle went away after completion).
+    pub(crate) drop_output: unsafe fn(NonNull<Header>),
+    /// Become the runner was won by shutdown/abort-on-spawn-failure: cancel and complete.
+    pub(crate) cancel: unsafe fn(NonNull<Header>),
+}
+
+pub(crate) enum Stage<F: Future> {
+    Running(F),
+    Finished(Result<F::Output, JoinError>),
+    Consumed,
+}
+
+#[repr(C)]
+pub(crate) struct Cell<F: Future> {
+    pub(crate) header: Header,
+    pub(crate) stage: UnsafeCell<Stage<F>>,
+}
+
+impl<F: Future + Send + 'static> Cell<F>
+where
+    F::Output: Send + 'static,
+{
+    const VTABLE: Vtable = Vtable {
+        run: run::<F>,
+        dealloc: dealloc::<F>,
+        try_read_output: try_read_output::<F>,
+        drop_output: drop_output::<F>,
+        cancel: cancel::<F>,
+    };
+
+    pub(crate) fn allocate(
+        future: F,
+        sched: Arc<Sched>,
+        id: TaskId,
+        spawned_at: &'static Location<'static>,
+    ) -> NonNull<Header> {
+        let cell = Box::new(Cell {
+            header: Header {
+                state: State::new(),
+                vtable: &Self::VTABLE,
+                id,
+                owned_key: AtomicUsize::new(usize::MAX),
+                sched,
+                join_waker: AtomicWaker::new(),
+                spawned_at,
+                born: Instant::now(),
+            },
+            stage: UnsafeCell::new(Stage::Running(future)),
+        });
+        NonNull::from(Box::leak(cell)).cast()
+    }
+}
+
+/// # Safety
+/// `ptr` must point to a live `Cell<F>` (the header is its first field).
+unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
+    // SAFETY: per the contract; `#[repr(C)]` puts the header at offset 0.
+    unsafe { ptr.cast::<Cell<F>>().as_ref() }
+}
+
+/// Poll the task once, consuming the queue entry's reference (or re-queueing it).
+unsafe fn run<F: Future + Send + 'static>(ptr: NonNull<Header>)
+where
+    F::Output: Send + 'static,
+{
+    // SAFETY: the queue entry we consume holds a reference, so the cell is alive.
+    let cell = unsafe { cell::<F>(ptr) };
+    let header = &cell.header;
+    match header.state.transition_to_running() {
+        ToRunning::Stale => {
+            // SAFETY: dropping the entry's reference.
+            unsafe { drop_reference(ptr) };
+            return;
+        }
+        ToRunning::Cancel => {
+            // SAFETY: we hold RUNNING.
+            unsafe { cancel_and_complete(cell) };
+            return;
+        }
+        ToRunning::Poll => {}
+    }
+    // A borrowed waker: it does not own a reference, so it must not be dropped.
+    // SAFETY: the runner's reference keeps the task alive for the poll.
+    let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
+    let mut cx = Context::from_waker(&waker);
+    let res = catch_unwind(AssertUnwindSafe(|| {
+        cell.stage.with_mut(|stage| {
+            // SAFETY: we hold RUNNING, so we are the only one touching the stage.
+            let stage = unsafe { &mut *stage };
+            let Stage::Running(fut) = stage else {
+                unreachable!("gmp: polling a task whose future is gone")
+            };
+            // SAFETY: the future never moves: it lives in the heap cell until dropped in place.
+            let fut = unsafe { Pin::new_unchecked(fut) };
+            match fut.poll(&mut cx) {
+                Poll::Ready(out) => {
+                    // Drop the future in place before storing the output.
+                    *stage = Stage::Consumed;
+                    *stage = Stage::Finished(Ok(out));
+                    true
+                }
+                Poll::Pending => false,
+            }
+        })
+    }));
+    match res {
+        Ok(true) => complete(cell),
+        Ok(false) => match header.state.transition_to_idle() {
+            ToIdle::Idle => {}
+            ToIdle::Requeue => header.sched.schedule(super::Notified::from_header(ptr), true),
+            // SAFETY: we still hold RUNNING.
+            ToIdle::Cancel => unsafe { cancel_and_complete(cell) },
+        },
+        Err(panic) => {
+            let dropped = drop_future(cell);
+            let err = match dropped {
+                Ok(()) => JoinError::panic(header.id, panic),
+                Err(second) => {
+                    drop(panic);
+                    JoinError::panic(header.id, second)
+                }
+            };
+            set_output(cell, Err(err));
+            complete(cell);
+        }
+    }
+}
+
+/// Drop the future (or whatever the stage holds), catching a panic from its `Drop`.
+fn drop_future<F: Future>(cell: &Cell<F>) -> std::thread::Result<()> {
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: callers hold RUNNING (or own the completed output).
+        cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed });
+    }))
+}
+
+fn set_output<F: Future>(cell: &Cell<F>, out: Result<F::Output, JoinError>) {
+    // SAFETY: callers hold RUNNING.
+    cell.stage
+        .with_mut(|stage| unsafe { *stage = Stage::Finished(out) });
+}
+
+/// # Safety
+/// The caller holds `RUNNING`.
+unsafe fn cancel_and_complete<F: Future>(cell: &Cell<F>) {
+    let err = match drop_future(cell) {
+        Ok(()) => JoinError::cancelled(cell.header.id),
+        Err(panic) => JoinError::panic(cell.header.id, panic),
+    };
+    set_output(cell, Err(err));
+    complete(cell);
+}
+
+/// `RUNNING -> COMPLETE`: hand the output over, leave allgs, release the runner's references.
+fn complete<F: Future>(cell: &Cell<F>) {
+    let header = &cell.header;
+    let prev = header.state.transition_to_complete();
+    if prev.is_join_interested() {
+        header.join_waker.wake();
+    } else {
+        // Nobody will read the output: drop it here (a panic in its Drop is swallowed).
+        let _ = drop_future(cell);
+    }
+    let ptr = NonNull::from(header);
+    let removed = header.sched.owned.remove(ptr);
+    // The runner's reference, plus allgs' if we took the task out of it.
+    if header.state.ref_dec(1 + removed as usize) {
+        // SAFETY: that was the last reference.
+        unsafe { (header.vtable.dealloc)(ptr) };
+    }
+}
+
+unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the caller won RUNNING through `transition_to_shutdown` and holds a reference.
+    unsafe { cancel_and_complete(cell::<F>(ptr)) }
+}
+
+unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the last reference is gone; the cell came from `Box::leak` in `allocate`.
+    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) });
+}
+
+unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+    // SAFETY: the join handle's reference keeps the cell alive.
+    let cell = unsafe { cell::<F>(ptr) };
+    let header = &cell.header;
+    if !header.state.load().is_complete() {
+        header.join_waker.register(waker);
+        if !header.state.load().is_complete() {
+            return;
+        }
+    }
+    // SAFETY: COMPLETE with JOIN_INTEREST: the output belongs to the join handle.
+    let stage = cell
+        .stage
+        .with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
+    let Stage::Finished(out) = stage else {
+        panic!("gmp: JoinHandle polled after it already returned Poll::Ready");
+    };
+    // SAFETY: the join handle passes a `Poll<Result<F::Output, JoinError>>`.
+    unsafe { *(dst as *mut Poll<Result<F::Output, JoinError>>) = Poll::Ready(out) };
+}
+
+unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
+    // SAFETY: the join handle's reference keeps the cell alive, and after COMPLETE with
+    // JOIN_INTEREST the output is the handle's to drop.
+    let _ = drop_future(unsafe { cell::<F>(ptr) });
+}
+
+/// # Safety
+/// The caller owns one reference, which this releases.
+pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
+    // SAFETY: per the contract the header is alive until our reference is released.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.ref_dec(1) {
+        // SAFETY: that was the last reference.
+        unsafe { (header.vtable.dealloc)(ptr) };
+    }
+}
+
+// ---- Waker: a pointer to the header; clone/drop move the reference count. ----
+
+static WAKER_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+pub(crate) fn raw_waker(ptr: NonNull<Header>) -> RawWaker {
+    RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)
+}
+
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: a waker holds (or borrows from the runner) a reference, so the header is alive.
+    let header = unsafe { &*(data as *const Header) };
+    header.state.ref_inc();
+    RawWaker::new(data, &WAKER_VTABLE)
+}
+
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: this waker owns a reference, which the transition consumes.
+    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+    // SAFETY: our reference keeps the header alive until the transition below consumes it.
+    let header = unsafe { ptr.as_ref() };
+    match header.state.transition_to_notified_by_val() {
+        WakeByVal::Nothing => {}
+        WakeByVal::Submit => header
+            .sched
+            .schedule(super::Notified::from_header(ptr), false),
+        // SAFETY: the last reference is gone.
+        WakeByVal::Dealloc => unsafe { (header.vtable.dealloc)(ptr) },
+    }
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // SAFETY: the waker keeps the header alive for this call.
+    let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
+    // SAFETY: as above.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.transition_to_notified_by_ref() {
+        header
+            .sched
+            .schedule(super::Notified::from_header(ptr), false);
+    }
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: this waker owns one reference.
+    unsafe { drop_reference(NonNull::new_unchecked(data as *mut Header)) }
+}

@@ -1,0 +1,233 @@
+//! `JoinHandle` and `JoinError`.
+
+use super::core::{drop_reference, Header};
+use super::TaskId;
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+use std::task::{Context, Poll};
+
+/// An owned permission to await a spawned task's output.
+///
+/// Awaiting it yields `Ok(output)`, or a [`JoinError`] when the task panicked or was aborted.
+/// Dropping it **detaches** the task: it keeps running and its output is dropped.
+///
+/// ```
+/// let rt = gmp::Runtime::new().unwrap();
+/// let out = rt.block_on(async {
+///     let h = gmp::spawn(async { 6 * 7 });
+///     h.await.unwrap()
+/// });
+/// assert_eq!(out, 42);
+/// ```
+pub struct JoinHandle<T> {
+    raw: NonNull<Header>,
+    _output: PhantomData<T>,
+}
+
+// SAFETY: the handle only moves `T` out of the task, which requires `T: Send`.
+unsafe impl<T: Send> Send for JoinHandle<T> {}
+// SAFETY: `&JoinHandle` only reads the state word and sets the cancel bit.
+unsafe impl<T: Send> Sync for JoinHandle<T> {}
+
+impl<T> Unpin for JoinHandle<T> {}
+
+impl<T> JoinHandle<T> {
+    pub(crate) fn new(raw: NonNull<Header>) -> JoinHandle<T> {
+        JoinHandle {
+            raw,
+            _output: PhantomData,
+        }
+    }
+
+    fn header(&self) -> &Header {
+        // SAFETY: the handle owns a reference.
+        unsafe { self.raw.as_ref() }
+    }
+
+    /// Cancel the task. A queued or waiting task is dropped by the next M that picks it up; a
+    /// running one when its current poll returns. Awaiting the handle then gives a `JoinError`
+    /// whose [`is_cancelled`](JoinError::is_cancelled) is true — unless the task finished first.
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let h = gmp::spawn(std::future::pending::<()>());
+    ///     h.abort();
+    ///     assert!(h.await.unwrap_err().is_cancelled());
+    /// });
+    /// ```
+    pub fn abort(&self) {
+        let header = self.header();
+        if header.state.transition_to_notified_and_cancel() {
+            header
+                .sched
+                .schedule(super::Notified::from_header(self.raw), false);
+        }
+    }
+
+    /// True once the task has completed (with output, panic or cancellation).
+    pub fn is_finished(&self) -> bool {
+        self.header().state.load().is_complete()
+    }
+
+    /// The task's id.
+    pub fn id(&self) -> TaskId {
+        self.header().id
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
+        // SAFETY: `out` has the type the vtable's `try_read_output` writes for this task.
+        unsafe {
+            (self.header().vtable.try_read_output)(
+                self.raw,
+                &mut out as *mut _ as *mut (),
+                cx.waker(),
+            )
+        };
+        out
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        let header = self.header();
+        if header.state.unset_join_interested().is_err() {
+            // Complete: the output is ours to drop.
+            // SAFETY: COMPLETE with JOIN_INTEREST still set.
+            unsafe { (header.vtable.drop_output)(self.raw) };
+        }
+        drop(header.join_waker.take());
+        // SAFETY: releasing the handle's reference.
+        unsafe { drop_reference(self.raw) };
+    }
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle").field("id", &self.id()).finish()
+    }
+}
+
+/// Why a task produced no output: it panicked or was cancelled.
+///
+/// ```
+/// let rt = gmp::Runtime::new().unwrap();
+/// rt.block_on(async {
+///     let err = gmp::spawn(async { panic!("boom") }).await.unwrap_err();
+///     assert!(err.is_panic());
+///     let payload = err.into_panic();
+///     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+/// });
+/// ```
+pub struct JoinError {
+    id: TaskId,
+    repr: Repr,
+}
+
+enum Repr {
+    Cancelled,
+    // A Mutex makes the `Send`-only payload `Sync`, so `JoinError` fits `Box<dyn Error + Send + Sync>`.
+    Panic(Mutex<Box<dyn Any + Send + 'static>>),
+}
+
+impl JoinError {
+    pub(crate) fn cancelled(id: TaskId) -> JoinError {
+        JoinError {
+            id,
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn panic(id: TaskId, payload: Box<dyn Any + Send + 'static>) -> JoinError {
+        JoinError {
+            id,
+            repr: Repr::Panic(Mutex::new(payload)),
+        }
+    }
+
+    /// True when the task was aborted or its runtime shut down before it finished.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// True when the task panicked.
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic(_))
+    }
+
+    /// The panic payload.
+    ///
+    /// # Panics
+    /// When the error is not a panic; use [`try_into_panic`](Self::try_into_panic) to check.
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("gmp: JoinError::into_panic called on a cancellation, not a panic")
+    }
+
+    /// The panic payload, or the error back when it was a cancellation.
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
+        match self.repr {
+            Repr::Panic(p) => Ok(p.into_inner().unwrap_or_else(|e| e.into_inner())),
+            Repr::Cancelled => Err(self),
+        }
+    }
+
+    /// The id of the task that failed.
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+
+    fn panic_message(&self) -> Option<String> {
+        let Repr::Panic(p) = &self.repr else {
+            return None;
+        };
+        let p = p.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = p.downcast_ref::<&'static str>() {
+            Some((*s).to_string())
+        } else {
+            p.downcast_ref::<String>().cloned()
+        }
+    }
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
+            Repr::Panic(_) => match self.panic_message() {
+                Some(msg) => write!(f, "task {} panicked with message {:?}", self.id, msg),
+                None => write!(f, "task {} panicked", self.id),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.repr {
+            Repr::Cancelled => write!(f, "JoinError::Cancelled({})", self.id),
+            Repr::Panic(_) => match self.panic_message() {
+                Some(msg) => write!(f, "JoinError::Panic({}, {:?}, ...)", self.id, msg),
+                None => write!(f, "JoinError::Panic({}, ...)", self.id),
+            },
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for std::io::Error {
+    fn from(e: JoinError) -> std::io::Error {
+        std::io::Error::other(e)
+    }
+}

@@ -1,0 +1,30 @@
+//! G: a spawned future in one heap allocation.
+//!
+//! A task is a `Header` (state word, vtable, id, scheduler, join waker, spawn location) followed
+//! by the future's stage (the future, then its output). Everything that refers to a task holds a
+//! counted `NonNull<Header>`:
+//! - [`Notified`]: a queue entry (ring slot, runnext, global injector); running it consumes it.
+//! - [`JoinHandle`]: the spawner's handle on the output.
+//! - a `Waker`: the header pointer itself, so waking allocates nothing and takes no lock.
+//! - the owned-task list ([`owned::OwnedTasks`], Go's `allgs`), so shutdown reaches every task.
+//!
+//! The lifecycle lives in [`state`]; its invariants are listed there.
+
+pub(crate) mod atomic_waker;
+#[cfg(not(loom))]
+pub(crate) mod core;
+#[cfg(not(loom))]
+mod join;
+#[cfg(not(loom))]
+pub(crate) mod owned;
+#[cfg(not(loom))]
+mod raw;
+pub(crate) mod state;
+
+#[cfg(not(loom))]
+pub use join::{JoinError, JoinHandle};
+#[cfg(not(loom))]
+pub use raw::TaskId;
+#[cfg(not(loom))]
+pub(crate) use raw::{new_task, shutdown, Notified};
+

@@ -1,0 +1,109 @@
+//! The owned-task list (Go's `allgs`): every live task, so shutdown can reach the ones that sit
+//! in no queue (waiting on a waker), and observability can count them.
+//!
+//! Sharded by task id so that spawning and completing on different Ps rarely share a lock. Each
+//! entry owns one reference on its task. Once closed (runtime shutdown), inserts fail and the
+//! spawner cancels the new task itself.
+
+use super::core::Header;
+use crate::loom::sync::atomic::Ordering::Relaxed;
+use crate::loom::sync::Mutex;
+use slab::Slab;
+use std::ptr::NonNull;
+
+struct Shard {
+    tasks: Slab<TaskPtr>,
+    closed: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct TaskPtr(NonNull<Header>);
+// SAFETY: a pointer to a task header, whose shared state is synchronised by its atomics.
+unsafe impl Send for TaskPtr {}
+
+pub(crate) struct OwnedTasks {
+    shards: Box<[Mutex<Shard>]>,
+    mask: usize,
+}
+
+impl OwnedTasks {
+    pub(crate) fn new(procs: usize) -> OwnedTasks {
+        let n = (procs * 4).next_power_of_two().min(256);
+        OwnedTasks {
+            shards: (0..n)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        tasks: Slab::new(),
+                        closed: false,
+                    })
+                })
+                .collect(),
+            mask: n - 1,
+        }
+    }
+
+    fn shard(&self, header: &Header) -> &Mutex<Shard> {
+        &self.shards[header.id.0 as usize & self.mask]
+    }
+
+    /// Enter a new task; false once the list is closed.
+    pub(crate) fn insert(&self, ptr: NonNull<Header>) -> bool {
+        // SAFETY: the caller holds a reference.
+        let header = unsafe { ptr.as_ref() };
+        let mut shard = crate::loom::lock(self.shard(header));
+        if shard.closed {
+            return false;
+        }
+        let key = shard.tasks.insert(TaskPtr(ptr));
+        header.owned_key.store(key, Relaxed);
+        true
+    }
+
+    /// Remove a task; true when it was still listed (its list reference passes to the caller).
+    pub(crate) fn remove(&self, ptr: NonNull<Header>) -> bool {
+        // SAFETY: the caller holds a reference.
+        let header = unsafe { ptr.as_ref() };
+        let key = header.owned_key.load(Relaxed);
+        if key == usize::MAX {
+            return false;
+        }
+        let mut shard = crate::loom::lock(self.shard(header));
+        if shard.tasks.get(key) == Some(&TaskPtr(ptr)) {
+            shard.tasks.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Close every shard and take all tasks out; each returned pointer carries its list reference.
+    pub(crate) fn close_and_drain(&self) -> Vec<NonNull<Header>> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let mut shard = crate::loom::lock(shard);
+            shard.closed = true;
+            out.extend(shard.tasks.drain().map(|t| t.0));
+        }
+        out
+    }
+
+    /// Number of live tasks.
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| crate::loom::lock(s).tasks.len())
+            .sum()
+    }
+
+    /// Visit every live task under its shard lock (for task dumps).
+    #[allow(dead_code)]
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
+        for shard in self.shards.iter() {
+            let shard = crate::loom::lock(shard);
+            for (_, t) in shard.tasks.iter() {
+                // SAFETY: listed tasks are alive: the list holds a reference.
+                f(unsafe { t.0.as_ref() });
+            }
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! Task identity and the queue-entry handle (`Notified`); creating and shutting down tasks.
+
+use super::core::{Cell, Header};
+use super::JoinHandle;
+use crate::executor::sched::Sched;
+use crate::loom::sync::Arc;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::ptr::NonNull;
+
+/// A task's unique id (Go's `goid`). Ids are never reused within a process.
+///
+/// ```
+/// let rt = gmp::Runtime::new().unwrap();
+/// let h = rt.spawn(async {});
+/// let id: gmp::TaskId = h.id();
+/// println!("spawned {id}");
+/// # rt.block_on(h).unwrap();
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct TaskId(pub(crate) u64);
+
+impl TaskId {
+    /// The id as a number.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A queue entry: owns one reference and the right to run the task once.
+pub(crate) struct Notified(NonNull<Header>);
+
+// SAFETY: a task's shared state is atomics plus a stage guarded by RUNNING; the future and its
+// output are `Send` (enforced at spawn).
+unsafe impl Send for Notified {}
+
+impl Notified {
+    /// Adopt a queue reference (one the caller owns).
+    pub(crate) fn from_header(ptr: NonNull<Header>) -> Notified {
+        Notified(ptr)
+    }
+
+    pub(crate) fn into_raw(self) -> *mut Header {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    /// # Safety
+    /// `ptr` must come from [`Notified::into_raw`] and be adopted exactly once.
+    pub(crate) unsafe fn from_raw(ptr: *mut Header) -> Notified {
+        // SAFETY: per the contract, a non-null pointer produced by `into_raw`.
+        Notified(unsafe { NonNull::new_unchecked(ptr) })
+    }
+
+    /// Poll the task once (Go's `execute`).
+    pub(crate) fn run(self) {
+        let ptr = self.0;
+        std::mem::forget(self);
+        // SAFETY: we hand our reference to `run`, which consumes it.
+        unsafe { (ptr.as_ref().vtable.run)(ptr) }
+    }
+}
+
+impl Drop for Notified {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference.
+        unsafe { super::core::drop_reference(self.0) }
+    }
+}
+
+/// Allocate a task and hand back its first queue entry and its join handle. The task is entered
+/// into `sched.owned`; if the runtime has shut down it is cancelled at once and `None` comes
+/// back instead of a queue entry.
+pub(crate) fn new_task<F>(
+    future: F,
+    sched: &Arc<Sched>,
+    id: TaskId,
+    at: &'static Location<'static>,
+) -> (Option<Notified>, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let ptr = Cell::allocate(future, sched.clone(), id, at);
+    let join = JoinHandle::new(ptr);
+    let notified = Notified(ptr);
+    if sched.owned.insert(ptr) {
+        (Some(notified), join)
+    } else {
+        // SAFETY: we hold the owned-list reference that was never entered into the list.
+        unsafe { shutdown(ptr) };
+        drop(notified);
+        (None, join)
+    }
+}
+
+/// Cancel a task for runtime shutdown and release the owned-list reference the caller holds.
+///
+/// # Safety
+/// The caller owns the task's owned-list reference (it took the task out of allgs).
+pub(crate) unsafe fn shutdown(ptr: NonNull<Header>) {
+    // SAFETY: the caller's reference keeps the header alive.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.transition_to_shutdown() {
+        // SAFETY: we won RUNNING (with an extra reference that `cancel` releases).
+        unsafe { (header.vtable.cancel)(ptr) };
+    }
+    // SAFETY: releasing the owned-list reference.
+    unsafe { super::core::drop_reference(ptr) };
+}

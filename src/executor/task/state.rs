@@ -1,0 +1,247 @@
+//! The task state word: lifecycle bits and the reference count in one `AtomicUsize`.
+//!
+//! Invariants:
+//! - `RUNNING` is held by exactly one thread at a time; only that thread touches the future.
+//! - `NOTIFIED` set while not running means exactly one queue entry (a [`super::Notified`]) exists
+//!   and owns one reference. Waking a task that is already notified or running costs one atomic
+//!   operation and never queues it twice; a wake while running sets `NOTIFIED` and the runner
+//!   re-queues the task after `Pending`, reusing its own reference.
+//! - `COMPLETE` is set once; after it the output (if any) belongs to the join handle, or, when
+//!   `JOIN_INTEREST` was already clear, to the completing thread, which drops it.
+//! - References: the owned-task list (allgs), the queue entry or runner, the join handle, and
+//!   every `Waker` clone hold one each. The memory is freed when the count drops to zero.
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+
+const RUNNING: usize = 1;
+const COMPLETE: usize = 1 << 1;
+const NOTIFIED: usize = 1 << 2;
+const CANCELLED: usize = 1 << 3;
+const JOIN_INTEREST: usize = 1 << 4;
+const REF_SHIFT: usize = 6;
+const REF_ONE: usize = 1 << REF_SHIFT;
+const REF_MAX: usize = usize::MAX >> (REF_SHIFT + 1);
+
+/// Three references at birth: the owned list, the first queue entry, the join handle.
+const INITIAL: usize = NOTIFIED | JOIN_INTEREST | 3 * REF_ONE;
+
+pub(crate) struct State(AtomicUsize);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Snapshot(usize);
+
+impl Snapshot {
+    pub(crate) fn is_running(self) -> bool {
+        self.0 & RUNNING != 0
+    }
+    pub(crate) fn is_complete(self) -> bool {
+        self.0 & COMPLETE != 0
+    }
+    pub(crate) fn is_notified(self) -> bool {
+        self.0 & NOTIFIED != 0
+    }
+    pub(crate) fn is_cancelled(self) -> bool {
+        self.0 & CANCELLED != 0
+    }
+    pub(crate) fn is_join_interested(self) -> bool {
+        self.0 & JOIN_INTEREST != 0
+    }
+    pub(crate) fn ref_count(self) -> usize {
+        self.0 >> REF_SHIFT
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("running", &self.is_running())
+            .field("complete", &self.is_complete())
+            .field("notified", &self.is_notified())
+            .field("cancelled", &self.is_cancelled())
+            .field("join_interest", &self.is_join_interested())
+            .field("refs", &self.ref_count())
+            .finish()
+    }
+}
+
+/// What the runner must do after taking a queue entry.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToRunning {
+    /// Poll the future.
+    Poll,
+    /// The task was aborted: drop the future and complete with `Cancelled`.
+    Cancel,
+    /// Already complete (shut down while queued): just drop the entry's reference.
+    Stale,
+}
+
+/// What the runner must do after the future returned `Pending`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ToIdle {
+    /// Idle; the runner's reference was dropped.
+    Idle,
+    /// Woken during the poll: re-queue, reusing the runner's reference.
+    Requeue,
+    /// Aborted during the poll: still running, cancel it now.
+    Cancel,
+}
+
+/// What a by-value wake must do with the reference it consumed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum WakeByVal {
+    Nothing,
+    /// The reference became the queue entry: submit it.
+    Submit,
+    /// That was the last reference: free the task.
+    Dealloc,
+}
+
+impl State {
+    pub(crate) fn new() -> State {
+        State(AtomicUsize::new(INITIAL))
+    }
+
+    pub(crate) fn load(&self) -> Snapshot {
+        Snapshot(self.0.load(Acquire))
+    }
+
+    /// CAS loop: `f` returns the new value and a result, or `None` to leave the word unchanged.
+    #[inline]
+    fn update<R>(&self, mut f: impl FnMut(usize) -> (Option<usize>, R)) -> R {
+        let mut cur = self.0.load(Acquire);
+        loop {
+            let (next, res) = f(cur);
+            let Some(next) = next else { return res };
+            match self.0.compare_exchange_weak(cur, next, AcqRel, Acquire) {
+                Ok(_) => return res,
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// A queue entry was taken: try to become the task's only runner.
+    pub(crate) fn transition_to_running(&self) -> ToRunning {
+        self.update(|cur| {
+            debug_assert!(cur & NOTIFIED != 0, "running a task that was not notified");
+            if cur & (RUNNING | COMPLETE) != 0 {
+                return (None, ToRunning::Stale);
+            }
+            let next = (cur & !NOTIFIED) | RUNNING;
+            let res = if cur & CANCELLED != 0 {
+                ToRunning::Cancel
+            } else {
+                ToRunning::Poll
+            };
+            (Some(next), res)
+        })
+    }
+
+    /// The future returned `Pending`.
+    pub(crate) fn transition_to_idle(&self) -> ToIdle {
+        self.update(|cur| {
+            debug_assert!(cur & RUNNING != 0);
+            if cur & CANCELLED != 0 {
+                return (None, ToIdle::Cancel);
+            }
+            if cur & NOTIFIED != 0 {
+                return (Some(cur & !RUNNING), ToIdle::Requeue);
+            }
+            debug_assert!(cur >> REF_SHIFT >= 2, "an incomplete task is owned by allgs");
+            (Some((cur & !RUNNING) - REF_ONE), ToIdle::Idle)
+        })
+    }
+
+    /// `RUNNING -> COMPLETE`; returns the state before.
+    pub(crate) fn transition_to_complete(&self) -> Snapshot {
+        let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE, AcqRel));
+        debug_assert!(prev.is_running() && !prev.is_complete());
+        prev
+    }
+
+    /// `wake_by_ref`: returns true when the caller must submit a new queue entry (whose reference
+    /// has been added).
+    pub(crate) fn transition_to_notified_by_ref(&self) -> bool {
+        self.update(|cur| {
+            if cur & (COMPLETE | NOTIFIED) != 0 {
+                (None, false)
+            } else if cur & RUNNING != 0 {
+                (Some(cur | NOTIFIED), false)
+            } else {
+                assert!(cur >> REF_SHIFT < REF_MAX, "gmp: task reference count overflow");
+                (Some((cur | NOTIFIED) + REF_ONE), true)
+            }
+        })
+    }
+
+    /// `wake`: consumes one reference.
+    pub(crate) fn transition_to_notified_by_val(&self) -> WakeByVal {
+        self.update(|cur| {
+            if cur & RUNNING != 0 {
+                // The runner holds a reference, so ours is never the last.
+                (Some((cur | NOTIFIED) - REF_ONE), WakeByVal::Nothing)
+            } else if cur & (COMPLETE | NOTIFIED) != 0 {
+                let next = cur - REF_ONE;
+                let res = if next >> REF_SHIFT == 0 {
+                    WakeByVal::Dealloc
+                } else {
+                    WakeByVal::Nothing
+                };
+                (Some(next), res)
+            } else {
+                (Some(cur | NOTIFIED), WakeByVal::Submit)
+            }
+        })
+    }
+
+    /// `JoinHandle::abort`: returns true when the caller must submit a new queue entry.
+    pub(crate) fn transition_to_notified_and_cancel(&self) -> bool {
+        self.update(|cur| {
+            if cur & (COMPLETE | CANCELLED) != 0 {
+                (None, false)
+            } else if cur & (RUNNING | NOTIFIED) != 0 {
+                (Some(cur | CANCELLED | NOTIFIED), false)
+            } else {
+                (Some((cur | CANCELLED | NOTIFIED) + REF_ONE), true)
+            }
+        })
+    }
+
+    /// Runtime shutdown: mark cancelled; returns true when the caller became the runner (it then
+    /// holds an extra reference and must cancel and complete the task).
+    pub(crate) fn transition_to_shutdown(&self) -> bool {
+        self.update(|cur| {
+            if cur & (RUNNING | COMPLETE) != 0 {
+                (Some(cur | CANCELLED), false)
+            } else {
+                (Some((cur | RUNNING | CANCELLED) + REF_ONE), true)
+            }
+        })
+    }
+
+    /// Dropping the join handle: fails once the task is complete (the handle then owns the
+    /// output and must drop it).
+    pub(crate) fn unset_join_interested(&self) -> Result<(), ()> {
+        self.update(|cur| {
+            debug_assert!(cur & JOIN_INTEREST != 0);
+            if cur & COMPLETE != 0 {
+                (None, Err(()))
+            } else {
+                (Some(cur & !JOIN_INTEREST), Ok(()))
+            }
+        })
+    }
+
+    pub(crate) fn ref_inc(&self) {
+        let prev = self.0.fetch_add(REF_ONE, Relaxed);
+        if prev >> REF_SHIFT >= REF_MAX {
+            std::process::abort();
+        }
+    }
+
+    /// Drops `n` references; true when they were the last.
+    pub(crate) fn ref_dec(&self, n: usize) -> bool {
+        let prev = self.0.fetch_sub(n * REF_ONE, AcqRel);
+        debug_assert!(prev >> REF_SHIFT >= n, "task reference count underflow");
+        prev >> REF_SHIFT == n
+    }
+}

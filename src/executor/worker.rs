@@ -1,0 +1,263 @@
+//! M: an OS thread that runs Gs while it holds a P (Go's `m`, `schedule`, `findRunnable`).
+//!
+//! The loop: `schedule()` asks `find_runnable()` for a G and polls it (`execute`), forever.
+//! `find_runnable()` looks, in Go's order:
+//! 1. every 61st schedtick, the global queue first (so it cannot starve behind local work);
+//! 2. the local runnext and ring (`runqget`);
+//! 3. the global queue (`globrunqget`: a fair share, not just one);
+//! 4. other Ps, by stealing half a ring (`runqsteal`; 4 rounds in random order, the last may
+//!    take runnext) — only while fewer than half the busy Ps' worth of Ms already spin;
+//! 5. it gives up its P, then looks again at the global queue (and, if it was the spinner, at
+//!    every ring) so no wakeup is lost, and finally parks (`stopm`) until `startm` hands it a P.
+//!
+//! An M that found work while spinning stops spinning and calls `wakep()`, so wakeups chain
+//! from one M to the next instead of stampeding.
+
+use super::context::{self, NO_P};
+use super::processor::{bump, PStatus};
+use super::sched::{MShared, Release, Sched};
+use super::task::Notified;
+use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
+use crate::loom::sync::Arc;
+use crate::runtime::Handle;
+use std::time::{Duration, Instant};
+
+/// Every this many schedticks an M looks at the global queue first (Go: 61, a prime, so the
+/// check does not fall into lockstep with other periodic work).
+const GLOBAL_CHECK_PERIOD: u64 = 61;
+
+/// How long a thief gives a running victim to pick up its own runnext before stealing it (Go
+/// sleeps ~3µs: a channel handoff takes ~50ns, so this is generous).
+const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
+
+struct M {
+    shared: Arc<MShared>,
+    /// The P held, or `NO_P`.
+    p: usize,
+    spinning: bool,
+    rng: u64,
+}
+
+/// Thread entry of an M started by `newm`, already owning P `p`.
+pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: usize, spinning: bool) {
+    context::enter_worker(
+        &sched,
+        Handle {
+            sched: sched.clone(),
+        },
+    );
+    let seed = (shared.id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ Instant::now().elapsed().as_nanos() as u64;
+    let mut m = M {
+        shared,
+        p: NO_P,
+        spinning,
+        rng: seed | 1,
+    };
+    m.acquirep(&sched, p);
+    m.schedule(&sched);
+    m.exit(&sched);
+}
+
+impl M {
+    fn acquirep(&mut self, sched: &Sched, p: usize) {
+        debug_assert_eq!(self.p, NO_P);
+        sched.allp[p].set_status(PStatus::Running);
+        self.p = p;
+        context::set_p(p);
+    }
+
+    fn releasep(&mut self) -> usize {
+        let p = self.p;
+        context::set_p(NO_P);
+        self.p = NO_P;
+        p
+    }
+
+    fn next_rand(&mut self) -> usize {
+        // xorshift64*
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize
+    }
+
+    /// Go's `schedule`: find a G, run it, repeat until the runtime shuts down.
+    fn schedule(&mut self, sched: &Arc<Sched>) {
+        while let Some((task, _inherit)) = self.find_runnable(sched) {
+            if self.spinning {
+                self.resetspinning(sched);
+            }
+            self.execute(sched, task);
+        }
+    }
+
+    fn execute(&mut self, sched: &Sched, task: Notified) {
+        bump(&sched.allp[self.p].schedtick);
+        task.run();
+    }
+
+    fn become_spinning(&mut self, sched: &Sched) {
+        self.spinning = true;
+        sched.become_spinning();
+    }
+
+    /// Found work while spinning: stop, and let another M spin in our place (chained wakeup).
+    fn resetspinning(&mut self, sched: &Arc<Sched>) {
+        self.spinning = false;
+        sched.stop_spinning();
+        sched.wakep();
+    }
+
+    /// Go's `findRunnable`. `None` means the runtime is shutting down.
+    fn find_runnable(&mut self, sched: &Arc<Sched>) -> Option<(Notified, bool)> {
+        loop {
+            if sched.shutdown.load(Relaxed) {
+                return None;
+            }
+            let p = self.p;
+            let pp = &sched.allp[p];
+            if pp.schedtick.load(Relaxed) % GLOBAL_CHECK_PERIOD == 0 && !sched.global.is_empty() {
+                if let Some(t) = sched.globrunqget(p, 1) {
+                    bump(&pp.fairness_picks);
+                    return Some((t, false));
+                }
+            }
+            if let Some(found) = pp.runq.runqget() {
+                return Some(found);
+            }
+            if !sched.global.is_empty() {
+                if let Some(t) = sched.globrunqget(p, 0) {
+                    return Some((t, false));
+                }
+            }
+            if self.spinning || sched.may_spin() {
+                if !self.spinning {
+                    self.become_spinning(sched);
+                }
+                if let Some(t) = self.steal_work(sched) {
+                    return Some((t, false));
+                }
+            }
+
+            // Nothing anywhere: give up the P.
+            context::set_p(NO_P);
+            match sched.release_p(p, self.spinning) {
+                Release::Run(t) => {
+                    context::set_p(p);
+                    return Some((t, false));
+                }
+                Release::Retry => {
+                    context::set_p(p);
+                    continue;
+                }
+                Release::Spin => {
+                    context::set_p(p);
+                    self.become_spinning(sched);
+                    continue;
+                }
+                Release::Released => {
+                    self.releasep();
+                }
+            }
+
+            // The delicate dance: look again after publishing the P as idle.
+            let was_spinning = self.spinning;
+            if self.spinning {
+                self.spinning = false;
+                sched.stop_spinning();
+            } else {
+                crate::loom::sync::atomic::fence(SeqCst);
+            }
+            if !sched.global.is_empty() {
+                if let Some(p) = sched.pidleget_locked() {
+                    self.acquirep(sched, p);
+                    if was_spinning {
+                        self.become_spinning(sched);
+                    }
+                    continue;
+                }
+            }
+            if was_spinning && sched.allp.iter().any(|pp| !pp.runq.is_empty()) {
+                if let Some(p) = sched.pidleget_locked() {
+                    self.acquirep(sched, p);
+                    self.become_spinning(sched);
+                    continue;
+                }
+            }
+            if !self.stopm(sched) {
+                return None;
+            }
+        }
+    }
+
+    /// Go's `stealWork`: 4 rounds over the other Ps in random order; the last round may also
+    /// take a victim's runnext.
+    fn steal_work(&mut self, sched: &Sched) -> Option<Notified> {
+        let n = sched.procs();
+        if n == 1 {
+            return None;
+        }
+        let mine = &sched.allp[self.p];
+        for round in 0..4 {
+            let last = round == 3;
+            let mut i = self.next_rand() % n;
+            let stride = sched.coprimes[self.next_rand() % sched.coprimes.len()];
+            for _ in 0..n {
+                if sched.shutdown.load(Relaxed) {
+                    return None;
+                }
+                let victim = &sched.allp[i];
+                i = (i + stride) % n;
+                if victim.id == self.p || victim.status() == PStatus::Idle {
+                    continue;
+                }
+                let spare = || {
+                    // Give a running victim a moment to run its runnext itself.
+                    if victim.status() != PStatus::Running {
+                        return false;
+                    }
+                    let start = Instant::now();
+                    while start.elapsed() < RUNNEXT_GRACE {
+                        std::hint::spin_loop();
+                    }
+                    false
+                };
+                if let Some((t, k)) = victim.runq.runqsteal(&mine.runq, last, spare) {
+                    sched.record_steal(self.p, k);
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+
+    /// Go's `stopm`: park on the idle M list until `startm` hands over a P. False on shutdown.
+    fn stopm(&mut self, sched: &Sched) -> bool {
+        sched.mput(&self.shared);
+        loop {
+            if let Some((p, spinning)) = self.shared.take_nextp() {
+                self.acquirep(sched, p);
+                self.spinning = spinning;
+                return true;
+            }
+            if sched.shutdown.load(SeqCst) {
+                return false;
+            }
+            self.shared.parker.park();
+        }
+    }
+
+    fn exit(mut self, sched: &Sched) {
+        if self.p != NO_P {
+            let p = self.releasep();
+            let pp = &sched.allp[p];
+            drop(pp.runq.drain());
+            pp.set_status(PStatus::Dead);
+        }
+        if self.spinning {
+            sched.stop_spinning();
+        }
+        sched.m_exited();
+    }
+}

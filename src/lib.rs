@@ -1,0 +1,97 @@
+//! # gmp — Go's G/M/P scheduler as a Rust async runtime
+//!
+//! - **G** — a task: a spawned `Future`, one heap allocation; its `Waker` is a pointer to it.
+//! - **M** — a machine: an OS thread. Ms are created on demand (up to `max_threads`).
+//! - **P** — a processor: the right to run Gs. There are `procs` Ps (env `GMAXPROCS`, default
+//!   the CPU count); an M runs Gs only while holding a P, so at most `procs` Gs run at once.
+//!
+//! Each P owns a 256-slot ring plus a `runnext` slot. A spawned or woken G goes to its P's
+//! runnext (it runs next, inheriting the time slice); the G it displaces goes to the ring. A full
+//! ring moves half of itself to the global queue in one batch. An M out of work takes a share
+//! of the global queue, then steals half of a random victim's ring; every 61st tick it checks
+//! the global queue first, so nothing starves. Idle Ms park; `wakep` starts one spinning M when
+//! new work appears and none is looking, and a spinning M that finds work wakes the next.
+//!
+//! ```
+//! #[gmp::main(procs = 2)]
+//! async fn main() {
+//!     let handles: Vec<_> = (0..100).map(|i| gmp::spawn(async move { i * 2 })).collect();
+//!     let mut total = 0;
+//!     for h in handles {
+//!         total += h.await.unwrap();
+//!     }
+//!     assert_eq!(total, 9900);
+//! }
+//! ```
+//!
+//! Module map: `executor` (G, P, M, the scheduler), `runtime` (Runtime, Builder, Handle),
+//! `reactor` (netpoll) and `sysmon` (the monitor thread).
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+#[cfg(not(loom))]
+mod executor;
+#[cfg(loom)]
+pub mod executor;
+mod loom;
+#[cfg(not(loom))]
+mod reactor;
+#[cfg(not(loom))]
+mod runtime;
+#[cfg(not(loom))]
+mod sysmon;
+
+#[cfg(not(loom))]
+pub use executor::task::{JoinError, JoinHandle, TaskId};
+#[cfg(not(loom))]
+pub use executor::{yield_now, YieldNow};
+#[cfg(not(loom))]
+pub use gmp_macros::{main, test};
+#[cfg(not(loom))]
+pub use runtime::{
+    Builder, EnterGuard, Handle, ProcMetrics, Runtime, RuntimeMetrics, TryCurrentError,
+};
+
+#[cfg(not(loom))]
+use std::future::Future;
+
+/// Spawn a task on the current runtime — the one whose task or `block_on` is running on this
+/// thread — or else on the global runtime, which starts on first use (Go always has one).
+///
+/// The task starts running at once, in parallel with the caller; await the returned
+/// [`JoinHandle`] for its output, or drop it to detach the task.
+///
+/// ```
+/// // Outside any runtime: the global one runs it.
+/// let h = gmp::spawn(async { 40 + 2 });
+/// assert_eq!(gmp::block_on(h).unwrap(), 42);
+/// ```
+#[cfg(not(loom))]
+#[track_caller]
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let at = std::panic::Location::caller();
+    match executor::context::current_handle() {
+        Some(h) => h.sched.spawn(future, at),
+        None => runtime::global_handle().sched.spawn(future, at),
+    }
+}
+
+/// Run a future to completion on this thread, on the current runtime or else the global one.
+///
+/// # Panics
+/// Inside a task or inside another `block_on` (it would block a thread the runtime needs).
+///
+/// ```
+/// assert_eq!(gmp::block_on(async { 7 }), 7);
+/// ```
+#[cfg(not(loom))]
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    match executor::context::current_handle() {
+        Some(h) => h.block_on(future),
+        None => runtime::global_handle().block_on(future),
+    }
+}

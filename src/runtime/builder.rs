@@ -1,0 +1,141 @@
+//! `Builder`: configure and start a runtime.
+
+use super::Runtime;
+use crate::executor::sched::{Config, Sched};
+use std::io;
+use std::time::Duration;
+
+/// Go's cap on GOMAXPROCS-like values that still make sense for one process.
+const MAX_PROCS: usize = 1024;
+
+/// Builds a [`Runtime`] with custom settings.
+///
+/// ```
+/// use std::time::Duration;
+/// let rt = gmp::Runtime::builder()
+///     .procs(2)
+///     .max_threads(64)
+///     .time_slice(Duration::from_millis(10))
+///     .thread_name("my-app")
+///     .build()
+///     .expect("valid configuration");
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    procs: Option<usize>,
+    max_threads: usize,
+    time_slice: Duration,
+    thread_name: String,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder::new()
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+/// `procs` from the environment: `GMAXPROCS` if set, else the number of CPUs.
+fn default_procs() -> io::Result<usize> {
+    match std::env::var_os("GMAXPROCS") {
+        Some(raw) => {
+            let s = raw.to_string_lossy();
+            match s.trim().parse::<usize>() {
+                Ok(0) => Err(invalid(format!(
+                    "gmp: GMAXPROCS={s:?} is invalid: it must be at least 1"
+                ))),
+                Ok(n) if n > MAX_PROCS => Err(invalid(format!(
+                    "gmp: GMAXPROCS={s:?} is invalid: it must be at most {MAX_PROCS}"
+                ))),
+                Ok(n) => Ok(n),
+                Err(_) => Err(invalid(format!(
+                    "gmp: GMAXPROCS={s:?} is invalid: expected a positive integer"
+                ))),
+            }
+        }
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+impl Builder {
+    /// Defaults: `procs` from `GMAXPROCS` or the CPU count, `max_threads` 10,000 (Go's limit),
+    /// a 10ms time slice, threads named `gmp-m<N>`.
+    pub fn new() -> Builder {
+        Builder {
+            procs: None,
+            max_threads: 10_000,
+            time_slice: Duration::from_millis(10),
+            thread_name: "gmp".to_string(),
+        }
+    }
+
+    /// Number of Ps: how many tasks run in parallel (Go's `GOMAXPROCS`). Overrides `GMAXPROCS`.
+    pub fn procs(&mut self, n: usize) -> &mut Self {
+        self.procs = Some(n);
+        self
+    }
+
+    /// Most OS threads (Ms) the runtime may create; at least `procs`. Past it, work waits in
+    /// queues — the process never aborts for lack of threads.
+    pub fn max_threads(&mut self, n: usize) -> &mut Self {
+        self.max_threads = n;
+        self
+    }
+
+    /// How long a task may run before sysmon asks it to yield (Go: 10ms).
+    pub fn time_slice(&mut self, d: Duration) -> &mut Self {
+        self.time_slice = d;
+        self
+    }
+
+    /// Prefix of the Ms' thread names (`<name>-m<N>`).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Validate the settings and create the runtime. Ms start on demand, with the first task.
+    ///
+    /// # Errors
+    /// `InvalidInput`, naming the bad value: `procs(0)`, a malformed or zero `GMAXPROCS`,
+    /// `max_threads < procs`, a zero time slice.
+    ///
+    /// ```
+    /// let err = gmp::Runtime::builder().procs(0).build().unwrap_err();
+    /// assert!(err.to_string().contains("procs"));
+    /// ```
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        let procs = match self.procs {
+            Some(0) => return Err(invalid("gmp: procs(0) is invalid: it must be at least 1".into())),
+            Some(n) if n > MAX_PROCS => {
+                return Err(invalid(format!(
+                    "gmp: procs({n}) is invalid: it must be at most {MAX_PROCS}"
+                )))
+            }
+            Some(n) => n,
+            None => default_procs()?,
+        };
+        if self.max_threads < procs {
+            return Err(invalid(format!(
+                "gmp: max_threads({}) is invalid: it must be at least procs ({procs})",
+                self.max_threads
+            )));
+        }
+        if self.time_slice.is_zero() {
+            return Err(invalid(
+                "gmp: time_slice(0) is invalid: it must be positive".into(),
+            ));
+        }
+        let sched = Sched::new(Config {
+            procs,
+            max_threads: self.max_threads,
+            time_slice: self.time_slice,
+            thread_name: self.thread_name.clone(),
+        });
+        Ok(Runtime::from_sched(sched))
+    }
+}

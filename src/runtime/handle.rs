@@ -1,0 +1,154 @@
+//! `Handle`: a cloneable reference to a runtime, usable from any thread.
+
+use super::RuntimeMetrics;
+use crate::executor::context;
+use crate::executor::park::Parker;
+use crate::executor::sched::Sched;
+use crate::executor::task::JoinHandle;
+use std::fmt;
+use std::future::Future;
+use std::panic::Location;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A handle to a runtime: spawn onto it, block on it, read its metrics. Cheap to clone.
+///
+/// ```
+/// let rt = gmp::Runtime::new().unwrap();
+/// let handle = rt.handle().clone();
+/// std::thread::spawn(move || {
+///     let h = handle.spawn(async { "from another thread" });
+///     handle.block_on(h).unwrap()
+/// })
+/// .join()
+/// .unwrap();
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) sched: Arc<Sched>,
+}
+
+/// [`Handle::try_current`] found no runtime on this thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryCurrentError(());
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "gmp: no runtime on this thread (call from inside a task, Runtime::block_on, or \
+             after Runtime::enter)",
+        )
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+struct ThreadWaker(Parker);
+
+impl futures_task::ArcWake for ThreadWaker {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.0.unpark();
+    }
+}
+
+impl Handle {
+    /// The runtime of the current task or `block_on` call.
+    ///
+    /// # Panics
+    /// Outside any runtime; see [`try_current`](Self::try_current).
+    pub fn current() -> Handle {
+        Handle::try_current().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The runtime of the current task or `block_on` call, if any.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        context::current_handle().ok_or(TryCurrentError(()))
+    }
+
+    /// Spawn a task onto this runtime. From one of its Ms the task goes to that M's P;
+    /// from anywhere else to the global queue.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.sched.spawn(future, Location::caller())
+    }
+
+    /// Run `future` to completion on this thread, which parks while the future waits. The
+    /// future need not be `Send`. Tasks it spawns run on the runtime's Ms.
+    ///
+    /// # Panics
+    /// When called from inside a task (an M), or nested inside another `block_on`: either would
+    /// block a thread the runtime needs. Use `.await` there.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = context::enter(self, true);
+        let thread_waker = Arc::new(ThreadWaker(Parker::new()));
+        let waker = futures_task::waker(thread_waker.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                return out;
+            }
+            thread_waker.0.park();
+        }
+    }
+
+    /// A snapshot of the scheduler's counters.
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+    /// rt.block_on(async { gmp::spawn(async {}).await.unwrap() });
+    /// let m = rt.handle().metrics();
+    /// assert_eq!(m.procs, 2);
+    /// assert!(m.tasks_spawned >= 1);
+    /// ```
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.sched.metrics()
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.sched
+            .shutdown
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("procs", &self.sched.procs())
+            .finish()
+    }
+}
+
+/// Lets libraries written against `futures::task::Spawn` run their tasks on gmp.
+///
+/// ```
+/// use futures_task::{FutureObj, Spawn};
+/// let rt = gmp::Runtime::new().unwrap();
+/// let spawner: &dyn Spawn = rt.handle();
+/// spawner.spawn_obj(FutureObj::new(Box::new(async { /* detached */ }))).unwrap();
+/// ```
+impl futures_task::Spawn for Handle {
+    fn spawn_obj(
+        &self,
+        future: futures_task::FutureObj<'static, ()>,
+    ) -> Result<(), futures_task::SpawnError> {
+        if self.is_shutdown() {
+            return Err(futures_task::SpawnError::shutdown());
+        }
+        drop(self.spawn(future));
+        Ok(())
+    }
+
+    fn status(&self) -> Result<(), futures_task::SpawnError> {
+        if self.is_shutdown() {
+            Err(futures_task::SpawnError::shutdown())
+        } else {
+            Ok(())
+        }
+    }
+}

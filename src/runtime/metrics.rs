@@ -1,0 +1,64 @@
+//! Scheduler counters, read without stopping anything.
+
+/// A snapshot of a runtime's scheduler, from [`Handle::metrics`](crate::Handle::metrics).
+///
+/// Counters are written by their owners without locks and read racily: each is exact at some
+/// instant, the set is approximately simultaneous.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RuntimeMetrics {
+    /// Number of Ps.
+    pub procs: usize,
+    /// Ms (OS threads) alive.
+    pub threads: usize,
+    /// Ps on the idle list.
+    pub idle_procs: usize,
+    /// Ms parked on the idle list.
+    pub idle_threads: usize,
+    /// Ms holding a P and looking for work.
+    pub spinning_threads: usize,
+    /// Tasks spawned and not yet complete.
+    pub live_tasks: usize,
+    /// Tasks ever spawned.
+    pub tasks_spawned: u64,
+    /// Tasks in the global queue.
+    pub global_queue_len: usize,
+    /// Task polls (sum of the Ps' schedticks).
+    pub polls: u64,
+    /// Successful steals (each moves half a ring).
+    pub steals: u64,
+    /// Tasks moved by steals.
+    pub stolen_tasks: u64,
+    /// Full rings that sent half of themselves to the global queue.
+    pub runq_overflows: u64,
+    /// Times the 1-in-61 check ran a global task ahead of local ones.
+    pub fairness_picks: u64,
+    /// Per-P counters.
+    pub per_p: Vec<ProcMetrics>,
+}
+
+/// One P's counters.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProcMetrics {
+    /// The P's index.
+    pub id: usize,
+    /// `Idle`, `Running`, `Syscall` or `Dead`.
+    pub status: String,
+    /// Tasks scheduled on this P (Go's `schedtick`).
+    pub schedtick: u64,
+    /// Tasks in the ring (runnext excluded).
+    pub runq_len: usize,
+    /// Whether runnext holds a task.
+    pub has_runnext: bool,
+    /// Successful steals by this P.
+    pub steals: u64,
+    /// Tasks this P moved by stealing.
+    pub stolen_tasks: u64,
+    /// Overflows of this P's ring to the global queue.
+    pub runq_overflows: u64,
+    /// 1-in-61 global picks on this P.
+    pub fairness_picks: u64,
+    /// Tasks spawned from tasks running on this P.
+    pub tasks_spawned: u64,
+}

@@ -1,0 +1,7 @@
+#[gmp::main]
+struct Server;
+
+#[gmp::test]
+mod tests {}
+
+fn main() {}

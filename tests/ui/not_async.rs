@@ -1,0 +1,5 @@
+#[gmp::main]
+fn main() {}
+
+#[gmp::test]
+fn not_async_test() {}

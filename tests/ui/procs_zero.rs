@@ -1,0 +1,5 @@
+#[gmp::main(procs = 0)]
+async fn main() {}
+
+#[gmp::test(max_threads = 0)]
+async fn zero_threads() {}
