@@ -92,9 +92,10 @@ mod tests {
     use crate::loom::sync::Arc;
     use futures_task::ArcWake;
 
-    struct Flag(AtomicBool);
+    // The flag lives outside the model (std types): `futures_task::waker` needs a std `Arc`.
+    struct Flag(std::sync::atomic::AtomicBool);
     impl ArcWake for Flag {
-        fn wake_by_ref(arc_self: &Arc<Self>) {
+        fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
             arc_self.0.store(true, SeqCst);
         }
     }
@@ -106,7 +107,7 @@ mod tests {
         loom::model(|| {
             let aw = Arc::new(AtomicWaker::new());
             let done = Arc::new(AtomicBool::new(false));
-            let flag = Arc::new(Flag(AtomicBool::new(false)));
+            let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
             let waker = futures_task::waker(flag.clone());
             let (aw2, done2) = (aw.clone(), done.clone());
             let t = loom::thread::spawn(move || {

@@ -23,7 +23,7 @@ const REF_ONE: usize = 1 << REF_SHIFT;
 const REF_MAX: usize = usize::MAX >> (REF_SHIFT + 1);
 
 /// Three references at birth: the owned list, the first queue entry, the join handle.
-const INITIAL: usize = NOTIFIED | JOIN_INTEREST | 3 * REF_ONE;
+const INITIAL: usize = NOTIFIED | JOIN_INTEREST | (3 * REF_ONE);
 
 pub(crate) struct State(AtomicUsize);
 
@@ -243,5 +243,182 @@ impl State {
         let prev = self.0.fetch_sub(n * REF_ONE, AcqRel);
         debug_assert!(prev >> REF_SHIFT >= n, "task reference count underflow");
         prev >> REF_SHIFT == n
+    }
+}
+
+/// Model checks of the state word. Each test plays the roles that race in real life (runner,
+/// waker, aborter, join handle) on one `State` and checks the accounting: a wake is never lost
+/// nor queued twice, the output is dropped exactly once, references balance.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::atomic::{AtomicBool, AtomicUsize};
+    use crate::loom::sync::Arc;
+    use loom::thread;
+
+    /// Wake during poll: the runner polls (reading `data`) while a waker publishes `data` and
+    /// wakes. Either the poll saw the data, or the task ends up queued exactly once.
+    #[test]
+    fn loom_wake_during_poll() {
+        loom::model(|| {
+            let state = Arc::new(State::new());
+            let data = Arc::new(AtomicBool::new(false));
+            state.ref_inc(); // the waker's reference
+            let (s2, d2) = (state.clone(), data.clone());
+            let waker = thread::spawn(move || {
+                d2.store(true, SeqCst);
+                s2.transition_to_notified_by_val() == WakeByVal::Submit
+            });
+            assert_eq!(state.transition_to_running(), ToRunning::Poll);
+            let saw = data.load(SeqCst);
+            let requeue = state.transition_to_idle() == ToIdle::Requeue;
+            let submitted = waker.join().unwrap();
+            assert!(!(requeue && submitted), "queued twice");
+            assert!(saw || requeue || submitted, "wakeup lost");
+            // owned + join remain, plus the one queue entry if any.
+            let entries = usize::from(requeue || submitted);
+            assert_eq!(state.load().ref_count(), 2 + entries);
+        });
+    }
+
+    /// Two wakers by reference on an idle task: exactly one submits.
+    #[test]
+    fn loom_double_wake_single_entry() {
+        loom::model(|| {
+            let state = Arc::new(State::new());
+            assert_eq!(state.transition_to_running(), ToRunning::Poll);
+            assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+            let s2 = state.clone();
+            let t = thread::spawn(move || s2.transition_to_notified_by_ref());
+            let a = state.transition_to_notified_by_ref();
+            let b = t.join().unwrap();
+            assert!(a ^ b, "exactly one wake queues the task");
+            assert_eq!(state.load().ref_count(), 3);
+        });
+    }
+
+    /// A wake after completion never queues the task, and a by-value wake can free it.
+    #[test]
+    fn loom_wake_after_complete() {
+        loom::model(|| {
+            let state = Arc::new(State::new());
+            state.ref_inc(); // waker
+            assert_eq!(state.transition_to_running(), ToRunning::Poll);
+            let s2 = state.clone();
+            let waker = thread::spawn(move || s2.transition_to_notified_by_val());
+            let prev = state.transition_to_complete();
+            assert!(prev.is_join_interested());
+            let woke = waker.join().unwrap();
+            // A wake that landed while running set NOTIFIED but never submits.
+            assert_ne!(woke, WakeByVal::Submit);
+            assert!(!state.transition_to_notified_by_ref());
+            // runner + owned + join remain; the waker's is gone.
+            assert!(!state.ref_dec(2));
+            assert!(state.ref_dec(1));
+        });
+    }
+
+    /// Abort vs complete: if abort queues an entry, that entry finds the task complete or
+    /// cancelled; the future is finished by exactly one party.
+    #[test]
+    fn loom_abort_vs_complete() {
+        loom::model(|| {
+            let state = Arc::new(State::new());
+            assert_eq!(state.transition_to_running(), ToRunning::Poll);
+            assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+            // Woken again and being run while an abort comes in.
+            assert!(state.transition_to_notified_by_ref());
+            let s2 = state.clone();
+            let aborter = thread::spawn(move || s2.transition_to_notified_and_cancel());
+            let finished = Arc::new(AtomicUsize::new(0));
+            match state.transition_to_running() {
+                ToRunning::Poll => {
+                    state.transition_to_complete();
+                    finished.fetch_add(1, SeqCst);
+                }
+                ToRunning::Cancel => {
+                    state.transition_to_complete();
+                    finished.fetch_add(1, SeqCst);
+                }
+                ToRunning::Stale => unreachable!(),
+            }
+            if aborter.join().unwrap() {
+                // The abort's queue entry runs later and must find the task complete.
+                assert_eq!(state.transition_to_running(), ToRunning::Stale);
+                assert!(!state.ref_dec(1));
+            }
+            assert_eq!(finished.load(SeqCst), 1);
+            assert!(state.load().is_complete());
+        });
+    }
+
+    /// Abort while running: the runner sees the cancel bit when the poll returns.
+    #[test]
+    fn loom_abort_during_poll() {
+        loom::model(|| {
+            let state = Arc::new(State::new());
+            assert_eq!(state.transition_to_running(), ToRunning::Poll);
+            let s2 = state.clone();
+            let aborter = thread::spawn(move || s2.transition_to_notified_and_cancel());
+            let idle = state.transition_to_idle();
+            let submitted = aborter.join().unwrap();
+            match idle {
+                // Abort came after we went idle: it queued an entry that will cancel.
+                ToIdle::Idle => {
+                    assert!(submitted);
+                    assert_eq!(state.transition_to_running(), ToRunning::Cancel);
+                }
+                // Abort came during the poll: we cancel now, no entry was queued.
+                ToIdle::Cancel => assert!(!submitted),
+                ToIdle::Requeue => unreachable!("abort during poll sets CANCELLED"),
+            }
+        });
+    }
+
+    /// JoinHandle drop vs complete: the output is dropped by exactly one side.
+    #[test]
+    fn loom_join_drop_vs_complete() {
+        loom::model(|| {
+            let state = Arc::new(State::new());
+            let drops = Arc::new(AtomicUsize::new(0));
+            assert_eq!(state.transition_to_running(), ToRunning::Poll);
+            let (s2, d2) = (state.clone(), drops.clone());
+            let join = thread::spawn(move || {
+                if s2.unset_join_interested().is_err() {
+                    d2.fetch_add(1, SeqCst); // the handle drops the output
+                }
+                s2.ref_dec(1)
+            });
+            let prev = state.transition_to_complete();
+            if !prev.is_join_interested() {
+                drops.fetch_add(1, SeqCst); // the runner drops the output
+            }
+            let last_by_join = join.join().unwrap();
+            assert!(!last_by_join);
+            assert_eq!(drops.load(SeqCst), 1);
+            // runner + owned remain
+            assert!(!state.ref_dec(1));
+            assert!(state.ref_dec(1));
+        });
+    }
+
+    /// Shutdown vs a by-value wake on an idle task: shutdown becomes the runner or the wake
+    /// queues an entry that then finds the task cancelled/complete.
+    #[test]
+    fn loom_shutdown_vs_wake() {
+        loom::model(|| {
+            let state = Arc::new(State::new());
+            assert_eq!(state.transition_to_running(), ToRunning::Poll);
+            assert_eq!(state.transition_to_idle(), ToIdle::Idle);
+            state.ref_inc(); // waker
+            let s2 = state.clone();
+            let waker = thread::spawn(move || s2.transition_to_notified_by_val());
+            assert!(state.transition_to_shutdown(), "an idle task is shut down by the caller");
+            state.transition_to_complete();
+            let woke = waker.join().unwrap();
+            if woke == WakeByVal::Submit {
+                assert_eq!(state.transition_to_running(), ToRunning::Stale);
+            }
+        });
     }
 }
