@@ -15,7 +15,10 @@ fn bad_configuration_is_a_clear_error() {
     assert!(msg.contains("procs(0)"), "{msg}");
 
     let msg = err(gmp::Runtime::builder().procs(4).max_threads(2));
-    assert!(msg.contains("max_threads(2)") && msg.contains("procs (4)"), "{msg}");
+    assert!(
+        msg.contains("max_threads(2)") && msg.contains("procs (4)"),
+        "{msg}"
+    );
 
     let msg = err(gmp::Runtime::builder().procs(100_000));
     assert!(msg.contains("procs(100000)"), "{msg}");

@@ -138,9 +138,15 @@ fn panicking_task_leaves_runtime_healthy() {
                 .unwrap_err();
             assert!(err.is_panic());
             assert!(!err.is_cancelled());
-            assert_eq!(err.to_string(), format!("task {} panicked with message \"boom {i}\"", err.id()));
+            assert_eq!(
+                err.to_string(),
+                format!("task {} panicked with message \"boom {i}\"", err.id())
+            );
             let payload = err.into_panic();
-            assert_eq!(payload.downcast_ref::<String>().unwrap(), &format!("boom {i}"));
+            assert_eq!(
+                payload.downcast_ref::<String>().unwrap(),
+                &format!("boom {i}")
+            );
         }
         // Still schedules work on every P.
         let hs: Vec<_> = (0..1000).map(|i| gmp::spawn(async move { i })).collect();
@@ -460,7 +466,10 @@ fn block_on_inside_task_panics_clearly() {
         .cloned()
         .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
         .unwrap_or_default();
-    assert!(msg.contains("cannot call block_on from inside a gmp task"), "{msg}");
+    assert!(
+        msg.contains("cannot call block_on from inside a gmp task"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -517,7 +526,11 @@ fn join_error_is_std_error() {
 
 #[test]
 fn threads_are_bounded_by_demand() {
-    let rt = gmp::Runtime::builder().procs(2).max_threads(2).build().unwrap();
+    let rt = gmp::Runtime::builder()
+        .procs(2)
+        .max_threads(2)
+        .build()
+        .unwrap();
     rt.block_on(async {
         let hs: Vec<_> = (0..10_000).map(|i| gmp::spawn(async move { i })).collect();
         for h in hs {

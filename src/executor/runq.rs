@@ -16,8 +16,8 @@
 
 #[cfg(not(loom))]
 use super::task::Notified;
-use std::marker::PhantomData;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
+use std::marker::PhantomData;
 use std::ptr;
 
 /// Ring capacity (Go: 256). Shrunk under loom to keep the model small.
@@ -205,7 +205,13 @@ impl<T: Entry> RunQueue<T> {
     /// `dst`'s ring starting at `dst`'s tail (slots no one else reads). With `steal_runnext`, an
     /// empty ring gives up its runnext instead, after `spare_runnext` had its say. Returns how
     /// many tasks were copied.
-    fn runqgrab(&self, dst: &RunQueue<T>, dst_tail: u32, steal_runnext: bool, spare: impl Fn() -> bool) -> u32 {
+    fn runqgrab(
+        &self,
+        dst: &RunQueue<T>,
+        dst_tail: u32,
+        steal_runnext: bool,
+        spare: impl Fn() -> bool,
+    ) -> u32 {
         let mut h = self.head.load(Acquire);
         loop {
             let t = self.tail.load(Acquire);

@@ -173,14 +173,22 @@ impl Sched {
     /// Go's `ready`: make a woken task runnable. On one of our Ms it goes to that M's P —
     /// runnext for a wake (it inherits the time slice) — else to the global queue.
     ///
-    /// A yield (`is_yield`: woken during its own poll) goes to the back of the line: the local
-    /// ring's tail, or — when the global queue has work waiting — the global queue's tail, as
-    /// Go's `Gosched` does. Otherwise a P whose ring holds only yielding tasks would take global
-    /// work only at its 1-in-61 check, one task at a time.
+    /// A yield (`is_yield`: woken during its own poll) goes to the back of the local ring. If
+    /// the global queue has work waiting, a fair share of it is moved into the ring first, so it
+    /// runs before the yielder comes round again — the effect of Go's `Gosched` (which puts the
+    /// yielder on the global queue) without a contended global push per yield. Without this, a
+    /// P whose ring holds only yielding tasks would take global work only at its 1-in-61 check,
+    /// one task at a time.
     pub(crate) fn schedule(self: &Arc<Self>, task: Notified, is_yield: bool) {
         match context::current_p(self) {
-            Some(_) if is_yield && !self.global.is_empty() => self.inject(task),
-            Some(p) => self.runqput(p, task, !is_yield),
+            Some(p) => {
+                if is_yield && !self.global.is_empty() {
+                    if let Some(t) = self.globrunqget(p, 0) {
+                        self.runqput(p, t, false);
+                    }
+                }
+                self.runqput(p, task, !is_yield)
+            }
             None => self.inject(task),
         }
     }

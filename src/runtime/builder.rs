@@ -110,7 +110,11 @@ impl Builder {
     /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
         let procs = match self.procs {
-            Some(0) => return Err(invalid("gmp: procs(0) is invalid: it must be at least 1".into())),
+            Some(0) => {
+                return Err(invalid(
+                    "gmp: procs(0) is invalid: it must be at least 1".into(),
+                ))
+            }
             Some(n) if n > MAX_PROCS => {
                 return Err(invalid(format!(
                     "gmp: procs({n}) is invalid: it must be at most {MAX_PROCS}"

@@ -149,7 +149,9 @@ where
         Ok(true) => complete(cell),
         Ok(false) => match header.state.transition_to_idle() {
             ToIdle::Idle => {}
-            ToIdle::Requeue => header.sched.schedule(super::Notified::from_header(ptr), true),
+            ToIdle::Requeue => header
+                .sched
+                .schedule(super::Notified::from_header(ptr), true),
             // SAFETY: we still hold RUNNING.
             ToIdle::Cancel => unsafe { cancel_and_complete(cell) },
         },
@@ -172,7 +174,8 @@ where
 fn drop_future<F: Future>(cell: &Cell<F>) -> std::thread::Result<()> {
     catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: callers hold RUNNING (or own the completed output).
-        cell.stage.with_mut(|stage| unsafe { *stage = Stage::Consumed });
+        cell.stage
+            .with_mut(|stage| unsafe { *stage = Stage::Consumed });
     }))
 }
 

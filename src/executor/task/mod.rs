@@ -27,4 +27,3 @@ pub use join::{JoinError, JoinHandle};
 pub use raw::TaskId;
 #[cfg(not(loom))]
 pub(crate) use raw::{new_task, shutdown, Notified};
-

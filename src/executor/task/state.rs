@@ -146,7 +146,10 @@ impl State {
             if cur & NOTIFIED != 0 {
                 return (Some(cur & !RUNNING), ToIdle::Requeue);
             }
-            debug_assert!(cur >> REF_SHIFT >= 2, "an incomplete task is owned by allgs");
+            debug_assert!(
+                cur >> REF_SHIFT >= 2,
+                "an incomplete task is owned by allgs"
+            );
             (Some((cur & !RUNNING) - REF_ONE), ToIdle::Idle)
         })
     }
@@ -167,7 +170,10 @@ impl State {
             } else if cur & RUNNING != 0 {
                 (Some(cur | NOTIFIED), false)
             } else {
-                assert!(cur >> REF_SHIFT < REF_MAX, "gmp: task reference count overflow");
+                assert!(
+                    cur >> REF_SHIFT < REF_MAX,
+                    "gmp: task reference count overflow"
+                );
                 (Some((cur | NOTIFIED) + REF_ONE), true)
             }
         })
@@ -413,7 +419,10 @@ mod loom_tests {
             state.ref_inc(); // waker
             let s2 = state.clone();
             let waker = thread::spawn(move || s2.transition_to_notified_by_val());
-            assert!(state.transition_to_shutdown(), "an idle task is shut down by the caller");
+            assert!(
+                state.transition_to_shutdown(),
+                "an idle task is shut down by the caller"
+            );
             state.transition_to_complete();
             let woke = waker.join().unwrap();
             if woke == WakeByVal::Submit {
