@@ -40,6 +40,10 @@ mod reactor;
 mod runtime;
 #[cfg(not(loom))]
 mod sysmon;
+#[cfg(not(loom))]
+pub mod time;
+#[cfg(not(loom))]
+pub use executor::coop;
 
 #[cfg(not(loom))]
 pub use executor::task::{JoinError, JoinHandle, TaskId};

@@ -154,8 +154,10 @@ fn panicking_task_leaves_runtime_healthy() {
             assert_eq!(h.await.unwrap(), i);
         }
     });
-    // The Ms survived the panics: no replacement threads were needed.
-    assert!(rt.handle().metrics().threads <= 2);
+    // The Ms survived the panics: no thread per panic was needed (procs, plus the M blocked
+    // in netpoll, plus at most one started while the poller was handing over).
+    let threads = rt.handle().metrics().threads;
+    assert!(threads <= 4, "{threads} Ms for 2 Ps");
 }
 
 struct DropCounter(Arc<AtomicUsize>);

@@ -48,6 +48,22 @@ pub(crate) fn current_p(sched: &Sched) -> Option<usize> {
         .flatten()
 }
 
+/// Run `f` with the scheduler and P this thread holds, if it is an M holding a P.
+pub(crate) fn with_current_p<R>(f: impl FnOnce(&Sched, usize) -> R) -> Option<R> {
+    CONTEXT
+        .try_with(|c| {
+            let p = c.p.get();
+            if p == NO_P {
+                return None;
+            }
+            let handle = c.handle.borrow();
+            let h = handle.as_ref()?;
+            ptr::eq(&*h.sched, c.sched.get()).then(|| f(&h.sched, p))
+        })
+        .ok()
+        .flatten()
+}
+
 /// Mark this thread as an M of `sched` (for its whole life).
 pub(crate) fn enter_worker(sched: &Sched, handle: Handle) {
     CONTEXT.with(|c| {

@@ -20,6 +20,8 @@
 
 #[cfg(not(loom))]
 pub(crate) mod context;
+#[cfg(not(loom))]
+pub mod coop;
 pub(crate) mod park;
 #[cfg(not(loom))]
 pub(crate) mod processor;

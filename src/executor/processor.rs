@@ -8,7 +8,8 @@
 //!   load+store (no read-modify-write on the hot path); anyone may read them racily.
 
 use super::runq::RunQueue;
-use crate::loom::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use crate::reactor::timers::Timers;
 
 /// Go's `_Pidle`, `_Prunning`, `_Psyscall`, `_Pdead`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +41,10 @@ pub(crate) struct P {
     pub(crate) spawned: AtomicU64,
     id_next: AtomicU64,
     id_end: AtomicU64,
+    /// This P's timers (Go's `p.timers`).
+    pub(crate) timers: Timers,
+    /// Set by sysmon when the running task has used up its time slice (Go's `preempt`).
+    preempt: AtomicBool,
 }
 
 /// Increment a counter that only its owner writes.
@@ -67,6 +72,25 @@ impl P {
             spawned: AtomicU64::new(0),
             id_next: AtomicU64::new(0),
             id_end: AtomicU64::new(0),
+            timers: Timers::new(),
+            preempt: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn preempt_requested(&self) -> bool {
+        self.preempt.load(Relaxed)
+    }
+
+    #[allow(dead_code)] // set by sysmon
+    pub(crate) fn request_preempt(&self) {
+        self.preempt.store(true, Relaxed);
+    }
+
+    /// Clear the preempt flag (a new task starts its slice); a load first keeps the line shared.
+    #[inline]
+    pub(crate) fn clear_preempt(&self) {
+        if self.preempt.load(Relaxed) {
+            self.preempt.store(false, Relaxed);
         }
     }
 

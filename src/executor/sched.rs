@@ -23,6 +23,8 @@ use super::worker;
 use crate::loom::lock;
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::reactor::timers::TimerEntry;
+use crate::reactor::Reactor;
 use crate::runtime::{ProcMetrics, RuntimeMetrics};
 use crossbeam_queue::SegQueue;
 use std::future::Future;
@@ -63,6 +65,10 @@ pub(crate) struct Sched {
     pub(crate) global: SegQueue<Notified>,
     /// Every live task (Go's `allgs`).
     pub(crate) owned: task::owned::OwnedTasks,
+    /// Netpoll: the runtime's `mio::Poll`, polled by the Ms themselves.
+    pub(crate) reactor: Reactor,
+    /// Round-robin P choice for timers added from outside the runtime's Ms.
+    next_timer_p: AtomicUsize,
     pub(crate) config: Config,
     idle: Mutex<Idle>,
     npidle: AtomicUsize,
@@ -105,9 +111,12 @@ fn gcd(a: usize, b: usize) -> usize {
 }
 
 impl Sched {
-    pub(crate) fn new(config: Config) -> Arc<Sched> {
+    pub(crate) fn new(config: Config) -> std::io::Result<Arc<Sched>> {
         let procs = config.procs;
-        Arc::new(Sched {
+        let reactor = Reactor::new()?;
+        Ok(Arc::new(Sched {
+            reactor,
+            next_timer_p: AtomicUsize::new(0),
             allp: (0..procs).map(P::new).collect(),
             global: SegQueue::new(),
             owned: task::owned::OwnedTasks::new(procs),
@@ -130,7 +139,7 @@ impl Sched {
             coprimes: (1..=procs).filter(|&c| gcd(c, procs) == 1).collect(),
             failed_spawn_reported: AtomicBool::new(false),
             config,
-        })
+        }))
     }
 
     pub(crate) fn procs(&self) -> usize {
@@ -342,12 +351,18 @@ impl Sched {
             m.parker.unpark();
             return;
         }
-        if self.nthreads.load(SeqCst) >= self.config.max_threads || self.shutdown.load(SeqCst) {
+        // No idle M. The M blocked in the poll is one: break its poll and it takes the P (a
+        // thread wakeup instead of a thread creation). Past `max_threads` it is the only hope.
+        if self.reactor.is_blocked()
+            || self.nthreads.load(SeqCst) >= self.config.max_threads
+            || self.shutdown.load(SeqCst)
+        {
             self.pidleput(&mut idle, p);
             drop(idle);
             if spinning {
                 self.nmspinning.fetch_sub(1, SeqCst);
             }
+            self.reactor.netpoll_break();
             return;
         }
         self.nthreads.fetch_add(1, SeqCst);
@@ -393,6 +408,45 @@ impl Sched {
         self.exit_cvar.notify_all();
     }
 
+    // ---- timers ----------------------------------------------------------------------------
+
+    /// Add a timer at `when` (ns since the reactor's epoch): on the caller's P when it is one of
+    /// our Ms, else on a P chosen round-robin. Makes sure someone will look at it in time: the
+    /// blocked poll is broken if it would sleep past it (Go's `wakeNetPoller`), and if nobody is
+    /// blocked in the poll, an M is woken.
+    pub(crate) fn add_timer(self: &Arc<Self>, when: u64) -> Arc<TimerEntry> {
+        let here = context::current_p(self);
+        let p = here.unwrap_or_else(|| self.next_timer_p.fetch_add(1, Relaxed) % self.procs());
+        let entry = self.allp[p].timers.add(p, when);
+        if !self.reactor.wake_for_timer(when) && here.is_none() {
+            self.wakep();
+        }
+        entry
+    }
+
+    pub(crate) fn cancel_timer(&self, entry: &TimerEntry) {
+        self.allp[entry.p()].timers.cancel(entry);
+    }
+
+    /// Earliest timer of all Ps (Go's `timeSleepUntil`), `u64::MAX` for none.
+    pub(crate) fn next_timer_when(&self) -> u64 {
+        self.allp
+            .iter()
+            .map(|p| p.timers.when())
+            .min()
+            .unwrap_or(u64::MAX)
+    }
+
+    /// Fire the due timers of every P (Go's `checkTimersNoP`, for an M without a P).
+    pub(crate) fn run_all_timers(&self) {
+        let now = self.reactor.now_ns();
+        for p in self.allp.iter() {
+            if p.timers.when() <= now {
+                p.timers.run(now);
+            }
+        }
+    }
+
     // ---- shutdown -------------------------------------------------------------------------
 
     /// Stop every M, then drop every task exactly once: cancel each live task (its future is
@@ -405,6 +459,7 @@ impl Sched {
         for m in lock(&self.idle).midle.iter() {
             m.parker.unpark();
         }
+        self.reactor.netpoll_break();
         // An M dropping its own runtime cannot wait for itself.
         let me = usize::from(context::current_p(self).is_some());
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -446,7 +501,10 @@ impl Sched {
         }
         for p in self.allp.iter() {
             drop(p.runq.drain());
+            p.timers.clear();
         }
+        // I/O futures still alive (held by other executors) see the runtime is gone.
+        self.reactor.shutdown();
     }
 
     // ---- observability --------------------------------------------------------------------
@@ -483,6 +541,10 @@ impl Sched {
             stolen_tasks: per_p.iter().map(|p| p.stolen_tasks).sum(),
             runq_overflows: per_p.iter().map(|p| p.runq_overflows).sum(),
             fairness_picks: per_p.iter().map(|p| p.fairness_picks).sum(),
+            timers: self.allp.iter().map(|p| p.timers.len()).sum(),
+            io_sources: self.reactor.sources_len(),
+            netpoll_polls: self.reactor.polls_total.load(Relaxed),
+            netpoll_events: self.reactor.events_total.load(Relaxed),
             per_p,
         }
     }

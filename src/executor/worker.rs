@@ -93,7 +93,9 @@ impl M {
     }
 
     fn execute(&mut self, sched: &Sched, task: Notified) {
-        bump(&sched.allp[self.p].schedtick);
+        let pp = &sched.allp[self.p];
+        bump(&pp.schedtick);
+        pp.clear_preempt();
         task.run();
     }
 
@@ -117,6 +119,13 @@ impl M {
             }
             let p = self.p;
             let pp = &sched.allp[p];
+            // Go's checkTimers: fire this P's due timers (their tasks land in our runq).
+            if pp.timers.when() != u64::MAX {
+                let now = sched.reactor.now_ns();
+                if pp.timers.when() <= now {
+                    pp.timers.run(now);
+                }
+            }
             if pp.schedtick.load(Relaxed) % GLOBAL_CHECK_PERIOD == 0 && !sched.global.is_empty() {
                 if let Some(t) = sched.globrunqget(p, 1) {
                     bump(&pp.fairness_picks);
@@ -130,6 +139,14 @@ impl M {
                 if let Some(t) = sched.globrunqget(p, 0) {
                     return Some((t, false));
                 }
+            }
+            // Go's netpoll(0): ready I/O, without blocking, unless an M is blocked in the poll
+            // (it sees the events itself). Woken tasks land in our runq.
+            if sched.reactor.has_sources()
+                && !sched.reactor.is_blocked()
+                && sched.reactor.poll_nonblocking() > 0
+            {
+                continue;
             }
             if self.spinning || sched.may_spin() {
                 if !self.spinning {
@@ -185,6 +202,23 @@ impl M {
                     continue;
                 }
             }
+            // One idle M blocks in the poll until I/O, the earliest timer, or a break.
+            if sched
+                .reactor
+                .poll_blocking(|| sched.next_timer_when())
+                .is_some()
+            {
+                sched.run_all_timers();
+                if sched.shutdown.load(Relaxed) {
+                    return None;
+                }
+                // Woken tasks went to the global queue (we hold no P). Take a P and run them,
+                // or, if every P is busy, leave them to the Ms that hold one.
+                if let Some(p) = sched.pidleget_locked() {
+                    self.acquirep(sched, p);
+                    continue;
+                }
+            }
             if !self.stopm(sched) {
                 return None;
             }
@@ -209,7 +243,21 @@ impl M {
                 }
                 let victim = &sched.allp[i];
                 i = (i + stride) % n;
-                if victim.id == self.p || victim.status() == PStatus::Idle {
+                if victim.id == self.p {
+                    continue;
+                }
+                // Go steals timers: in the last round, run the victim's due timers.
+                if last && victim.timers.when() != u64::MAX {
+                    let now = sched.reactor.now_ns();
+                    if victim.timers.when() <= now {
+                        victim.timers.run(now);
+                        // Their tasks were readied onto our P.
+                        if let Some((t, _)) = mine.runq.runqget() {
+                            return Some(t);
+                        }
+                    }
+                }
+                if victim.status() == PStatus::Idle {
                     continue;
                 }
                 let spare = || {

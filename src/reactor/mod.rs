@@ -1,5 +1,304 @@
-//! The reactor (Go's netpoll), over `mio`.
+//! The reactor: Go's netpoll, over one `mio::Poll` per runtime. There is no I/O thread.
 //!
-//! Not wired in yet: the reactor issue adds one `mio::Poll` per runtime, polled without
-//! blocking by Ms in `find_runnable` and blocking by the one M with nothing else to do (with
-//! the earliest timer as timeout), with `mio::Waker` as `netpoll_break`.
+//! - Any M may poll **without blocking** while it looks for work (`find_runnable`), one at a
+//!   time (`try_lock`); an M that finds the poll busy simply moves on.
+//! - The one M with nothing else to do **blocks** in the poll, with the earliest timer of all
+//!   Ps as its deadline (armed on a timerfd, so the deadline is kept to the microsecond).
+//! - `netpoll_break` (a `mio::Waker`, coalesced) interrupts that blocked poll: a timer earlier
+//!   than its deadline, work that no other M can take, shutdown.
+//! - Each readiness event wakes the tasks waiting on it. On an M holding a P the wake lands in
+//!   that P's runnext/ring (Go's `injectglist`: run one, queue the rest, `wakep`); from the
+//!   blocked M, which holds no P, it goes to the global queue and `wakep` starts an M.
+//!
+//! Invariants: a source's token carries its slab index and a generation, so an event for a
+//! source that was deregistered (and whose slot was reused) is dropped, never delivered to the
+//! wrong task. Dropping an [`IoSource`] deregisters it and frees its slot: no fd or slot leaks.
+//! I/O never depends on one worker: whichever M is free polls, so a task stuck in a long poll
+//! on one M does not stop I/O for the others (tokio #4730).
+
+mod io_source;
+mod scheduled_io;
+mod timerfd;
+pub(crate) mod timers;
+
+#[allow(unused_imports)] // used by gmp::net
+pub(crate) use io_source::IoSource;
+pub(crate) use scheduled_io::ScheduledIo;
+
+use crate::loom::lock;
+use mio::{Events, Poll, Registry, Token, Waker};
+use slab::Slab;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const WAKER_TOKEN: Token = Token(usize::MAX);
+const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+const INDEX_BITS: u32 = 24;
+const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+const EVENTS_CAPACITY: usize = 1024;
+
+/// "Nobody is blocked in the poll" for `Reactor::poll_until`.
+pub(crate) const NOT_BLOCKED: u64 = 0;
+/// A blocked poll whose deadline is still being computed: every new timer breaks it.
+const DEADLINE_UNKNOWN: u64 = u64::MAX - 1;
+
+struct PollState {
+    poll: Poll,
+    events: Events,
+    timerfd: timerfd::TimerFd,
+}
+
+struct Source {
+    io: Arc<ScheduledIo>,
+    generation: usize,
+}
+
+pub(crate) struct Reactor {
+    state: Mutex<PollState>,
+    registry: Registry,
+    waker: Waker,
+    sources: Mutex<Slab<Source>>,
+    next_generation: AtomicUsize,
+    nsources: AtomicUsize,
+    /// A `netpoll_break` is in flight (coalesces wakes of the poll).
+    break_pending: AtomicBool,
+    /// Deadline (ns since `epoch`) of the blocked poll, `u64::MAX` for none, `NOT_BLOCKED`
+    /// when no M is blocked in it (Go's `sched.pollUntil` / `sched.lastpoll == 0`).
+    poll_until: AtomicU64,
+    /// When the poll last ran (ns since `epoch`), for sysmon's fallback poll.
+    last_poll: AtomicU64,
+    /// Readiness events dispatched, and polls made.
+    pub(crate) events_total: AtomicU64,
+    pub(crate) polls_total: AtomicU64,
+    epoch: Instant,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> io::Result<Reactor> {
+        let poll = Poll::new()?;
+        let registry = poll.registry().try_clone()?;
+        let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let timerfd = timerfd::TimerFd::new(poll.registry(), TIMER_TOKEN)?;
+        Ok(Reactor {
+            state: Mutex::new(PollState {
+                poll,
+                events: Events::with_capacity(EVENTS_CAPACITY),
+                timerfd,
+            }),
+            registry,
+            waker,
+            sources: Mutex::new(Slab::new()),
+            next_generation: AtomicUsize::new(1),
+            nsources: AtomicUsize::new(0),
+            break_pending: AtomicBool::new(false),
+            poll_until: AtomicU64::new(NOT_BLOCKED),
+            last_poll: AtomicU64::new(0),
+            events_total: AtomicU64::new(0),
+            polls_total: AtomicU64::new(0),
+            epoch: Instant::now(),
+        })
+    }
+
+    /// Nanoseconds since this runtime's epoch (the clock timers use). Never 0 (reserved).
+    pub(crate) fn now_ns(&self) -> u64 {
+        self.instant_to_ns(Instant::now())
+    }
+
+    pub(crate) fn instant_to_ns(&self, t: Instant) -> u64 {
+        (t.saturating_duration_since(self.epoch).as_nanos() as u64).max(1)
+    }
+
+    /// Register a source; returns its readiness cell and its slab key.
+    pub(crate) fn register(
+        &self,
+        source: &mut impl mio::event::Source,
+        interest: mio::Interest,
+    ) -> io::Result<(Arc<ScheduledIo>, usize)> {
+        let io = Arc::new(ScheduledIo::new());
+        let generation = self.next_generation.fetch_add(1, Relaxed) & (usize::MAX >> INDEX_BITS);
+        let key = {
+            let mut sources = lock(&self.sources);
+            let entry = sources.vacant_entry();
+            let key = entry.key();
+            if key > INDEX_MASK {
+                return Err(io::Error::other(
+                    "gmp: too many I/O sources registered (16,777,216)",
+                ));
+            }
+            entry.insert(Source {
+                io: io.clone(),
+                generation,
+            });
+            self.nsources.fetch_add(1, Relaxed);
+            key
+        };
+        let token = Token(key | (generation << INDEX_BITS));
+        if let Err(e) = self.registry.register(source, token, interest) {
+            lock(&self.sources).remove(key);
+            self.nsources.fetch_sub(1, Relaxed);
+            return Err(e);
+        }
+        Ok((io, key))
+    }
+
+    /// Deregister a source and free its slot.
+    pub(crate) fn deregister(
+        &self,
+        source: &mut impl mio::event::Source,
+        key: usize,
+    ) -> io::Result<()> {
+        let res = self.registry.deregister(source);
+        let mut sources = lock(&self.sources);
+        if sources.contains(key) {
+            sources.remove(key);
+            self.nsources.fetch_sub(1, Relaxed);
+        }
+        res
+    }
+
+    /// Registered sources (for leak checks and metrics).
+    pub(crate) fn sources_len(&self) -> usize {
+        self.nsources.load(Relaxed)
+    }
+
+    /// Go's `netpollAnyWaiters`, approximated by "any source registered".
+    #[inline]
+    pub(crate) fn has_sources(&self) -> bool {
+        self.nsources.load(Relaxed) != 0
+    }
+
+    /// True when an M is blocked in the poll.
+    pub(crate) fn is_blocked(&self) -> bool {
+        self.poll_until.load(SeqCst) != NOT_BLOCKED
+    }
+
+    /// Go's `netpollBreak`: make a blocked poll return. Coalesced.
+    pub(crate) fn netpoll_break(&self) {
+        if self.break_pending.swap(true, AcqRel) {
+            return;
+        }
+        if let Err(e) = self.waker.wake() {
+            self.break_pending.store(false, Release);
+            eprintln!("gmp: netpoll_break failed: {e}");
+        }
+    }
+
+    /// A timer at `when` was added: if the blocked poll would sleep past it, break it.
+    /// Returns false when no M is blocked in the poll (the caller must make sure one looks).
+    pub(crate) fn wake_for_timer(&self, when: u64) -> bool {
+        let until = self.poll_until.load(SeqCst);
+        if until == NOT_BLOCKED {
+            return false;
+        }
+        if when < until {
+            self.netpoll_break();
+        }
+        true
+    }
+
+    /// Poll without blocking, if no other M is polling. Returns the number of events.
+    pub(crate) fn poll_nonblocking(&self) -> usize {
+        let Ok(mut st) = self.state.try_lock() else {
+            return 0;
+        };
+        self.poll_locked(&mut st, Some(Duration::ZERO))
+    }
+
+    /// Block in the poll until an event, a `netpoll_break`, or the deadline that `deadline`
+    /// computes (ns since epoch, `u64::MAX` for none). Only one M blocks at a time: returns
+    /// `None` if another M holds the poll.
+    ///
+    /// The M is published as blocked (with a deadline of "unknown": any new timer breaks it)
+    /// *before* the deadline is computed, so a timer added concurrently is either seen by the
+    /// computation or breaks the poll.
+    pub(crate) fn poll_blocking(&self, deadline: impl FnOnce() -> u64) -> Option<usize> {
+        let Ok(mut st) = self.state.try_lock() else {
+            return None;
+        };
+        self.poll_until.store(DEADLINE_UNKNOWN, SeqCst);
+        let deadline = deadline();
+        self.poll_until.store(deadline, SeqCst);
+        let timeout = if deadline == u64::MAX {
+            None
+        } else {
+            Some(Duration::from_nanos(deadline.saturating_sub(self.now_ns())))
+        };
+        let n = match timeout {
+            Some(d) if d.is_zero() => self.poll_locked(&mut st, Some(Duration::ZERO)),
+            Some(d) => {
+                // Precise deadline through the timerfd; mio's own timeout is only a backstop.
+                let backstop = if st.timerfd.set(d).is_ok() {
+                    None
+                } else {
+                    Some(d)
+                };
+                let n = self.poll_locked(&mut st, backstop);
+                let _ = st.timerfd.disarm();
+                n
+            }
+            None => self.poll_locked(&mut st, None),
+        };
+        self.poll_until.store(NOT_BLOCKED, SeqCst);
+        Some(n)
+    }
+
+    fn poll_locked(&self, st: &mut PollState, timeout: Option<Duration>) -> usize {
+        let PollState {
+            poll,
+            events,
+            timerfd,
+        } = st;
+        if let Err(e) = poll.poll(events, timeout) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                eprintln!("gmp: netpoll failed: {e}");
+            }
+            return 0;
+        }
+        self.last_poll.store(self.now_ns(), Relaxed);
+        self.polls_total.fetch_add(1, Relaxed);
+        let mut n = 0;
+        for ev in events.iter() {
+            match ev.token() {
+                WAKER_TOKEN => self.break_pending.store(false, Release),
+                TIMER_TOKEN => timerfd.drain(),
+                Token(t) => {
+                    let key = t & INDEX_MASK;
+                    let generation = t >> INDEX_BITS;
+                    let io = {
+                        let sources = lock(&self.sources);
+                        match sources.get(key) {
+                            Some(s) if s.generation == generation => s.io.clone(),
+                            _ => continue, // stale event for a deregistered source
+                        }
+                    };
+                    io.dispatch(scheduled_io::ready_bits(ev));
+                    n += 1;
+                }
+            }
+        }
+        if n > 0 {
+            self.events_total.fetch_add(n as u64, Relaxed);
+        }
+        n
+    }
+
+    /// When the poll last ran (ns since epoch).
+    #[allow(dead_code)] // read by sysmon's fallback poll
+    pub(crate) fn last_poll(&self) -> u64 {
+        self.last_poll.load(Relaxed)
+    }
+
+    /// Wake every source's waiters (runtime shutdown): their futures see the runtime is gone.
+    pub(crate) fn shutdown(&self) {
+        let all: Vec<_> = lock(&self.sources)
+            .iter()
+            .map(|(_, s)| s.io.clone())
+            .collect();
+        for io in all {
+            io.wake_all();
+        }
+        self.netpoll_break();
+    }
+}

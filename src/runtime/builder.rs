@@ -139,7 +139,7 @@ impl Builder {
             max_threads: self.max_threads,
             time_slice: self.time_slice,
             thread_name: self.thread_name.clone(),
-        });
+        })?;
         Ok(Runtime::from_sched(sched))
     }
 }

@@ -33,6 +33,14 @@ pub struct RuntimeMetrics {
     pub runq_overflows: u64,
     /// Times the 1-in-61 check ran a global task ahead of local ones.
     pub fairness_picks: u64,
+    /// Timers pending in the Ps' heaps (cancelled ones not yet cleaned up included).
+    pub timers: usize,
+    /// I/O sources registered with the reactor.
+    pub io_sources: usize,
+    /// Netpoll calls made, and readiness events they delivered.
+    pub netpoll_polls: u64,
+    /// Readiness events delivered by netpoll.
+    pub netpoll_events: u64,
     /// Per-P counters.
     pub per_p: Vec<ProcMetrics>,
 }

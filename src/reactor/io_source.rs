@@ -1,0 +1,138 @@
+//! `IoSource`: a mio source registered with a runtime's reactor, with readiness futures.
+
+use super::scheduled_io::{Direction, ScheduledIo};
+use crate::executor::coop;
+use crate::runtime::Handle;
+use std::future::poll_fn;
+use std::io;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+/// A registered I/O source. Dropping it deregisters the source and frees its reactor slot.
+///
+/// The read side and the write side wait separately, so one task may read while another
+/// writes (through an `Arc`); two tasks waiting on the *same* side take turns being woken
+/// (the later registration wins), as in tokio.
+pub(crate) struct IoSource<S: mio::event::Source> {
+    io: Option<S>,
+    shared: Arc<ScheduledIo>,
+    key: usize,
+    handle: Handle,
+}
+
+impl<S: mio::event::Source> IoSource<S> {
+    /// Register `io` (readable and writable, edge-triggered) with the current runtime's
+    /// reactor, or the global runtime's outside any runtime.
+    pub(crate) fn new(io: S) -> io::Result<IoSource<S>> {
+        let handle =
+            Handle::try_current().unwrap_or_else(|_| crate::runtime::global_handle().clone());
+        IoSource::new_with(&handle, io)
+    }
+
+    pub(crate) fn new_with(handle: &Handle, mut io: S) -> io::Result<IoSource<S>> {
+        let (shared, key) = handle
+            .sched
+            .reactor
+            .register(&mut io, mio::Interest::READABLE | mio::Interest::WRITABLE)?;
+        Ok(IoSource {
+            io: Some(io),
+            shared,
+            key,
+            handle: handle.clone(),
+        })
+    }
+
+    pub(crate) fn get_ref(&self) -> &S {
+        self.io
+            .as_ref()
+            .expect("gmp: IoSource used after into_inner")
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
+        ready!(coop::poll_proceed(cx));
+        let ev = ready!(self.shared.poll_ready(cx, dir));
+        let _ = ev;
+        Poll::Ready(Ok(()))
+    }
+
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(cx, Direction::Read)
+    }
+
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(cx, Direction::Write)
+    }
+
+    fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut f: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        ready!(coop::poll_proceed(cx));
+        loop {
+            let ev = ready!(self.shared.poll_ready(cx, dir));
+            match f(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if ScheduledIo::is_closed(ev) && self.handle.is_shutdown() {
+                        return Poll::Ready(Err(io::Error::other(
+                            "gmp: the runtime this I/O source belongs to has shut down",
+                        )));
+                    }
+                    self.shared.clear(ev);
+                }
+                res => return Poll::Ready(res),
+            }
+        }
+    }
+
+    /// Wait until readable and run `f`; on `WouldBlock` clear the readiness and wait again.
+    pub(crate) fn poll_read_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        f: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io(cx, Direction::Read, f)
+    }
+
+    /// Wait until writable and run `f`; on `WouldBlock` clear the readiness and wait again.
+    pub(crate) fn poll_write_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        f: impl FnMut(&S) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.poll_io(cx, Direction::Write, f)
+    }
+
+    pub(crate) async fn read_io<R>(&self, mut f: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_read_io(cx, &mut f)).await
+    }
+
+    pub(crate) async fn write_io<R>(
+        &self,
+        mut f: impl FnMut(&S) -> io::Result<R>,
+    ) -> io::Result<R> {
+        poll_fn(|cx| self.poll_write_io(cx, &mut f)).await
+    }
+
+    /// Deregister and hand the mio source back.
+    pub(crate) fn into_inner(mut self) -> io::Result<S> {
+        let mut io = self.io.take().expect("gmp: IoSource used after into_inner");
+        self.handle.sched.reactor.deregister(&mut io, self.key)?;
+        Ok(io)
+    }
+}
+
+impl<S: mio::event::Source> Drop for IoSource<S> {
+    fn drop(&mut self) {
+        if let Some(mut io) = self.io.take() {
+            let _ = self.handle.sched.reactor.deregister(&mut io, self.key);
+        }
+    }
+}
+
+impl<S: mio::event::Source + std::fmt::Debug> std::fmt::Debug for IoSource<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoSource").field("io", &self.io).finish()
+    }
+}

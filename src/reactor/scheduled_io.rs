@@ -1,0 +1,149 @@
+//! Per-source readiness and wakers (Go's `pollDesc`).
+//!
+//! Invariants: readiness bits are set by the poller (`dispatch`) with one `fetch_or`, which also
+//! bumps an event tick; a reader clears them only for the tick it observed (`clear`), so an edge
+//! that arrives between "read returned WouldBlock" and "clear" is never lost. Wakers are taken by
+//! the poller after it sets the bits, and stored by pollers of the future before they re-check
+//! the bits, so a readiness edge either is seen by the re-check or finds the waker.
+
+use crate::loom::lock;
+use std::sync::atomic::{AtomicUsize, Ordering::*};
+use std::sync::Mutex;
+use std::task::{Context, Poll, Waker};
+
+pub(crate) const READABLE: usize = 1;
+pub(crate) const WRITABLE: usize = 1 << 1;
+pub(crate) const READ_CLOSED: usize = 1 << 2;
+pub(crate) const WRITE_CLOSED: usize = 1 << 3;
+pub(crate) const ERROR: usize = 1 << 4;
+const READY_MASK: usize = (1 << 5) - 1;
+const TICK_SHIFT: usize = 16;
+const TICK_ONE: usize = 1 << TICK_SHIFT;
+
+/// A read or write interest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Read,
+    Write,
+}
+
+impl Direction {
+    /// Bits that make this direction ready (closed and error wake both sides).
+    fn mask(self) -> usize {
+        match self {
+            Direction::Read => READABLE | READ_CLOSED | ERROR,
+            Direction::Write => WRITABLE | WRITE_CLOSED | ERROR,
+        }
+    }
+}
+
+/// What a poller observed: the ready bits and the tick they belong to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReadyEvent {
+    tick: usize,
+    ready: usize,
+}
+
+pub(crate) struct ScheduledIo {
+    readiness: AtomicUsize,
+    reader: Mutex<Option<Waker>>,
+    writer: Mutex<Option<Waker>>,
+}
+
+impl ScheduledIo {
+    pub(crate) fn new() -> ScheduledIo {
+        ScheduledIo {
+            readiness: AtomicUsize::new(0),
+            reader: Mutex::new(None),
+            writer: Mutex::new(None),
+        }
+    }
+
+    fn slot(&self, dir: Direction) -> &Mutex<Option<Waker>> {
+        match dir {
+            Direction::Read => &self.reader,
+            Direction::Write => &self.writer,
+        }
+    }
+
+    /// Record an event from the poller and wake whoever waits for it.
+    pub(crate) fn dispatch(&self, ready: usize) {
+        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
+            Some(cur.wrapping_add(TICK_ONE) | ready)
+        });
+        for dir in [Direction::Read, Direction::Write] {
+            if ready & dir.mask() != 0 {
+                let w = lock(self.slot(dir)).take();
+                if let Some(w) = w {
+                    w.wake();
+                }
+            }
+        }
+    }
+
+    /// Wake both sides (deregistration, shutdown) without marking anything ready.
+    pub(crate) fn wake_all(&self) {
+        self.dispatch(ERROR);
+    }
+
+    fn ready_now(&self, dir: Direction) -> Option<ReadyEvent> {
+        let cur = self.readiness.load(Acquire);
+        let ready = cur & dir.mask();
+        (ready != 0).then_some(ReadyEvent {
+            tick: cur >> TICK_SHIFT,
+            ready,
+        })
+    }
+
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<ReadyEvent> {
+        if let Some(ev) = self.ready_now(dir) {
+            return Poll::Ready(ev);
+        }
+        {
+            let mut slot = lock(self.slot(dir));
+            match &*slot {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *slot = Some(cx.waker().clone()),
+            }
+        }
+        match self.ready_now(dir) {
+            Some(ev) => Poll::Ready(ev),
+            None => Poll::Pending,
+        }
+    }
+
+    /// The operation returned WouldBlock: forget the readiness seen in `ev`, unless a newer
+    /// event arrived meanwhile. Closed/error bits stay.
+    pub(crate) fn clear(&self, ev: ReadyEvent) {
+        let clear = ev.ready & (READABLE | WRITABLE);
+        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
+            (cur >> TICK_SHIFT == ev.tick).then_some(cur & !clear)
+        });
+    }
+
+    /// True once an error or hang-up was reported for this direction.
+    pub(crate) fn is_closed(ev: ReadyEvent) -> bool {
+        ev.ready & (READ_CLOSED | WRITE_CLOSED | ERROR) != 0
+    }
+}
+
+/// Translate a mio event into readiness bits.
+pub(crate) fn ready_bits(ev: &mio::event::Event) -> usize {
+    let mut r = 0;
+    if ev.is_readable() {
+        r |= READABLE;
+    }
+    if ev.is_writable() {
+        r |= WRITABLE;
+    }
+    if ev.is_read_closed() {
+        r |= READ_CLOSED;
+    }
+    if ev.is_write_closed() {
+        r |= WRITE_CLOSED;
+    }
+    if ev.is_error() {
+        r |= ERROR;
+    }
+    r & READY_MASK
+}

@@ -1,0 +1,122 @@
+//! `Sleep`: a future that completes at a deadline.
+
+use crate::executor::coop;
+use crate::reactor::timers::TimerEntry;
+use crate::runtime::Handle;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Wait until `duration` has elapsed.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// gmp::block_on(async {
+///     let start = Instant::now();
+///     gmp::time::sleep(Duration::from_millis(5)).await;
+///     assert!(start.elapsed() >= Duration::from_millis(5));
+/// });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    let now = Instant::now();
+    sleep_until(now.checked_add(duration).unwrap_or_else(far_future))
+}
+
+/// Wait until `deadline`.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        entry: None,
+        handle: Handle::try_current().unwrap_or_else(|_| crate::runtime::global_handle().clone()),
+    }
+}
+
+/// About 30 years from now: "never" for timers.
+pub(crate) fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+}
+
+/// Future returned by [`sleep`] and [`sleep_until`]. Dropping it cancels the timer.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    entry: Option<Arc<TimerEntry>>,
+    handle: Handle,
+}
+
+impl Sleep {
+    /// The instant this sleep completes at.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        self.entry.as_ref().is_some_and(|e| e.is_fired()) || Instant::now() >= self.deadline
+    }
+
+    /// Move the deadline (cancelling the pending timer, if any).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// gmp::block_on(async {
+    ///     let mut s = gmp::time::sleep(Duration::from_secs(3600));
+    ///     s.reset(Instant::now() + Duration::from_millis(1));
+    ///     s.await;
+    /// });
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        self.cancel();
+        self.deadline = deadline;
+    }
+
+    fn cancel(&mut self) {
+        if let Some(e) = self.entry.take() {
+            self.handle.sched.cancel_timer(&e);
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        ready!(coop::poll_proceed(cx));
+        let this = &mut *self;
+        let entry = match &this.entry {
+            Some(e) => e,
+            None => {
+                let when = this.handle.sched.reactor.instant_to_ns(this.deadline);
+                if when <= this.handle.sched.reactor.now_ns() {
+                    return Poll::Ready(());
+                }
+                this.entry = Some(this.handle.sched.add_timer(when));
+                this.entry.as_ref().expect("just set")
+            }
+        };
+        if entry.is_fired() {
+            return Poll::Ready(());
+        }
+        entry.register(cx.waker());
+        if entry.is_fired() || this.handle.is_shutdown() {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        self.cancel();
+    }
+}
+
+impl std::fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
