@@ -20,6 +20,8 @@ pub(crate) struct Context {
     handle: RefCell<Option<Handle>>,
     /// Inside `block_on` (nesting it would deadlock or starve).
     in_block_on: Cell<bool>,
+    /// Set by `exit_syscall` when sysmon retook this M's P during a blocking section.
+    lost_p: Cell<bool>,
 }
 
 thread_local! {
@@ -29,6 +31,7 @@ thread_local! {
             p: Cell::new(NO_P),
             handle: RefCell::new(None),
             in_block_on: Cell::new(false),
+            lost_p: Cell::new(false),
         }
     };
 }
@@ -62,6 +65,29 @@ pub(crate) fn with_current_p<R>(f: impl FnOnce(&Sched, usize) -> R) -> Option<R>
         })
         .ok()
         .flatten()
+}
+
+/// Run `f` with the scheduler this thread is an M of.
+pub(crate) fn with_sched<R>(f: impl FnOnce(&Sched) -> R) -> Option<R> {
+    CONTEXT
+        .try_with(|c| {
+            let handle = c.handle.borrow();
+            let h = handle.as_ref()?;
+            ptr::eq(&*h.sched, c.sched.get()).then(|| f(&h.sched))
+        })
+        .ok()
+        .flatten()
+}
+
+/// The P this M held before a blocking section was retaken by sysmon.
+pub(crate) fn set_lost_p() {
+    CONTEXT.with(|c| c.lost_p.set(true));
+}
+
+/// True (once) if this M lost its P during the poll that just returned.
+#[inline]
+pub(crate) fn take_lost_p() -> bool {
+    CONTEXT.with(|c| c.lost_p.replace(false))
 }
 
 /// Mark this thread as an M of `sched` (for its whole life).

@@ -25,9 +25,12 @@ pub mod coop;
 pub(crate) mod park;
 #[cfg(not(loom))]
 pub(crate) mod processor;
+pub(crate) mod pstatus;
 pub(crate) mod runq;
 #[cfg(not(loom))]
 pub(crate) mod sched;
+#[cfg(not(loom))]
+pub(crate) mod syscall;
 pub(crate) mod task;
 #[cfg(not(loom))]
 pub(crate) mod worker;

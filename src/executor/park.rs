@@ -56,6 +56,32 @@ impl Parker {
         }
     }
 
+    /// Like `park`, but gives up after `timeout`. Returns true if woken by `unpark`.
+    pub(crate) fn park_timeout(&self, timeout: std::time::Duration) -> bool {
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
+            return true;
+        }
+        let guard = crate::loom::lock(&self.lock);
+        match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                self.state.swap(EMPTY, SeqCst);
+                return true;
+            }
+            Err(s) => unreachable!("gmp: parker in state {s} while parking"),
+        }
+        let (_guard, _) = self
+            .cvar
+            .wait_timeout(guard, timeout)
+            .unwrap_or_else(|e| e.into_inner());
+        // Woken, timed out or spurious: leave PARKED either way, reporting a notification.
+        self.state.swap(EMPTY, SeqCst) == NOTIFIED
+    }
+
     /// Wake the parked thread, or make its next `park` return at once.
     pub(crate) fn unpark(&self) {
         match self.state.swap(NOTIFIED, SeqCst) {

@@ -7,19 +7,11 @@
 //! - Counters (`schedtick`, steals, ...) are written only by the owning M, with plain
 //!   load+store (no read-modify-write on the hot path); anyone may read them racily.
 
+pub(crate) use super::pstatus::PStatus;
+use super::pstatus::PStatusCell;
 use super::runq::RunQueue;
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use crate::reactor::timers::Timers;
-
-/// Go's `_Pidle`, `_Prunning`, `_Psyscall`, `_Pdead`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u8)]
-pub(crate) enum PStatus {
-    Idle = 0,
-    Running = 1,
-    Syscall = 2,
-    Dead = 3,
-}
 
 /// Ids a P hands out before refilling from the global counter (Go's `_GoidCacheBatch`).
 const ID_CACHE_BATCH: u64 = 16;
@@ -28,9 +20,25 @@ const ID_CACHE_BATCH: u64 = 16;
 pub(crate) struct P {
     pub(crate) id: usize,
     pub(crate) runq: RunQueue,
-    status: AtomicU8,
-    /// Gs scheduled on this P (Go's `schedtick`); also drives the 1-in-61 global-queue check.
+    pub(crate) status: PStatusCell,
+    /// Gs scheduled on this P with a fresh time slice (Go's `schedtick`: a runnext hand-off
+    /// inherits the slice and does not count). sysmon watches it to find long slices.
     pub(crate) schedtick: AtomicU64,
+    /// Every poll on this P; drives the 1-in-61 global-queue check (Go uses schedtick, which a
+    /// runnext chain never advances — that would let a ping-pong pair starve the global queue).
+    pub(crate) polls: AtomicU64,
+    /// Blocking sections entered on this P (Go's `syscalltick`).
+    pub(crate) syscalltick: AtomicU64,
+    /// Blocking sections whose P sysmon handed off.
+    pub(crate) handoffs: AtomicU64,
+    /// Preempt flags set on this P by sysmon.
+    pub(crate) preemptions: AtomicU64,
+    /// Id of the M that holds (or last held) this P (Go's `p.m`).
+    pub(crate) m: AtomicUsize,
+    /// Id of the task being polled, 0 for none (Go's `m.curg`).
+    pub(crate) curg_id: AtomicU64,
+    /// A reserve P lent by stuck-P rescue: its M gives it back when this is set.
+    pub(crate) retire: AtomicBool,
     /// Successful steals by this P, and tasks moved by them.
     pub(crate) steals: AtomicU64,
     pub(crate) stolen_tasks: AtomicU64,
@@ -53,6 +61,11 @@ pub(crate) fn bump(c: &AtomicU64) {
     c.store(c.load(Relaxed) + 1, Relaxed);
 }
 
+/// Increment a counter written by sysmon only.
+fn bump_shared(c: &AtomicU64) {
+    c.fetch_add(1, Relaxed);
+}
+
 #[inline(always)]
 pub(crate) fn add(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed) + n, Relaxed);
@@ -63,8 +76,15 @@ impl P {
         P {
             id,
             runq: RunQueue::new(),
-            status: AtomicU8::new(PStatus::Idle as u8),
+            status: PStatusCell::new(PStatus::Idle),
             schedtick: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
+            syscalltick: AtomicU64::new(0),
+            handoffs: AtomicU64::new(0),
+            preemptions: AtomicU64::new(0),
+            m: AtomicUsize::new(usize::MAX),
+            curg_id: AtomicU64::new(0),
+            retire: AtomicBool::new(false),
             steals: AtomicU64::new(0),
             stolen_tasks: AtomicU64::new(0),
             overflows: AtomicU64::new(0),
@@ -81,9 +101,9 @@ impl P {
         self.preempt.load(Relaxed)
     }
 
-    #[allow(dead_code)] // set by sysmon
     pub(crate) fn request_preempt(&self) {
         self.preempt.store(true, Relaxed);
+        bump_shared(&self.preemptions);
     }
 
     /// Clear the preempt flag (a new task starts its slice); a load first keeps the line shared.
@@ -95,16 +115,17 @@ impl P {
     }
 
     pub(crate) fn status(&self) -> PStatus {
-        match self.status.load(Relaxed) {
-            0 => PStatus::Idle,
-            1 => PStatus::Running,
-            2 => PStatus::Syscall,
-            _ => PStatus::Dead,
-        }
+        self.status.get()
     }
 
     pub(crate) fn set_status(&self, s: PStatus) {
-        self.status.store(s as u8, Relaxed);
+        self.status.set(s);
+    }
+
+    /// Record the task about to be polled (for sysmon's reports and scheddetail).
+    #[inline]
+    pub(crate) fn set_curg(&self, id: u64) {
+        self.curg_id.store(id, Relaxed);
     }
 
     /// Next task id from this P's cache (Go's `goidcache`), refilled from `global`.

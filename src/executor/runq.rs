@@ -173,6 +173,27 @@ impl<T: Entry> RunQueue<T> {
         Put::Overflow
     }
 
+    /// Owner only: move runnext to the ring's tail (a preempted chain goes to the back).
+    #[cfg_attr(loom, allow(dead_code))]
+    pub(crate) fn kick_runnext(&self) {
+        if self.runnext.load(Relaxed).is_null() {
+            return;
+        }
+        let next = self.runnext.swap(ptr::null_mut(), AcqRel);
+        if next.is_null() {
+            return;
+        }
+        let h = self.head.load(Acquire);
+        let t = self.tail.load(Relaxed);
+        if t.wrapping_sub(h) < RUNQ_SIZE as u32 {
+            self.slot(t).store(next, Relaxed);
+            self.tail.store(t.wrapping_add(1), Release);
+        } else {
+            // Ring full: leave it where it was.
+            self.runnext.store(next, Release);
+        }
+    }
+
     /// Go's `runqget` (owner only): runnext first (the caller inherits the time slice), then the
     /// ring's head.
     pub(crate) fn runqget(&self) -> Option<(T, bool)> {

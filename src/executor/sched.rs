@@ -34,9 +34,12 @@ use std::time::{Duration, Instant};
 pub(crate) struct Config {
     pub(crate) procs: usize,
     pub(crate) max_threads: usize,
-    #[allow(dead_code)] // read by sysmon (preemption) once it lands
     pub(crate) time_slice: Duration,
     pub(crate) thread_name: String,
+    pub(crate) stuck_rescue: bool,
+    /// How long a spare M (no P, no work) waits before its thread exits.
+    pub(crate) keep_alive: Duration,
+    pub(crate) debug: crate::runtime::DebugFlags,
 }
 
 /// The part of an M that other threads touch: its parker and its next P (Go's `m.nextp`).
@@ -85,9 +88,14 @@ pub(crate) struct Sched {
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     exit_lock: Mutex<()>,
     exit_cvar: Condvar,
-    /// Strides coprime with `procs`, for Go's random steal order.
+    /// Strides coprime with `allp.len()`, for Go's random steal order.
     pub(crate) coprimes: Box<[usize]>,
     failed_spawn_reported: AtomicBool,
+    /// Reserve Ps (`allp[procs..]`) lent by stuck-P rescue right now, and rescues ever made.
+    rescues_active: AtomicUsize,
+    pub(crate) rescues_total: AtomicU64,
+    /// The monitor thread.
+    pub(crate) sysmon: crate::sysmon::SysmonHandle,
 }
 
 /// Outcome of [`Sched::release_p`].
@@ -114,10 +122,23 @@ impl Sched {
     pub(crate) fn new(config: Config) -> std::io::Result<Arc<Sched>> {
         let procs = config.procs;
         let reactor = Reactor::new()?;
+        // Stuck-P rescue lends up to `procs` reserve Ps, kept after the real ones.
+        let nallp = if config.stuck_rescue {
+            2 * procs
+        } else {
+            procs
+        };
+        let allp: Box<[P]> = (0..nallp).map(P::new).collect();
+        for p in allp.iter().skip(procs) {
+            p.set_status(PStatus::Dead);
+        }
         Ok(Arc::new(Sched {
+            allp,
+            rescues_active: AtomicUsize::new(0),
+            rescues_total: AtomicU64::new(0),
+            sysmon: crate::sysmon::SysmonHandle::new(),
             reactor,
             next_timer_p: AtomicUsize::new(0),
-            allp: (0..procs).map(P::new).collect(),
             global: SegQueue::new(),
             owned: task::owned::OwnedTasks::new(procs),
             idle: Mutex::new(Idle {
@@ -136,14 +157,15 @@ impl Sched {
             threads: Mutex::new(Vec::new()),
             exit_lock: Mutex::new(()),
             exit_cvar: Condvar::new(),
-            coprimes: (1..=procs).filter(|&c| gcd(c, procs) == 1).collect(),
+            coprimes: (1..=nallp).filter(|&c| gcd(c, nallp) == 1).collect(),
             failed_spawn_reported: AtomicBool::new(false),
             config,
         }))
     }
 
+    /// Number of Ps (`GMAXPROCS`); reserve Ps of stuck-P rescue are not counted.
     pub(crate) fn procs(&self) -> usize {
-        self.allp.len()
+        self.config.procs
     }
 
     // ---- G creation and readying -------------------------------------------------------
@@ -261,9 +283,103 @@ impl Sched {
     }
 
     fn pidleput(&self, idle: &mut Idle, p: usize) {
+        if p >= self.procs() {
+            // A reserve P that could not be started: back to the reserve.
+            self.allp[p].set_status(PStatus::Dead);
+            self.rescue_returned();
+            return;
+        }
         self.allp[p].set_status(PStatus::Idle);
         idle.pidle.push(p);
         self.npidle.fetch_add(1, SeqCst);
+    }
+
+    /// Go's `handoffp`: P `p` was taken from an M in a blocking section. Start an M on it if it
+    /// has work (or nobody else is looking for work), else put it on the idle list.
+    pub(crate) fn handoff_p(self: &Arc<Self>, p: usize) {
+        let pp = &self.allp[p];
+        if !pp.runq.is_empty() || !self.global.is_empty() || pp.timers.when() != u64::MAX {
+            self.startm(Some(p), false);
+            return;
+        }
+        if self.nmspinning.load(SeqCst) + self.npidle.load(SeqCst) == 0
+            && self
+                .nmspinning
+                .compare_exchange(0, 1, SeqCst, Relaxed)
+                .is_ok()
+        {
+            self.startm(Some(p), true);
+            return;
+        }
+        let mut idle = lock(&self.idle);
+        self.pidleput(&mut idle, p);
+    }
+
+    /// Lend a reserve P for stuck-P rescue (at most `procs` at once).
+    pub(crate) fn activate_reserve(&self) -> Option<usize> {
+        for p in self.procs()..self.allp.len() {
+            if self.allp[p].status.cas(PStatus::Dead, PStatus::Running) {
+                self.rescues_active.fetch_add(1, SeqCst);
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// A reserve P went back to the reserve.
+    pub(crate) fn rescue_returned(&self) {
+        self.rescues_active.fetch_sub(1, SeqCst);
+    }
+
+    pub(crate) fn rescues_active(&self) -> usize {
+        self.rescues_active.load(SeqCst)
+    }
+
+    pub(crate) fn needspinning(&self) -> bool {
+        self.needspinning.load(Relaxed)
+    }
+
+    pub(crate) fn npidle(&self) -> usize {
+        self.npidle.load(SeqCst)
+    }
+
+    pub(crate) fn nmspinning(&self) -> usize {
+        self.nmspinning.load(SeqCst)
+    }
+
+    /// Take a spare M off the idle list (its keep-alive ran out). False if it is not there: a
+    /// `startm` is handing it a P right now.
+    pub(crate) fn unmput(&self, m: &Arc<MShared>) -> bool {
+        let mut idle = lock(&self.idle);
+        match idle.midle.iter().position(|x| Arc::ptr_eq(x, m)) {
+            Some(i) => {
+                idle.midle.swap_remove(i);
+                self.nmidle.fetch_sub(1, Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Spawn location of live task `id` (for sysmon's reports; walks allgs).
+    pub(crate) fn task_location(&self, id: u64) -> Option<&'static Location<'static>> {
+        let mut found = None;
+        self.owned.for_each(|h| {
+            if h.id.0 == id {
+                found = Some(h.spawned_at);
+            }
+        });
+        found
+    }
+
+    /// Ms parked on the idle list.
+    pub(crate) fn nmidle(&self) -> usize {
+        self.nmidle.load(Relaxed)
+    }
+
+    /// Ms alive.
+    pub(crate) fn nthreads(&self) -> usize {
+        self.nthreads.load(SeqCst)
     }
 
     /// Give up P `p` (Go's `releasep` + `pidleput` under `sched.lock`), unless the global queue
@@ -383,7 +499,11 @@ impl Sched {
             .name(format!("{}-m{}", self.config.thread_name, id))
             .spawn(move || worker::mstart(sched, shared, p, spinning));
         match spawned {
-            Ok(handle) => lock(&self.threads).push(handle),
+            Ok(handle) => {
+                let mut threads = lock(&self.threads);
+                threads.retain(|h| !h.is_finished()); // reaped spare Ms
+                threads.push(handle);
+            }
             Err(e) => {
                 if !self.failed_spawn_reported.swap(true, Relaxed) {
                     eprintln!(
@@ -460,6 +580,7 @@ impl Sched {
             m.parker.unpark();
         }
         self.reactor.netpoll_break();
+        self.sysmon.stop();
         // An M dropping its own runtime cannot wait for itself.
         let me = usize::from(context::current_p(self).is_some());
         let deadline = timeout.map(|t| Instant::now() + t);
@@ -541,6 +662,9 @@ impl Sched {
             stolen_tasks: per_p.iter().map(|p| p.stolen_tasks).sum(),
             runq_overflows: per_p.iter().map(|p| p.runq_overflows).sum(),
             fairness_picks: per_p.iter().map(|p| p.fairness_picks).sum(),
+            handoffs: self.allp.iter().map(|p| p.handoffs.load(Relaxed)).sum(),
+            preemptions: self.allp.iter().map(|p| p.preemptions.load(Relaxed)).sum(),
+            rescues: self.rescues_total.load(Relaxed),
             timers: self.allp.iter().map(|p| p.timers.len()).sum(),
             io_sources: self.reactor.sources_len(),
             netpoll_polls: self.reactor.polls_total.load(Relaxed),

@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 /// check does not fall into lockstep with other periodic work).
 const GLOBAL_CHECK_PERIOD: u64 = 61;
 
+/// A busy M polls the network at its 1-in-61 check if nobody has for this long.
+const BUSY_POLL_INTERVAL_NS: u64 = 1_000_000;
+
 /// How long a thief gives a running victim to pick up its own runnext before stealing it (Go
 /// sleeps ~3µs: a channel handoff takes ~50ns, so this is generous).
 const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
@@ -62,13 +65,17 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: usize, spinning
 impl M {
     fn acquirep(&mut self, sched: &Sched, p: usize) {
         debug_assert_eq!(self.p, NO_P);
-        sched.allp[p].set_status(PStatus::Running);
+        let pp = &sched.allp[p];
+        pp.set_status(PStatus::Running);
+        pp.m.store(self.shared.id, Relaxed);
         self.p = p;
         context::set_p(p);
+        sched.sysmon.wake();
     }
 
     fn releasep(&mut self) -> usize {
         let p = self.p;
+        // (the P's `m` is left as a hint of its last owner, as Go's `p.m` is cleared lazily)
         context::set_p(NO_P);
         self.p = NO_P;
         p
@@ -84,19 +91,54 @@ impl M {
 
     /// Go's `schedule`: find a G, run it, repeat until the runtime shuts down.
     fn schedule(&mut self, sched: &Arc<Sched>) {
-        while let Some((task, _inherit)) = self.find_runnable(sched) {
+        while let Some((task, inherit)) = self.find_runnable(sched) {
             if self.spinning {
                 self.resetspinning(sched);
             }
-            self.execute(sched, task);
+            self.execute(sched, task, inherit);
         }
     }
 
-    fn execute(&mut self, sched: &Sched, task: Notified) {
+    /// Go's `execute`: poll one G. A G taken from runnext inherits the running time slice (no
+    /// schedtick bump, preempt flag kept), so a ping-pong chain shares one slice.
+    fn execute(&mut self, sched: &Sched, task: Notified, inherit: bool) {
         let pp = &sched.allp[self.p];
-        bump(&pp.schedtick);
-        pp.clear_preempt();
+        bump(&pp.polls);
+        if !inherit {
+            bump(&pp.schedtick);
+            pp.clear_preempt();
+        }
+        pp.set_curg(task.id().0);
         task.run();
+        if context::take_lost_p() {
+            // sysmon handed our P to another M during a blocking section.
+            self.p = NO_P;
+        } else {
+            pp.set_curg(0);
+        }
+    }
+
+    /// After a blocking section lost the P: take an idle P (Go's `exitsyscall0`), else park as
+    /// a spare M. False on shutdown.
+    fn reacquire_p(&mut self, sched: &Arc<Sched>) -> bool {
+        if let Some(p) = sched.pidleget_locked() {
+            self.acquirep(sched, p);
+            return true;
+        }
+        self.stopm(sched)
+    }
+
+    /// A reserve P lent by stuck-P rescue is no longer needed: hand its queue to the global
+    /// queue and give it back.
+    fn retire_p(&mut self, sched: &Arc<Sched>) {
+        let p = self.releasep();
+        let pp = &sched.allp[p];
+        for t in pp.runq.drain() {
+            sched.inject(t);
+        }
+        pp.retire.store(false, SeqCst);
+        pp.set_status(PStatus::Dead);
+        sched.rescue_returned();
     }
 
     fn become_spinning(&mut self, sched: &Sched) {
@@ -117,8 +159,25 @@ impl M {
             if sched.shutdown.load(Relaxed) {
                 return None;
             }
+            if self.p == NO_P && !self.reacquire_p(sched) {
+                return None;
+            }
             let p = self.p;
             let pp = &sched.allp[p];
+            if pp.retire.load(Relaxed) {
+                self.retire_p(sched);
+                continue;
+            }
+            // The slice is used up: break a runnext chain (Go's inheritTime ends at a
+            // preemption) and let the global queue go first.
+            if pp.preempt_requested() {
+                pp.clear_preempt();
+                pp.runq.kick_runnext();
+                if let Some(t) = sched.globrunqget(p, 1) {
+                    bump(&pp.fairness_picks);
+                    return Some((t, false));
+                }
+            }
             // Go's checkTimers: fire this P's due timers (their tasks land in our runq).
             if pp.timers.when() != u64::MAX {
                 let now = sched.reactor.now_ns();
@@ -126,10 +185,21 @@ impl M {
                     pp.timers.run(now);
                 }
             }
-            if pp.schedtick.load(Relaxed) % GLOBAL_CHECK_PERIOD == 0 && !sched.global.is_empty() {
-                if let Some(t) = sched.globrunqget(p, 1) {
-                    bump(&pp.fairness_picks);
-                    return Some((t, false));
+            if pp.polls.load(Relaxed) % GLOBAL_CHECK_PERIOD == 0 {
+                // Busy Ms never run out of local work, so they also make sure the poll is not
+                // starved: if nobody polled for a while, poll now (sysmon does the same when
+                // every M is stuck).
+                if sched.reactor.has_sources()
+                    && !sched.reactor.is_blocked()
+                    && sched.reactor.now_ns() > sched.reactor.last_poll() + BUSY_POLL_INTERVAL_NS
+                {
+                    sched.reactor.poll_nonblocking();
+                }
+                if !sched.global.is_empty() {
+                    if let Some(t) = sched.globrunqget(p, 1) {
+                        bump(&pp.fairness_picks);
+                        return Some((t, false));
+                    }
                 }
             }
             if let Some(found) = pp.runq.runqget() {
@@ -257,7 +327,8 @@ impl M {
                         }
                     }
                 }
-                if victim.status() == PStatus::Idle {
+                // An idle P's ring is empty, unless its M lost it in a blocking section.
+                if victim.status() == PStatus::Idle && victim.runq.is_empty() {
                     continue;
                 }
                 let spare = || {
@@ -281,6 +352,9 @@ impl M {
     }
 
     /// Go's `stopm`: park on the idle M list until `startm` hands over a P. False on shutdown.
+    ///
+    /// A spare M — beyond `procs` + 1, e.g. left over from a burst of blocking calls — that
+    /// stays parked for the keep-alive period leaves the idle list and its thread exits.
     fn stopm(&mut self, sched: &Sched) -> bool {
         sched.mput(&self.shared);
         loop {
@@ -292,7 +366,14 @@ impl M {
             if sched.shutdown.load(SeqCst) {
                 return false;
             }
-            self.shared.parker.park();
+            let woken = self.shared.parker.park_timeout(sched.config.keep_alive);
+            if !woken
+                && sched.nthreads() > sched.procs() + 1
+                && self.shared.take_nextp().is_none()
+                && sched.unmput(&self.shared)
+            {
+                return false;
+            }
         }
     }
 

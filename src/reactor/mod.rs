@@ -285,7 +285,6 @@ impl Reactor {
     }
 
     /// When the poll last ran (ns since epoch).
-    #[allow(dead_code)] // read by sysmon's fallback poll
     pub(crate) fn last_poll(&self) -> u64 {
         self.last_poll.load(Relaxed)
     }

@@ -27,6 +27,8 @@ pub struct Builder {
     max_threads: usize,
     time_slice: Duration,
     thread_name: String,
+    stuck_rescue: bool,
+    keep_alive: Duration,
 }
 
 impl Default for Builder {
@@ -70,6 +72,8 @@ impl Builder {
             max_threads: 10_000,
             time_slice: Duration::from_millis(10),
             thread_name: "gmp".to_string(),
+            stuck_rescue: true,
+            keep_alive: Duration::from_secs(10),
         }
     }
 
@@ -89,6 +93,23 @@ impl Builder {
     /// How long a task may run before sysmon asks it to yield (Go: 10ms).
     pub fn time_slice(&mut self, d: Duration) -> &mut Self {
         self.time_slice = d;
+        self
+    }
+
+    /// Stuck-P rescue (on by default): when a task runs for more than two time slices without
+    /// reaching an await (a CPU loop, an unmarked blocking call) while its P has queued work
+    /// that no other M can take, sysmon moves that work out and lends a reserve P to run it, up
+    /// to `procs` extra running Ms. Off: such work waits until the stuck poll returns.
+    pub fn stuck_rescue(&mut self, on: bool) -> &mut Self {
+        self.stuck_rescue = on;
+        self
+    }
+
+    /// How long a spare M (a thread with no P and no work, e.g. left over from a burst of
+    /// blocking calls) stays parked before it exits (default 10s). Ms up to `procs` + 1 are
+    /// kept regardless.
+    pub fn thread_keep_alive(&mut self, d: Duration) -> &mut Self {
+        self.keep_alive = d;
         self
     }
 
@@ -139,7 +160,11 @@ impl Builder {
             max_threads: self.max_threads,
             time_slice: self.time_slice,
             thread_name: self.thread_name.clone(),
+            stuck_rescue: self.stuck_rescue,
+            keep_alive: self.keep_alive,
+            debug: crate::runtime::DebugFlags::from_env(),
         })?;
+        crate::sysmon::start(&sched)?;
         Ok(Runtime::from_sched(sched))
     }
 }

@@ -33,6 +33,12 @@ pub struct RuntimeMetrics {
     pub runq_overflows: u64,
     /// Times the 1-in-61 check ran a global task ahead of local ones.
     pub fairness_picks: u64,
+    /// Blocking sections whose P sysmon handed to another M.
+    pub handoffs: u64,
+    /// Preempt flags set by sysmon (time slices used up).
+    pub preemptions: u64,
+    /// Stuck-P rescues made by sysmon.
+    pub rescues: u64,
     /// Timers pending in the Ps' heaps (cancelled ones not yet cleaned up included).
     pub timers: usize,
     /// I/O sources registered with the reactor.

@@ -1,15 +1,19 @@
 //! `Runtime`, `Builder`, `Handle`, metrics, and the lazily started global runtime.
 
 mod builder;
+mod debug;
 mod global;
 mod handle;
 mod metrics;
+mod trace;
 
 pub use builder::Builder;
 pub use handle::{Handle, TryCurrentError};
 pub use metrics::{ProcMetrics, RuntimeMetrics};
 
+pub(crate) use debug::DebugFlags;
 pub(crate) use global::global_handle;
+pub(crate) use trace::schedtrace;
 
 use crate::executor::context;
 use crate::executor::sched::Sched;

@@ -96,7 +96,6 @@ impl OwnedTasks {
     }
 
     /// Visit every live task under its shard lock (for task dumps).
-    #[allow(dead_code)]
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
         for shard in self.shards.iter() {
             let shard = crate::loom::lock(shard);

@@ -60,6 +60,12 @@ impl Notified {
         Notified(unsafe { NonNull::new_unchecked(ptr) })
     }
 
+    /// The task's id.
+    pub(crate) fn id(&self) -> TaskId {
+        // SAFETY: our reference keeps the header alive.
+        unsafe { self.0.as_ref().id }
+    }
+
     /// Poll the task once (Go's `execute`).
     pub(crate) fn run(self) {
         let ptr = self.0;

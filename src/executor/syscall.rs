@@ -1,0 +1,126 @@
+//! Blocking sections: Go's syscall handoff (`entersyscall`/`exitsyscall`), behind
+//! [`spawn_blocking`] and [`block_in_place`].
+//!
+//! A blocking closure runs on the M that polls its task, inside a *blocking section*:
+//! `enter_syscall` marks the M's P `Syscall` and forgets it in the thread's context (a store or
+//! two), so nothing the closure does can touch the P's ring. Then:
+//! - **short call**: `exit_syscall` CASes the P back `Syscall -> Running` and the M carries on —
+//!   no thread switch, no queue hop;
+//! - **long call**: sysmon sees the P in the same blocking section for a whole tick and, when
+//!   that pays (queued work, or nobody else looking for work), retakes it (`Syscall -> Idle`)
+//!   and `handoff_p`s it to another M. The returning M's CAS fails (slow path): its task is done
+//!   (the result is already delivered through the `JoinHandle`), so it takes an idle P if there
+//!   is one, else parks as a spare M.
+//!
+//! A burst of blocking calls creates Ms up to `max_threads`; past that the calls wait in the run
+//! queues like any task, and the process never aborts.
+
+use super::context;
+use super::pstatus::PStatus;
+use crate::runtime::Handle;
+use crate::JoinHandle;
+use std::panic::Location;
+
+/// Go's `entersyscall`: returns the P left behind, if this thread is an M holding one.
+pub(crate) fn enter_syscall() -> Option<usize> {
+    context::with_current_p(|sched, p| {
+        let pp = &sched.allp[p];
+        super::processor::bump(&pp.syscalltick);
+        context::set_p(context::NO_P);
+        pp.set_status(PStatus::Syscall);
+        p
+    })
+}
+
+/// Go's `exitsyscall`: take the P back if sysmon has not retaken it (fast path); otherwise the M
+/// goes on without one and finds one (or parks) when the current poll returns.
+pub(crate) fn exit_syscall(p: usize) {
+    let reacquired = context::with_sched(|sched| {
+        let pp = &sched.allp[p];
+        pp.status.cas(PStatus::Syscall, PStatus::Running)
+    })
+    .unwrap_or(false);
+    if reacquired {
+        context::set_p(p);
+    } else {
+        context::set_lost_p();
+    }
+}
+
+/// Run a blocking closure in place, inside a blocking section: if it takes long, sysmon hands
+/// this M's P to another M, so the runtime keeps `procs` Ps' worth of tasks running.
+///
+/// On an M it is Go's syscall handoff applied to any code; elsewhere (a `block_on` thread, a
+/// foreign thread) it just runs `f`. After a long call the task continues without a P until its
+/// next `.await` (its wakes and spawns go to the global queue meanwhile), then its M picks up a
+/// P again or parks — a Rust task cannot be suspended in the middle of a poll the way Go
+/// reschedules a goroutine in `exitsyscall`.
+///
+/// ```
+/// let rt = gmp::Runtime::new().unwrap();
+/// let n = rt.block_on(rt.spawn(async {
+///     gmp::block_in_place(|| std::fs::read_dir(".").map(|d| d.count()).unwrap_or(0))
+/// }));
+/// assert!(n.unwrap() > 0);
+/// ```
+pub fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
+    struct Exit(Option<usize>);
+    impl Drop for Exit {
+        fn drop(&mut self) {
+            if let Some(p) = self.0 {
+                exit_syscall(p);
+            }
+        }
+    }
+    let _exit = Exit(enter_syscall());
+    f()
+}
+
+/// Run a blocking closure as a task in a blocking section, and await its result.
+///
+/// This is Go's syscall handoff, not a thread-pool hop: the closure runs on an M like any task
+/// (so a short call costs about as much as a spawn), and only a call that is still running when
+/// sysmon looks loses its P to another M. A panic in `f` comes back as a [`JoinError`] whose
+/// `is_panic()` is true.
+///
+/// [`JoinError`]: crate::JoinError
+///
+/// ```
+/// let rt = gmp::Runtime::new().unwrap();
+/// let len = rt.block_on(async {
+///     gmp::spawn_blocking(|| std::fs::read_to_string("Cargo.toml").map(|s| s.len()))
+///         .await
+///         .unwrap()
+/// });
+/// assert!(len.unwrap() > 0);
+/// ```
+#[track_caller]
+pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let at = Location::caller();
+    let handle = Handle::try_current().unwrap_or_else(|_| crate::runtime::global_handle().clone());
+    handle.sched.spawn(BlockingTask(Some(f)), at)
+}
+
+/// The future of a `spawn_blocking` task: runs the closure on its first poll.
+pub(crate) struct BlockingTask<F>(pub(crate) Option<F>);
+
+impl<F> Unpin for BlockingTask<F> {}
+
+impl<F: FnOnce() -> R, R> std::future::Future for BlockingTask<F> {
+    type Output = R;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<R> {
+        let f = self
+            .0
+            .take()
+            .expect("gmp: blocking task polled after completion");
+        std::task::Poll::Ready(block_in_place(f))
+    }
+}

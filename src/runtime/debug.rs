@@ -1,0 +1,78 @@
+//! `GMPDEBUG`: Go's `GODEBUG` for the scheduler. Comma-separated `name=value` options:
+//!
+//! | option | effect |
+//! |---|---|
+//! | `stuck=1` | sysmon reports each stuck-P rescue on stderr (task id, spawn location, time) |
+//! | `schedtrace=N` | sysmon prints a `SCHED` line every N ms (Go's format) |
+//! | `scheddetail=1` | with `schedtrace`, add per-P, per-M and per-G lines |
+//!
+//! An unknown option or a malformed value is reported once on stderr, never ignored silently.
+
+/// Parsed `GMPDEBUG`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct DebugFlags {
+    pub(crate) stuck: bool,
+    pub(crate) schedtrace_ms: Option<u64>,
+    pub(crate) scheddetail: bool,
+}
+
+impl DebugFlags {
+    pub(crate) fn from_env() -> DebugFlags {
+        match std::env::var("GMPDEBUG") {
+            Ok(s) => {
+                let (flags, problems) = DebugFlags::parse(&s);
+                for p in problems {
+                    eprintln!("gmp: GMPDEBUG: {p}");
+                }
+                flags
+            }
+            Err(_) => DebugFlags::default(),
+        }
+    }
+
+    /// Parse `GMPDEBUG`; the second value lists what was not understood.
+    pub(crate) fn parse(s: &str) -> (DebugFlags, Vec<String>) {
+        let mut flags = DebugFlags::default();
+        let mut problems = Vec::new();
+        for opt in s.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+            let (name, value) = opt.split_once('=').unwrap_or((opt, ""));
+            let num = value.parse::<u64>();
+            match (name, num) {
+                ("stuck", Ok(v)) => flags.stuck = v != 0,
+                ("schedtrace", Ok(0)) => flags.schedtrace_ms = None,
+                ("schedtrace", Ok(v)) => flags.schedtrace_ms = Some(v),
+                ("scheddetail", Ok(v)) => flags.scheddetail = v != 0,
+                ("stuck" | "schedtrace" | "scheddetail", Err(_)) => problems.push(format!(
+                    "option {name:?} needs a number, got {value:?} (ignored)"
+                )),
+                _ => problems.push(format!(
+                    "unknown option {name:?} (known: stuck, schedtrace, scheddetail)"
+                )),
+            }
+        }
+        (flags, problems)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_reports() {
+        let (f, p) = DebugFlags::parse("schedtrace=1000, scheddetail=1,stuck=1");
+        assert_eq!(
+            f,
+            DebugFlags {
+                stuck: true,
+                schedtrace_ms: Some(1000),
+                scheddetail: true
+            }
+        );
+        assert!(p.is_empty());
+        let (_, p) = DebugFlags::parse("bogus=1,schedtrace=x");
+        assert_eq!(p.len(), 2);
+        assert!(p[0].contains("bogus"));
+        assert!(p[1].contains("schedtrace"));
+    }
+}

@@ -1,0 +1,82 @@
+//! Stuck-P rescue — beyond Go, which would preempt the goroutine with a signal.
+//!
+//! A task that never reaches an await (a CPU loop, `std::thread::sleep`, an unmarked blocking
+//! call) keeps its M inside one poll; the preempt flag cannot reach it. If that P has work
+//! queued behind it that no other M can take (no idle P, nobody spinning), sysmon:
+//! 1. moves the P's queued tasks (ring and runnext) to the global queue — from the thief side of
+//!    the ring, so the stuck M keeps sole use of its own ring as producer;
+//! 2. lends a reserve P (there are `procs` of them) and starts an M on it to run that work.
+//!
+//! When the stuck poll returns, the reserve P is marked to retire: its M hands its queue to the
+//! global queue and gives the P back. Every rescue is counted (`RuntimeMetrics::rescues`) and,
+//! with `GMPDEBUG=stuck=1`, reported on stderr with the task's id, spawn location and how long
+//! it had been running. `Builder::stuck_rescue(false)` turns it off.
+
+use super::Sysmon;
+use crate::executor::processor::PStatus;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
+    let sched = sm.sched.clone();
+    let slice = sched.config.time_slice.as_nanos() as u64;
+    let mut acted = false;
+    for i in 0..sched.procs() {
+        let pp = &sched.allp[i];
+        let w = &mut sm.watch[i];
+        let polls = pp.polls.load(Relaxed);
+        let in_poll = pp.status() == PStatus::Running && pp.curg_id.load(Relaxed) != 0;
+        if w.polls != polls || !in_poll {
+            w.polls = polls;
+            w.pollwhen = now;
+            if let Some(rp) = w.lent.take() {
+                // The poll returned: withdraw the extra capacity.
+                sched.allp[rp].retire.store(true, SeqCst);
+                acted = true;
+            }
+            continue;
+        }
+        if now - w.pollwhen <= 2 * slice {
+            continue;
+        }
+        let queued = !pp.runq.is_empty();
+        if w.lent.is_some() {
+            // Still stuck: keep its newly queued work flowing to the lent P.
+            if queued {
+                for t in pp.runq.drain() {
+                    sched.inject(t);
+                }
+                acted = true;
+            }
+            continue;
+        }
+        let others_can_take = sched.npidle() > 0 || sched.nmspinning() > 0;
+        let has_work = queued || !sched.global.is_empty();
+        if !has_work || others_can_take {
+            continue;
+        }
+        let Some(rp) = sched.activate_reserve() else {
+            continue; // all reserve Ps lent
+        };
+        let moved = pp.runq.drain();
+        let n = moved.len();
+        for t in moved {
+            sched.inject(t);
+        }
+        w.lent = Some(rp);
+        sched.rescues_total.fetch_add(1, Relaxed);
+        if sched.config.debug.stuck {
+            let id = pp.curg_id.load(Relaxed);
+            let at = sched
+                .task_location(id)
+                .map_or_else(|| "unknown location".to_string(), |l| l.to_string());
+            eprintln!(
+                "gmp: sysmon: P{i} stuck for {:.1}ms in task {id} (spawned at {at}); moved {n} \
+                 queued task(s) to the global queue and lent reserve P{rp}",
+                (now - w.pollwhen) as f64 / 1e6
+            );
+        }
+        sched.startm(Some(rp), false);
+        acted = true;
+    }
+    acted
+}

@@ -1,0 +1,59 @@
+//! Go's `retake`: syscall handoff and time-slice preemption.
+
+use super::Sysmon;
+use crate::executor::processor::PStatus;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// A P idle in a blocking section longer than this is retaken even with no work queued
+/// (Go: 10ms), so its M's return takes the slow path and the P's accounting stays honest.
+const SYSCALL_RETAKE_NS: u64 = 10_000_000;
+
+/// One pass over the Ps; returns true if it retook a P or set a preempt flag.
+pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
+    let sched = sm.sched.clone();
+    let slice = sched.config.time_slice.as_nanos() as u64;
+    let mut acted = false;
+    for (i, pp) in sched.allp.iter().enumerate() {
+        let w = &mut sm.watch[i];
+        match pp.status() {
+            PStatus::Running => {
+                let t = pp.schedtick.load(Relaxed);
+                if w.schedtick != t {
+                    w.schedtick = t;
+                    w.schedwhen = now;
+                } else if now - w.schedwhen >= slice
+                    && pp.curg_id.load(Relaxed) != 0
+                    && !pp.preempt_requested()
+                {
+                    // Same slice for too long: ask the task (or runnext chain) to yield.
+                    pp.request_preempt();
+                    w.schedwhen = now;
+                    acted = true;
+                }
+            }
+            PStatus::Syscall => {
+                let t = pp.syscalltick.load(Relaxed);
+                if w.syscalltick != t {
+                    // A new blocking section since we last looked: give it one cycle.
+                    w.syscalltick = t;
+                    w.syscallwhen = now;
+                    continue;
+                }
+                // Retake only when it pays: there is work the P could run, or nobody else is
+                // looking for work, or the section is long anyway.
+                let work = !pp.runq.is_empty() || !sched.global.is_empty();
+                let lookers = sched.nmspinning() + sched.npidle() > 0;
+                if !work && lookers && now - w.syscallwhen < SYSCALL_RETAKE_NS {
+                    continue;
+                }
+                if pp.status.cas(PStatus::Syscall, PStatus::Idle) {
+                    crate::executor::processor::bump(&pp.handoffs);
+                    sched.handoff_p(i);
+                    acted = true;
+                }
+            }
+            PStatus::Idle | PStatus::Dead => {}
+        }
+    }
+    acted
+}
