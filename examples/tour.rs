@@ -37,7 +37,7 @@ fn report(title: &str, before: &RuntimeMetrics, after: &RuntimeMetrics, took: Du
         println!(
             "   {:<3} {:>8}  {:>6}  {:>6}  {:>8}",
             a.id,
-            a.schedtick - b.schedtick,
+            a.polls - b.polls,
             a.steals - b.steals,
             a.stolen_tasks - b.stolen_tasks,
             a.tasks_spawned - b.tasks_spawned,

@@ -35,6 +35,8 @@ mod executor;
 pub mod executor;
 mod loom;
 #[cfg(not(loom))]
+pub mod net;
+#[cfg(not(loom))]
 mod reactor;
 #[cfg(not(loom))]
 mod runtime;
@@ -46,6 +48,8 @@ pub mod time;
 pub use executor::coop;
 
 #[cfg(not(loom))]
+pub use executor::syscall::{block_in_place, spawn_blocking};
+#[cfg(not(loom))]
 pub use executor::task::{JoinError, JoinHandle, TaskId};
 #[cfg(not(loom))]
 pub use executor::{yield_now, YieldNow};
@@ -53,7 +57,8 @@ pub use executor::{yield_now, YieldNow};
 pub use gmp_macros::{main, test};
 #[cfg(not(loom))]
 pub use runtime::{
-    Builder, EnterGuard, Handle, ProcMetrics, Runtime, RuntimeMetrics, TryCurrentError,
+    Builder, EnterGuard, Handle, ProcMetrics, Runtime, RuntimeMetrics, TaskDump, TaskInfo,
+    TaskState, TryCurrentError,
 };
 
 #[cfg(not(loom))]

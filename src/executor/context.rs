@@ -52,7 +52,7 @@ pub(crate) fn current_p(sched: &Sched) -> Option<usize> {
 }
 
 /// Run `f` with the scheduler and P this thread holds, if it is an M holding a P.
-pub(crate) fn with_current_p<R>(f: impl FnOnce(&Sched, usize) -> R) -> Option<R> {
+pub(crate) fn with_current_p<R>(f: impl FnOnce(&std::sync::Arc<Sched>, usize) -> R) -> Option<R> {
     CONTEXT
         .try_with(|c| {
             let p = c.p.get();

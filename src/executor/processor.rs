@@ -29,8 +29,10 @@ pub(crate) struct P {
     pub(crate) polls: AtomicU64,
     /// Blocking sections entered on this P (Go's `syscalltick`).
     pub(crate) syscalltick: AtomicU64,
-    /// Blocking sections whose P sysmon handed off.
+    /// Blocking sections whose P was handed off (by sysmon, or eagerly in a burst).
     pub(crate) handoffs: AtomicU64,
+    /// When that last happened (coarse clock).
+    pub(crate) last_handoff: AtomicU64,
     /// Preempt flags set on this P by sysmon.
     pub(crate) preemptions: AtomicU64,
     /// Id of the M that holds (or last held) this P (Go's `p.m`).
@@ -81,6 +83,7 @@ impl P {
             polls: AtomicU64::new(0),
             syscalltick: AtomicU64::new(0),
             handoffs: AtomicU64::new(0),
+            last_handoff: AtomicU64::new(0),
             preemptions: AtomicU64::new(0),
             m: AtomicUsize::new(usize::MAX),
             curg_id: AtomicU64::new(0),

@@ -47,6 +47,9 @@ pub(crate) struct MShared {
     pub(crate) id: usize,
     pub(crate) parker: Parker,
     nextp: Mutex<Option<(usize, bool)>>,
+    /// The P held (`usize::MAX` for none) and whether spinning: published for scheddetail.
+    pub(crate) p: AtomicUsize,
+    pub(crate) spinning: AtomicBool,
 }
 
 impl MShared {
@@ -70,6 +73,11 @@ pub(crate) struct Sched {
     pub(crate) owned: task::owned::OwnedTasks,
     /// Netpoll: the runtime's `mio::Poll`, polled by the Ms themselves.
     pub(crate) reactor: Reactor,
+    /// A coarse clock (ns since the reactor's epoch) for task ages and state times: ticked by
+    /// sysmon every cycle and by each `acquirep`, read with one relaxed load.
+    coarse_now: AtomicU64,
+    /// Every M ever started and not exited (Go's `allm`), for scheddetail.
+    pub(crate) allm: Mutex<Vec<Arc<MShared>>>,
     /// Round-robin P choice for timers added from outside the runtime's Ms.
     next_timer_p: AtomicUsize,
     pub(crate) config: Config,
@@ -91,6 +99,8 @@ pub(crate) struct Sched {
     /// Strides coprime with `allp.len()`, for Go's random steal order.
     pub(crate) coprimes: Box<[usize]>,
     failed_spawn_reported: AtomicBool,
+    /// Blocking sections that lost their P and are still running.
+    pub(crate) long_syscalls: AtomicUsize,
     /// Reserve Ps (`allp[procs..]`) lent by stuck-P rescue right now, and rescues ever made.
     rescues_active: AtomicUsize,
     pub(crate) rescues_total: AtomicU64,
@@ -135,10 +145,13 @@ impl Sched {
         Ok(Arc::new(Sched {
             allp,
             rescues_active: AtomicUsize::new(0),
+            long_syscalls: AtomicUsize::new(0),
             rescues_total: AtomicU64::new(0),
             sysmon: crate::sysmon::SysmonHandle::new(),
             reactor,
             next_timer_p: AtomicUsize::new(0),
+            coarse_now: AtomicU64::new(1),
+            allm: Mutex::new(Vec::new()),
             global: SegQueue::new(),
             owned: task::owned::OwnedTasks::new(procs),
             idle: Mutex::new(Idle {
@@ -161,6 +174,15 @@ impl Sched {
             failed_spawn_reported: AtomicBool::new(false),
             config,
         }))
+    }
+
+    #[inline]
+    pub(crate) fn coarse_now(&self) -> u64 {
+        self.coarse_now.load(Relaxed)
+    }
+
+    pub(crate) fn tick_coarse_now(&self) {
+        self.coarse_now.store(self.reactor.now_ns(), Relaxed);
     }
 
     /// Number of Ps (`GMAXPROCS`); reserve Ps of stuck-P rescue are not counted.
@@ -276,8 +298,16 @@ impl Sched {
 
     // ---- Ps and Ms ------------------------------------------------------------------------
 
+    /// Take an idle P — one with queued work first. (A P can sit idle with work when no M
+    /// could be started for it: `max_threads` reached, or the work was left for the M blocked
+    /// in the poll; whoever takes a P next must take that one.)
     fn pidleget(&self, idle: &mut Idle) -> Option<usize> {
-        let p = idle.pidle.pop()?;
+        let i = idle
+            .pidle
+            .iter()
+            .rposition(|&p| !self.allp[p].runq.is_empty())
+            .unwrap_or(idle.pidle.len().checked_sub(1)?);
+        let p = idle.pidle.swap_remove(i);
         self.npidle.fetch_sub(1, SeqCst);
         Some(p)
     }
@@ -319,6 +349,7 @@ impl Sched {
     pub(crate) fn activate_reserve(&self) -> Option<usize> {
         for p in self.procs()..self.allp.len() {
             if self.allp[p].status.cas(PStatus::Dead, PStatus::Running) {
+                self.allp[p].retire.store(false, SeqCst);
                 self.rescues_active.fetch_add(1, SeqCst);
                 return Some(p);
             }
@@ -493,7 +524,10 @@ impl Sched {
             id,
             parker: Parker::new(),
             nextp: Mutex::new(None),
+            p: AtomicUsize::new(p),
+            spinning: AtomicBool::new(spinning),
         });
+        lock(&self.allm).push(shared.clone());
         let sched = self.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("{}-m{}", self.config.thread_name, id))
@@ -516,9 +550,16 @@ impl Sched {
                 if spinning {
                     self.nmspinning.fetch_sub(1, SeqCst);
                 }
+                lock(&self.allm).retain(|x| x.id != id);
                 self.m_exited();
             }
         }
+    }
+
+    /// An M's thread is ending.
+    pub(crate) fn m_gone(&self, m: &Arc<MShared>) {
+        lock(&self.allm).retain(|x| !Arc::ptr_eq(x, m));
+        self.m_exited();
     }
 
     /// An M is gone (or was never started).
@@ -535,7 +576,8 @@ impl Sched {
     /// blocked poll is broken if it would sleep past it (Go's `wakeNetPoller`), and if nobody is
     /// blocked in the poll, an M is woken.
     pub(crate) fn add_timer(self: &Arc<Self>, when: u64) -> Arc<TimerEntry> {
-        let here = context::current_p(self);
+        // Reserve Ps come and go: their tasks' timers live on the real Ps.
+        let here = context::current_p(self).filter(|&p| p < self.procs());
         let p = here.unwrap_or_else(|| self.next_timer_p.fetch_add(1, Relaxed) % self.procs());
         let entry = self.allp[p].timers.add(p, when);
         if !self.reactor.wake_for_timer(when) && here.is_none() {
@@ -631,13 +673,14 @@ impl Sched {
     // ---- observability --------------------------------------------------------------------
 
     pub(crate) fn metrics(&self) -> RuntimeMetrics {
-        let per_p: Vec<ProcMetrics> = self
+        let all: Vec<ProcMetrics> = self
             .allp
             .iter()
             .map(|p| ProcMetrics {
                 id: p.id,
                 status: format!("{:?}", p.status()),
                 schedtick: p.schedtick.load(Relaxed),
+                polls: p.polls.load(Relaxed),
                 runq_len: p.runq.len(),
                 has_runnext: p.runq.has_runnext(),
                 steals: p.steals.load(Relaxed),
@@ -647,7 +690,10 @@ impl Sched {
                 tasks_spawned: p.spawned.load(Relaxed),
             })
             .collect();
+        let (tasks_completed, tasks_cancelled) = self.owned.finished();
         RuntimeMetrics {
+            tasks_completed,
+            tasks_cancelled,
             procs: self.procs(),
             threads: self.nthreads.load(Relaxed),
             idle_procs: self.npidle.load(Relaxed),
@@ -655,13 +701,13 @@ impl Sched {
             spinning_threads: self.nmspinning.load(Relaxed),
             live_tasks: self.owned.len(),
             tasks_spawned: self.remote_spawned.load(Relaxed)
-                + per_p.iter().map(|p| p.tasks_spawned).sum::<u64>(),
+                + all.iter().map(|p| p.tasks_spawned).sum::<u64>(),
             global_queue_len: self.global.len(),
-            polls: per_p.iter().map(|p| p.schedtick).sum(),
-            steals: per_p.iter().map(|p| p.steals).sum(),
-            stolen_tasks: per_p.iter().map(|p| p.stolen_tasks).sum(),
-            runq_overflows: per_p.iter().map(|p| p.runq_overflows).sum(),
-            fairness_picks: per_p.iter().map(|p| p.fairness_picks).sum(),
+            polls: all.iter().map(|p| p.polls).sum(),
+            steals: all.iter().map(|p| p.steals).sum(),
+            stolen_tasks: all.iter().map(|p| p.stolen_tasks).sum(),
+            runq_overflows: all.iter().map(|p| p.runq_overflows).sum(),
+            fairness_picks: all.iter().map(|p| p.fairness_picks).sum(),
             handoffs: self.allp.iter().map(|p| p.handoffs.load(Relaxed)).sum(),
             preemptions: self.allp.iter().map(|p| p.preemptions.load(Relaxed)).sum(),
             rescues: self.rescues_total.load(Relaxed),
@@ -669,7 +715,8 @@ impl Sched {
             io_sources: self.reactor.sources_len(),
             netpoll_polls: self.reactor.polls_total.load(Relaxed),
             netpoll_events: self.reactor.events_total.load(Relaxed),
-            per_p,
+            // Reserve Ps (stuck-P rescue) count in the sums above, not in this list.
+            per_p: all.into_iter().take(self.procs()).collect(),
         }
     }
 

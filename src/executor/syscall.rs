@@ -16,6 +16,11 @@
 //! queues like any task, and the process never aborts.
 
 use super::context;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// A blocking section entered this soon after its P was last handed off, with work queued,
+/// hands the P off at once.
+const STORM_WINDOW_NS: u64 = 2_000_000;
 use super::pstatus::PStatus;
 use crate::runtime::Handle;
 use crate::JoinHandle;
@@ -28,6 +33,28 @@ pub(crate) fn enter_syscall() -> Option<usize> {
         super::processor::bump(&pp.syscalltick);
         context::set_p(context::NO_P);
         pp.set_status(PStatus::Syscall);
+        if !pp.runq.is_empty() {
+            let recent = sched
+                .coarse_now()
+                .saturating_sub(pp.last_handoff.load(Relaxed));
+            if recent < STORM_WINDOW_NS
+                && sched.long_syscalls.load(Relaxed) > 0
+                && pp.status.cas(PStatus::Syscall, PStatus::Idle)
+            {
+                // A burst of long blocking calls: sysmon just had to hand this P off, other
+                // calls it handed off are still running, and work is queued again. Hand off now rather than one sysmon
+                // tick later (Go's `entersyscallblock`, chosen adaptively).
+                // (`last_handoff` is left alone: only sysmon, which saw a call really last,
+                // extends the burst.)
+                pp.handoffs.fetch_add(1, Relaxed);
+                sched.long_syscalls.fetch_add(1, Relaxed);
+                sched.handoff_p(p);
+            } else {
+                // Work is queued behind this call: make sure sysmon looks soon, not after its
+                // idle back-off (up to 10ms).
+                sched.sysmon.kick();
+            }
+        }
         p
     })
 }
@@ -43,6 +70,7 @@ pub(crate) fn exit_syscall(p: usize) {
     if reacquired {
         context::set_p(p);
     } else {
+        context::with_sched(|s| s.long_syscalls.fetch_sub(1, Relaxed));
         context::set_lost_p();
     }
 }

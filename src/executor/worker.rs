@@ -43,6 +43,8 @@ struct M {
 
 /// Thread entry of an M started by `newm`, already owning P `p`.
 pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: usize, spinning: bool) {
+    // The M blocked in the poll sleeps on a timerfd: keep its deadlines tight.
+    crate::sysmon::set_timer_slack(10_000);
     context::enter_worker(
         &sched,
         Handle {
@@ -68,14 +70,17 @@ impl M {
         let pp = &sched.allp[p];
         pp.set_status(PStatus::Running);
         pp.m.store(self.shared.id, Relaxed);
+        self.shared.p.store(p, Relaxed);
         self.p = p;
         context::set_p(p);
+        sched.tick_coarse_now();
         sched.sysmon.wake();
     }
 
     fn releasep(&mut self) -> usize {
         let p = self.p;
         // (the P's `m` is left as a hint of its last owner, as Go's `p.m` is cleared lazily)
+        self.shared.p.store(NO_P, Relaxed);
         context::set_p(NO_P);
         self.p = NO_P;
         p
@@ -113,6 +118,7 @@ impl M {
         if context::take_lost_p() {
             // sysmon handed our P to another M during a blocking section.
             self.p = NO_P;
+            self.shared.p.store(NO_P, Relaxed);
         } else {
             pp.set_curg(0);
         }
@@ -143,12 +149,14 @@ impl M {
 
     fn become_spinning(&mut self, sched: &Sched) {
         self.spinning = true;
+        self.shared.spinning.store(true, Relaxed);
         sched.become_spinning();
     }
 
     /// Found work while spinning: stop, and let another M spin in our place (chained wakeup).
     fn resetspinning(&mut self, sched: &Arc<Sched>) {
         self.spinning = false;
+        self.shared.spinning.store(false, Relaxed);
         sched.stop_spinning();
         sched.wakep();
     }
@@ -185,21 +193,19 @@ impl M {
                     pp.timers.run(now);
                 }
             }
-            if pp.polls.load(Relaxed) % GLOBAL_CHECK_PERIOD == 0 {
-                // Busy Ms never run out of local work, so they also make sure the poll is not
-                // starved: if nobody polled for a while, poll now (sysmon does the same when
-                // every M is stuck).
-                if sched.reactor.has_sources()
-                    && !sched.reactor.is_blocked()
-                    && sched.reactor.now_ns() > sched.reactor.last_poll() + BUSY_POLL_INTERVAL_NS
-                {
-                    sched.reactor.poll_nonblocking();
-                }
-                if !sched.global.is_empty() {
-                    if let Some(t) = sched.globrunqget(p, 1) {
-                        bump(&pp.fairness_picks);
-                        return Some((t, false));
-                    }
+            // Busy Ms never run out of local work, so they also make sure the poll is not
+            // starved: if nobody polled for a while, poll now (sysmon covers Ms stuck in a
+            // poll). The coarse clock makes the check a couple of relaxed loads.
+            if sched.reactor.has_sources()
+                && sched.coarse_now() > sched.reactor.last_poll() + BUSY_POLL_INTERVAL_NS
+                && !sched.reactor.is_blocked()
+            {
+                sched.reactor.poll_nonblocking();
+            }
+            if pp.polls.load(Relaxed) % GLOBAL_CHECK_PERIOD == 0 && !sched.global.is_empty() {
+                if let Some(t) = sched.globrunqget(p, 1) {
+                    bump(&pp.fairness_picks);
+                    return Some((t, false));
                 }
             }
             if let Some(found) = pp.runq.runqget() {
@@ -252,6 +258,7 @@ impl M {
             let was_spinning = self.spinning;
             if self.spinning {
                 self.spinning = false;
+                self.shared.spinning.store(false, Relaxed);
                 sched.stop_spinning();
             } else {
                 crate::loom::sync::atomic::fence(SeqCst);
@@ -298,7 +305,8 @@ impl M {
     /// Go's `stealWork`: 4 rounds over the other Ps in random order; the last round may also
     /// take a victim's runnext.
     fn steal_work(&mut self, sched: &Sched) -> Option<Notified> {
-        let n = sched.procs();
+        // Reserve Ps (stuck-P rescue) are victims too while lent.
+        let n = sched.allp.len();
         if n == 1 {
             return None;
         }
@@ -361,6 +369,7 @@ impl M {
             if let Some((p, spinning)) = self.shared.take_nextp() {
                 self.acquirep(sched, p);
                 self.spinning = spinning;
+                self.shared.spinning.store(spinning, Relaxed);
                 return true;
             }
             if sched.shutdown.load(SeqCst) {
@@ -387,6 +396,6 @@ impl M {
         if self.spinning {
             sched.stop_spinning();
         }
-        sched.m_exited();
+        sched.m_gone(&self.shared);
     }
 }

@@ -34,6 +34,12 @@ impl<S: mio::event::Source> IoSource<S> {
             .sched
             .reactor
             .register(&mut io, mio::Interest::READABLE | mio::Interest::WRITABLE)?;
+        // Someone must poll for it: with no M blocked in the poll (e.g. a runtime whose only
+        // user so far is a `block_on` thread), start one; once idle it becomes the poller.
+        if !handle.sched.reactor.is_blocked() {
+            handle.sched.wakep();
+            handle.sched.sysmon.wake();
+        }
         Ok(IoSource {
             io: Some(io),
             shared,
@@ -46,21 +52,6 @@ impl<S: mio::event::Source> IoSource<S> {
         self.io
             .as_ref()
             .expect("gmp: IoSource used after into_inner")
-    }
-
-    fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<()>> {
-        ready!(coop::poll_proceed(cx));
-        let ev = ready!(self.shared.poll_ready(cx, dir));
-        let _ = ev;
-        Poll::Ready(Ok(()))
-    }
-
-    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(cx, Direction::Read)
-    }
-
-    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_ready(cx, Direction::Write)
     }
 
     fn poll_io<R>(

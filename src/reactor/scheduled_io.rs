@@ -113,9 +113,11 @@ impl ScheduledIo {
     }
 
     /// The operation returned WouldBlock: forget the readiness seen in `ev`, unless a newer
-    /// event arrived meanwhile. Closed/error bits stay.
+    /// event arrived meanwhile. The closed bits stay (a hang-up is final); an error is
+    /// reported once by the operation that saw it, then cleared (a transient ICMP error on a
+    /// UDP socket must not make every later read spin).
     pub(crate) fn clear(&self, ev: ReadyEvent) {
-        let clear = ev.ready & (READABLE | WRITABLE);
+        let clear = ev.ready & (READABLE | WRITABLE | ERROR);
         let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
             (cur >> TICK_SHIFT == ev.tick).then_some(cur & !clear)
         });

@@ -5,6 +5,7 @@
 //! | `stuck=1` | sysmon reports each stuck-P rescue on stderr (task id, spawn location, time) |
 //! | `schedtrace=N` | sysmon prints a `SCHED` line every N ms (Go's format) |
 //! | `scheddetail=1` | with `schedtrace`, add per-P, per-M and per-G lines |
+//! | `dumpsignal=1` | `kill -USR1 <pid>` prints the trace and a task dump on stderr |
 //!
 //! An unknown option or a malformed value is reported once on stderr, never ignored silently.
 
@@ -14,6 +15,7 @@ pub(crate) struct DebugFlags {
     pub(crate) stuck: bool,
     pub(crate) schedtrace_ms: Option<u64>,
     pub(crate) scheddetail: bool,
+    pub(crate) dumpsignal: bool,
 }
 
 impl DebugFlags {
@@ -42,11 +44,12 @@ impl DebugFlags {
                 ("schedtrace", Ok(0)) => flags.schedtrace_ms = None,
                 ("schedtrace", Ok(v)) => flags.schedtrace_ms = Some(v),
                 ("scheddetail", Ok(v)) => flags.scheddetail = v != 0,
-                ("stuck" | "schedtrace" | "scheddetail", Err(_)) => problems.push(format!(
-                    "option {name:?} needs a number, got {value:?} (ignored)"
-                )),
+                ("dumpsignal", Ok(v)) => flags.dumpsignal = v != 0,
+                ("stuck" | "schedtrace" | "scheddetail" | "dumpsignal", Err(_)) => problems.push(
+                    format!("option {name:?} needs a number, got {value:?} (ignored)"),
+                ),
                 _ => problems.push(format!(
-                    "unknown option {name:?} (known: stuck, schedtrace, scheddetail)"
+                    "unknown option {name:?} (known: stuck, schedtrace, scheddetail, dumpsignal)"
                 )),
             }
         }
@@ -66,7 +69,8 @@ mod tests {
             DebugFlags {
                 stuck: true,
                 schedtrace_ms: Some(1000),
-                scheddetail: true
+                scheddetail: true,
+                dumpsignal: false,
             }
         );
         assert!(p.is_empty());

@@ -109,6 +109,27 @@ impl Handle {
         self.sched.metrics()
     }
 
+    /// Every live task: id, state, spawn location, age, time in state, polls — Go's goroutine
+    /// profile. Print it to see leaks grouped by where they were spawned.
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let (_tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let _stuck = rt.spawn(std::future::pending::<()>());
+    /// # drop(rx);
+    /// let dump = rt.handle().dump();
+    /// assert!(dump.len() >= 1);
+    /// println!("{dump}");
+    /// ```
+    pub fn dump(&self) -> super::TaskDump {
+        super::dump(&self.sched)
+    }
+
+    /// True on one of this runtime's Ms.
+    pub(crate) fn is_current_worker(&self) -> bool {
+        crate::executor::context::with_sched(|s| std::ptr::eq(s, &*self.sched)).unwrap_or(false)
+    }
+
     pub(crate) fn is_shutdown(&self) -> bool {
         self.sched
             .shutdown

@@ -21,6 +21,10 @@ pub struct RuntimeMetrics {
     pub live_tasks: usize,
     /// Tasks ever spawned.
     pub tasks_spawned: u64,
+    /// Tasks that completed (with their output or a panic).
+    pub tasks_completed: u64,
+    /// Tasks that were cancelled (aborted).
+    pub tasks_cancelled: u64,
     /// Tasks in the global queue.
     pub global_queue_len: usize,
     /// Task polls (sum of the Ps' schedticks).
@@ -59,8 +63,11 @@ pub struct ProcMetrics {
     pub id: usize,
     /// `Idle`, `Running`, `Syscall` or `Dead`.
     pub status: String,
-    /// Tasks scheduled on this P (Go's `schedtick`).
+    /// Time slices started on this P (Go's `schedtick`: a runnext hand-off inherits the slice
+    /// and does not count).
     pub schedtick: u64,
+    /// Task polls on this P.
+    pub polls: u64,
     /// Tasks in the ring (runnext excluded).
     pub runq_len: usize,
     /// Whether runnext holds a task.

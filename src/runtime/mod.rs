@@ -2,16 +2,19 @@
 
 mod builder;
 mod debug;
+mod dump;
 mod global;
 mod handle;
 mod metrics;
 mod trace;
 
 pub use builder::Builder;
+pub use dump::{TaskDump, TaskInfo, TaskState};
 pub use handle::{Handle, TryCurrentError};
 pub use metrics::{ProcMetrics, RuntimeMetrics};
 
 pub(crate) use debug::DebugFlags;
+pub(crate) use dump::dump;
 pub(crate) use global::global_handle;
 pub(crate) use trace::schedtrace;
 

@@ -4,15 +4,22 @@
 //! SCHED 1004ms: gomaxprocs=4 idleprocs=2 threads=7 spinningthreads=0 needspinning=0 idlethreads=3 runqueue=0 [ 0 1 0 0 ] schedticks=[ 812 64 3 20 ]
 //! ```
 //! Brackets: each P's ring length (runnext excluded), then each P's schedtick. With
-//! `scheddetail=1`, one line per P follows:
-//! `P0: status=1 schedtick=812 syscalltick=40 m=3 runqsize=0 timerslen=2`.
+//! `scheddetail=1`, one line per P, per M and per G follows, in Go's style:
+//! ```text
+//!   P0: status=1 schedtick=812 syscalltick=40 m=3 runqsize=0 timerslen=2
+//!   M3: p=0 curg=18 spinning=false blocked=false
+//!   G18: status=2(Running) m=3 polls=7 spawned=src/main.rs:10:5
+//! ```
+//! (P status: 0 idle, 1 running, 2 syscall, 3 dead; G status as Go: 1 runnable, 2 running,
+//! 3 syscall, 4 waiting.)
 
+use super::TaskState;
 use crate::executor::sched::Sched;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-/// Format the trace (one line, plus detail lines when enabled).
-pub(crate) fn schedtrace(sched: &Sched) -> String {
+/// Format the trace (one line, plus detail lines with `detail`).
+pub(crate) fn schedtrace(sched: &Sched, detail: bool) -> String {
     let ps = &sched.allp[..sched.procs()];
     let mut out = String::new();
     let _ = write!(
@@ -36,7 +43,7 @@ pub(crate) fn schedtrace(sched: &Sched) -> String {
         let _ = write!(out, " {}", p.schedtick.load(Relaxed));
     }
     out.push_str(" ]\n");
-    if sched.config.debug.scheddetail {
+    if detail {
         for p in sched.allp.iter() {
             let m = p.m.load(Relaxed);
             let _ = writeln!(
@@ -49,6 +56,41 @@ pub(crate) fn schedtrace(sched: &Sched) -> String {
                 if m == usize::MAX { -1 } else { m as i64 },
                 p.runq.len(),
                 p.timers.len(),
+            );
+        }
+        let ms: Vec<_> = crate::loom::lock(&sched.allm).clone();
+        for m in ms {
+            let p = m.p.load(Relaxed);
+            let (pi, curg) = if p == usize::MAX {
+                (-1, 0)
+            } else {
+                (p as i64, sched.allp[p].curg_id.load(Relaxed))
+            };
+            let blocked = p == usize::MAX && !m.spinning.load(Relaxed);
+            let _ = writeln!(
+                out,
+                "  M{}: p={pi} curg={} spinning={} blocked={blocked}",
+                m.id,
+                if curg == 0 { -1 } else { curg as i64 },
+                m.spinning.load(Relaxed),
+            );
+        }
+        for t in super::dump(sched).tasks {
+            let code = match t.state {
+                TaskState::Runnable => 1,
+                TaskState::Running => 2,
+                TaskState::Syscall => 3,
+                TaskState::Waiting => 4,
+            };
+            let m = sched
+                .allp
+                .iter()
+                .find(|p| p.curg_id.load(Relaxed) == t.id.as_u64())
+                .map_or(-1, |p| p.m.load(Relaxed) as i64);
+            let _ = writeln!(
+                out,
+                "  G{}: status={code}({:?}) m={m} polls={} spawned={}",
+                t.id, t.state, t.polls, t.spawned_at
             );
         }
     }

@@ -17,11 +17,14 @@
 
 mod rescue;
 mod retake;
+mod signal;
 
 use crate::executor::park::Parker;
 use crate::executor::sched::Sched;
 use crate::loom::lock;
 use std::io;
+#[allow(unused_imports)]
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,8 +33,19 @@ const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
 /// Idle cycles before the sleep starts doubling.
 const IDLE_CYCLES: u32 = 50;
+/// sysmon fires a P's timers itself once they are this late.
+const OVERDUE_NS: u64 = 1_000_000;
 /// Netpoll fallback: poll if nobody has for this long.
 const FORCE_POLL_NS: u64 = 10_000_000;
+
+/// Ask the kernel for `ns` of timer slack on this thread (default 50µs): sysmon's 20µs naps
+/// and the poller's timerfd deadlines would otherwise run ~50µs late.
+pub(crate) fn set_timer_slack(ns: u64) {
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only the calling thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, ns as libc::c_ulong, 0, 0, 0);
+    }
+}
 
 /// The handle the scheduler keeps on its sysmon thread.
 pub(crate) struct SysmonHandle {
@@ -39,6 +53,10 @@ pub(crate) struct SysmonHandle {
     parker: Parker,
     /// Deep sleep: every P is idle; woken by `wake`.
     sleeping: AtomicBool,
+    /// Set by `kick`: end the back-off, look again at once.
+    kicked: AtomicBool,
+    /// sysmon is sleeping longer than its minimum (backed off after idle cycles).
+    backed_off: AtomicBool,
 }
 
 impl SysmonHandle {
@@ -47,6 +65,18 @@ impl SysmonHandle {
             thread: Mutex::new(None),
             parker: Parker::new(),
             sleeping: AtomicBool::new(false),
+            kicked: AtomicBool::new(false),
+            backed_off: AtomicBool::new(false),
+        }
+    }
+
+    /// Something needs sysmon's attention soon (a blocking section with work queued behind
+    /// it): cut the current sleep short and reset the back-off.
+    #[inline]
+    pub(crate) fn kick(&self) {
+        // Only worth a wakeup when sysmon has backed off; at 20µs it will look soon anyway.
+        if self.backed_off.load(Relaxed) && !self.kicked.swap(true, SeqCst) {
+            self.parker.unpark();
         }
     }
 
@@ -72,6 +102,9 @@ impl SysmonHandle {
 
 /// Start the sysmon thread of `sched`.
 pub(crate) fn start(sched: &Arc<Sched>) -> io::Result<()> {
+    if sched.config.debug.dumpsignal {
+        signal::install();
+    }
     let s = sched.clone();
     let h = std::thread::Builder::new()
         .name(format!("{}-sysmon", sched.config.thread_name))
@@ -91,6 +124,8 @@ pub(crate) struct PWatch {
     pub(crate) pollwhen: u64,
     /// The reserve P lent to this P's stuck work, while lent.
     pub(crate) lent: Option<usize>,
+    /// A rescue was counted (and reported) for the current stuck poll.
+    pub(crate) rescued: bool,
 }
 
 pub(crate) struct Sysmon {
@@ -113,12 +148,17 @@ impl Sysmon {
         let mut delay = MIN_DELAY;
         let mut idle = 0u32;
         let sched = self.sched.clone();
+        set_timer_slack(1_000);
         while !sched.shutdown.load(SeqCst) {
+            if sched.sysmon.kicked.swap(false, SeqCst) {
+                idle = 0;
+            }
             if idle == 0 {
                 delay = MIN_DELAY;
             } else if idle > IDLE_CYCLES {
                 delay = (delay * 2).min(MAX_DELAY);
             }
+            sched.sysmon.backed_off.store(delay > MIN_DELAY, Relaxed);
             sched.sysmon.parker.park_timeout(delay);
             if sched.shutdown.load(SeqCst) {
                 break;
@@ -129,8 +169,10 @@ impl Sysmon {
                 continue;
             }
             let now = sched.reactor.now_ns();
+            sched.tick_coarse_now();
             let mut acted = false;
             acted |= self.netpoll_fallback(now);
+            acted |= self.timers_overdue(now);
             acted |= self.timers_due(now);
             acted |= retake::retake(&mut self, now);
             if sched.config.stuck_rescue {
@@ -154,6 +196,7 @@ impl Sysmon {
             && s.next_timer_when() == u64::MAX
             && !s.reactor.has_sources()
             && s.config.debug.schedtrace_ms.is_none()
+            && !s.config.debug.dumpsignal
     }
 
     fn deep_sleep(&self) {
@@ -175,6 +218,21 @@ impl Sysmon {
         false
     }
 
+    /// Fire timers overdue by more than a millisecond: their P's M is stuck in a long poll or
+    /// a blocking section and cannot (the woken tasks go to the global queue, where other Ms —
+    /// or a reserve P, if every P is stuck — pick them up).
+    fn timers_overdue(&self, now: u64) -> bool {
+        let mut fired = false;
+        for p in self.sched.allp.iter() {
+            let when = p.timers.when();
+            if when != u64::MAX && when + OVERDUE_NS <= now {
+                p.timers.run(now);
+                fired = true;
+            }
+        }
+        fired
+    }
+
     /// A timer is due and no M is blocked in the poll to fire it: wake one.
     fn timers_due(&self, now: u64) -> bool {
         let s = &self.sched;
@@ -186,12 +244,17 @@ impl Sysmon {
     }
 
     fn trace(&mut self) {
+        if self.sched.config.debug.dumpsignal && signal::take_request() {
+            let dump = crate::runtime::dump(&self.sched);
+            eprint!("{}{dump}", crate::runtime::schedtrace(&self.sched, true));
+        }
         let Some(ms) = self.sched.config.debug.schedtrace_ms else {
             return;
         };
         if self.last_trace.elapsed() >= Duration::from_millis(ms) {
             self.last_trace = Instant::now();
-            eprint!("{}", crate::runtime::schedtrace(&self.sched));
+            let detail = self.sched.config.debug.scheddetail;
+            eprint!("{}", crate::runtime::schedtrace(&self.sched, detail));
         }
     }
 }

@@ -20,7 +20,8 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
     let sched = sm.sched.clone();
     let slice = sched.config.time_slice.as_nanos() as u64;
     let mut acted = false;
-    for i in 0..sched.procs() {
+    // Reserve Ps are watched too: a lent P can pick up another CPU hog from the queue.
+    for i in 0..sched.allp.len() {
         let pp = &sched.allp[i];
         let w = &mut sm.watch[i];
         let polls = pp.polls.load(Relaxed);
@@ -28,6 +29,7 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
         if w.polls != polls || !in_poll {
             w.polls = polls;
             w.pollwhen = now;
+            w.rescued = false;
             if let Some(rp) = w.lent.take() {
                 // The poll returned: withdraw the extra capacity.
                 sched.allp[rp].retire.store(true, SeqCst);
@@ -39,6 +41,13 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
             continue;
         }
         let queued = !pp.runq.is_empty();
+        if let Some(rp) = w.lent {
+            if sched.allp[rp].status() == PStatus::Dead {
+                // The lent P ran out of work and went back to the reserve; lend again below
+                // if more work arrives while this P is still stuck.
+                w.lent = None;
+            }
+        }
         if w.lent.is_some() {
             // Still stuck: keep its newly queued work flowing to the lent P.
             if queued {
@@ -63,17 +72,22 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
             sched.inject(t);
         }
         w.lent = Some(rp);
-        sched.rescues_total.fetch_add(1, Relaxed);
-        if sched.config.debug.stuck {
-            let id = pp.curg_id.load(Relaxed);
-            let at = sched
-                .task_location(id)
-                .map_or_else(|| "unknown location".to_string(), |l| l.to_string());
-            eprintln!(
-                "gmp: sysmon: P{i} stuck for {:.1}ms in task {id} (spawned at {at}); moved {n} \
-                 queued task(s) to the global queue and lent reserve P{rp}",
-                (now - w.pollwhen) as f64 / 1e6
-            );
+        if !w.rescued {
+            // Count and report once per stuck poll (the lent P may be returned and lent
+            // again while it lasts).
+            w.rescued = true;
+            sched.rescues_total.fetch_add(1, Relaxed);
+            if sched.config.debug.stuck {
+                let id = pp.curg_id.load(Relaxed);
+                let at = sched
+                    .task_location(id)
+                    .map_or_else(|| "unknown location".to_string(), |l| l.to_string());
+                eprintln!(
+                    "gmp: sysmon: P{i} stuck for {:.1}ms in task {id} (spawned at {at}); moved \
+                     {n} queued task(s) to the global queue and lent reserve P{rp}",
+                    (now - w.pollwhen) as f64 / 1e6
+                );
+            }
         }
         sched.startm(Some(rp), false);
         acted = true;

@@ -41,13 +41,16 @@ pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
                 }
                 // Retake only when it pays: there is work the P could run, or nobody else is
                 // looking for work, or the section is long anyway.
-                let work = !pp.runq.is_empty() || !sched.global.is_empty();
+                let work =
+                    !pp.runq.is_empty() || !sched.global.is_empty() || pp.timers.when() <= now;
                 let lookers = sched.nmspinning() + sched.npidle() > 0;
                 if !work && lookers && now - w.syscallwhen < SYSCALL_RETAKE_NS {
                     continue;
                 }
                 if pp.status.cas(PStatus::Syscall, PStatus::Idle) {
-                    crate::executor::processor::bump(&pp.handoffs);
+                    pp.handoffs.fetch_add(1, Relaxed);
+                    pp.last_handoff.store(now, Relaxed);
+                    sched.long_syscalls.fetch_add(1, Relaxed);
                     sched.handoff_p(i);
                     acted = true;
                 }

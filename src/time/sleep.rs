@@ -88,6 +88,9 @@ impl Future for Sleep {
         let entry = match &this.entry {
             Some(e) => e,
             None => {
+                if this.handle.is_shutdown() && !this.handle.is_current_worker() {
+                    panic!("gmp: a timer was created on a runtime that has shut down");
+                }
                 let when = this.handle.sched.reactor.instant_to_ns(this.deadline);
                 if when <= this.handle.sched.reactor.now_ns() {
                     return Poll::Ready(());
@@ -100,8 +103,13 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         entry.register(cx.waker());
-        if entry.is_fired() || this.handle.is_shutdown() {
+        if entry.is_fired() {
             return Poll::Ready(());
+        }
+        if this.handle.is_shutdown() && !this.handle.is_current_worker() {
+            // Nothing will ever fire it. (On the runtime's own Ms the task is about to be
+            // cancelled, so it just stays pending.)
+            panic!("gmp: a timer was polled after its runtime shut down");
         }
         Poll::Pending
     }

@@ -12,7 +12,7 @@ use super::state::{State, ToIdle, ToRunning, WakeByVal};
 use super::{JoinError, TaskId};
 use crate::executor::sched::Sched;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::AtomicUsize;
+use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -20,7 +20,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-use std::time::Instant;
 
 #[repr(C)]
 pub(crate) struct Header {
@@ -32,7 +31,21 @@ pub(crate) struct Header {
     pub(crate) sched: Arc<Sched>,
     pub(crate) join_waker: AtomicWaker,
     pub(crate) spawned_at: &'static Location<'static>,
-    pub(crate) born: Instant,
+    /// When it was spawned, on the scheduler's coarse clock (ns since the runtime's epoch).
+    pub(crate) born: u64,
+    /// When it last changed between Runnable, Running and Waiting (coarse clock).
+    pub(crate) state_since: AtomicU64,
+    /// Times polled (written by the runner only).
+    pub(crate) polls: AtomicU32,
+}
+
+impl Header {
+    /// Stamp a state change with the scheduler's coarse clock (one relaxed load and store).
+    #[inline]
+    pub(crate) fn stamp(&self) {
+        self.state_since
+            .store(self.sched.coarse_now(), Ordering::Relaxed);
+    }
 }
 
 pub(crate) struct Vtable {
@@ -76,6 +89,7 @@ where
         id: TaskId,
         spawned_at: &'static Location<'static>,
     ) -> NonNull<Header> {
+        let now = sched.coarse_now();
         let cell = Box::new(Cell {
             header: Header {
                 state: State::new(),
@@ -85,7 +99,9 @@ where
                 sched,
                 join_waker: AtomicWaker::new(),
                 spawned_at,
-                born: Instant::now(),
+                born: now,
+                state_since: AtomicU64::new(now),
+                polls: AtomicU32::new(0),
             },
             stage: UnsafeCell::new(Stage::Running(future)),
         });
@@ -121,6 +137,10 @@ where
         }
         ToRunning::Poll => {}
     }
+    header
+        .polls
+        .store(header.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    header.stamp();
     // A borrowed waker: it does not own a reference, so it must not be dropped.
     // SAFETY: the runner's reference keeps the task alive for the poll.
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
@@ -146,7 +166,7 @@ where
         })
     }));
     match res {
-        Ok(true) => complete(cell),
+        Ok(true) => complete(cell, false),
         Ok(false) => match header.state.transition_to_idle() {
             ToIdle::Idle => {}
             ToIdle::Requeue => header
@@ -165,7 +185,7 @@ where
                 }
             };
             set_output(cell, Err(err));
-            complete(cell);
+            complete(cell, false);
         }
     }
 }
@@ -193,11 +213,11 @@ unsafe fn cancel_and_complete<F: Future>(cell: &Cell<F>) {
         Err(panic) => JoinError::panic(cell.header.id, panic),
     };
     set_output(cell, Err(err));
-    complete(cell);
+    complete(cell, true);
 }
 
 /// `RUNNING -> COMPLETE`: hand the output over, leave allgs, release the runner's references.
-fn complete<F: Future>(cell: &Cell<F>) {
+fn complete<F: Future>(cell: &Cell<F>, cancelled: bool) {
     let header = &cell.header;
     let prev = header.state.transition_to_complete();
     if prev.is_join_interested() {
@@ -207,7 +227,7 @@ fn complete<F: Future>(cell: &Cell<F>) {
         let _ = drop_future(cell);
     }
     let ptr = NonNull::from(header);
-    let removed = header.sched.owned.remove(ptr);
+    let removed = header.sched.owned.remove(ptr, cancelled);
     // The runner's reference, plus allgs' if we took the task out of it.
     if header.state.ref_dec(1 + removed as usize) {
         // SAFETY: that was the last reference.
@@ -286,9 +306,12 @@ unsafe fn waker_wake(data: *const ()) {
     let header = unsafe { ptr.as_ref() };
     match header.state.transition_to_notified_by_val() {
         WakeByVal::Nothing => {}
-        WakeByVal::Submit => header
-            .sched
-            .schedule(super::Notified::from_header(ptr), false),
+        WakeByVal::Submit => {
+            header.stamp();
+            header
+                .sched
+                .schedule(super::Notified::from_header(ptr), false)
+        }
         // SAFETY: the last reference is gone.
         WakeByVal::Dealloc => unsafe { (header.vtable.dealloc)(ptr) },
     }
@@ -300,6 +323,7 @@ unsafe fn waker_wake_by_ref(data: *const ()) {
     // SAFETY: as above.
     let header = unsafe { ptr.as_ref() };
     if header.state.transition_to_notified_by_ref() {
+        header.stamp();
         header
             .sched
             .schedule(super::Notified::from_header(ptr), false);

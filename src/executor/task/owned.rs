@@ -14,6 +14,9 @@ use std::ptr::NonNull;
 struct Shard {
     tasks: Slab<TaskPtr>,
     closed: bool,
+    /// Tasks that left the list completed (with output or panic), and cancelled.
+    completed: u64,
+    cancelled: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -35,6 +38,8 @@ impl OwnedTasks {
                     Mutex::new(Shard {
                         tasks: Slab::new(),
                         closed: false,
+                        completed: 0,
+                        cancelled: 0,
                     })
                 })
                 .collect(),
@@ -59,8 +64,9 @@ impl OwnedTasks {
         true
     }
 
-    /// Remove a task; true when it was still listed (its list reference passes to the caller).
-    pub(crate) fn remove(&self, ptr: NonNull<Header>) -> bool {
+    /// Remove a finished task; true when it was still listed (its list reference passes to
+    /// the caller). Counted as completed or cancelled, under the shard lock already taken.
+    pub(crate) fn remove(&self, ptr: NonNull<Header>, cancelled: bool) -> bool {
         // SAFETY: the caller holds a reference.
         let header = unsafe { ptr.as_ref() };
         let key = header.owned_key.load(Relaxed);
@@ -70,6 +76,11 @@ impl OwnedTasks {
         let mut shard = crate::loom::lock(self.shard(header));
         if shard.tasks.get(key) == Some(&TaskPtr(ptr)) {
             shard.tasks.remove(key);
+            if cancelled {
+                shard.cancelled += 1;
+            } else {
+                shard.completed += 1;
+            }
             true
         } else {
             false
@@ -93,6 +104,14 @@ impl OwnedTasks {
             .iter()
             .map(|s| crate::loom::lock(s).tasks.len())
             .sum()
+    }
+
+    /// Tasks completed and cancelled so far.
+    pub(crate) fn finished(&self) -> (u64, u64) {
+        self.shards.iter().fold((0, 0), |(c, x), s| {
+            let s = crate::loom::lock(s);
+            (c + s.completed, x + s.cancelled)
+        })
     }
 
     /// Visit every live task under its shard lock (for task dumps).

@@ -1,0 +1,226 @@
+//! The owned halves of a split [`TcpStream`]: [`OwnedReadHalf`] and [`OwnedWriteHalf`].
+
+use std::error::Error;
+use std::fmt;
+use std::io::{self, IoSlice, IoSliceMut};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::net::TcpStream;
+
+/// The read half of a [`TcpStream`], made by [`TcpStream::into_split`].
+///
+/// Implements [`futures_io::AsyncRead`]; it can move to another task than its
+/// [`OwnedWriteHalf`]. The reactor keeps separate waiter slots for reading and writing, so one
+/// task reading and another writing never steal each other's wake-ups.
+pub struct OwnedReadHalf {
+    inner: Arc<TcpStream>,
+}
+
+/// The write half of a [`TcpStream`], made by [`TcpStream::into_split`].
+///
+/// Implements [`futures_io::AsyncWrite`]. Dropping it shuts down the write direction
+/// (`shutdown(Write)`: the peer reads EOF) unless it was reunited; the socket itself closes
+/// when both halves are gone.
+pub struct OwnedWriteHalf {
+    inner: Arc<TcpStream>,
+    shutdown_on_drop: bool,
+}
+
+/// The error of [`OwnedReadHalf::reunite`] when the two halves came from different streams;
+/// it hands both back.
+pub struct ReuniteError(pub OwnedReadHalf, pub OwnedWriteHalf);
+
+pub(crate) fn split_owned(stream: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
+    let inner = Arc::new(stream);
+    (
+        OwnedReadHalf {
+            inner: inner.clone(),
+        },
+        OwnedWriteHalf {
+            inner,
+            shutdown_on_drop: true,
+        },
+    )
+}
+
+fn reunite(read: OwnedReadHalf, mut write: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+    if !Arc::ptr_eq(&read.inner, &write.inner) {
+        return Err(ReuniteError(read, write));
+    }
+    write.shutdown_on_drop = false;
+    drop(write);
+    match Arc::try_unwrap(read.inner) {
+        Ok(stream) => Ok(stream),
+        // Only the two halves ever hold the Arc, and the write half is gone.
+        Err(_) => unreachable!("gmp: a TcpStream half outlived its reunite"),
+    }
+}
+
+impl OwnedReadHalf {
+    /// Put the halves back together into the original [`TcpStream`]. Fails, handing both
+    /// back, if they came from different streams.
+    pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
+        reunite(self, other)
+    }
+
+    /// The remote address of the connection.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+
+    /// The local address of the connection.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// Read the waiting bytes without consuming them; see [`TcpStream::peek`].
+    pub async fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.peek(buf).await
+    }
+
+    /// Read some bytes; `Ok(0)` is end-of-file. See [`TcpStream::read`].
+    pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.inner.poll_read_priv(cx, buf)).await
+    }
+
+    /// Read exactly `buf.len()` bytes. See [`TcpStream::read_exact`].
+    pub async fn read_exact(&mut self, mut buf: &mut [u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.read(buf).await? {
+                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+                n => buf = &mut buf[n..],
+            }
+        }
+        Ok(())
+    }
+}
+
+impl OwnedWriteHalf {
+    /// Put the halves back together; see [`OwnedReadHalf::reunite`].
+    pub fn reunite(self, other: OwnedReadHalf) -> Result<TcpStream, ReuniteError> {
+        reunite(other, self)
+    }
+
+    /// Drop this half without shutting down the write direction.
+    pub fn forget(mut self) {
+        self.shutdown_on_drop = false;
+    }
+
+    /// The remote address of the connection.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.peer_addr()
+    }
+
+    /// The local address of the connection.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// Shut down the write direction now (the peer reads EOF); see [`TcpStream::shutdown`].
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.inner.shutdown(Shutdown::Write)
+    }
+
+    /// Write some bytes. See [`TcpStream::write`].
+    pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        std::future::poll_fn(|cx| self.inner.poll_write_priv(cx, buf)).await
+    }
+
+    /// Write all of `buf`. See [`TcpStream::write_all`].
+    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
+        while !buf.is_empty() {
+            match self.write(buf).await? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => buf = &buf[n..],
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            // The peer may already be gone (ENOTCONN); nothing useful to do about it here.
+            let _ = self.inner.shutdown(Shutdown::Write);
+        }
+    }
+}
+
+impl futures_io::AsyncRead for OwnedReadHalf {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_read_priv(cx, buf)
+    }
+
+    fn poll_read_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_read_vectored_priv(cx, bufs)
+    }
+}
+
+/// As for [`TcpStream`]: `poll_flush` is a no-op, `poll_close` shuts down the write direction.
+impl futures_io::AsyncWrite for OwnedWriteHalf {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.inner.poll_write_vectored_priv(cx, bufs)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.inner.shutdown(Shutdown::Write))
+    }
+}
+
+impl fmt::Debug for OwnedReadHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedReadHalf")
+            .field("stream", &*self.inner)
+            .finish()
+    }
+}
+
+impl fmt::Debug for OwnedWriteHalf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedWriteHalf")
+            .field("stream", &*self.inner)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ReuniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReuniteError(..)")
+    }
+}
+
+impl fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tried to reunite halves that are not from the same TcpStream")
+    }
+}
+
+impl Error for ReuniteError {}

@@ -1,0 +1,234 @@
+//! Observability: metrics add up, the task dump finds leaks and survives load, and the
+//! `GMPDEBUG` trace lines have Go's shape.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn metrics_add_up_after_quiescence() {
+    let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+    rt.block_on(async {
+        let mut hs = Vec::new();
+        for i in 0..10_000u32 {
+            hs.push(gmp::spawn(async move {
+                if i % 100 == 0 {
+                    std::future::pending::<()>().await;
+                }
+                gmp::yield_now().await;
+            }));
+        }
+        for (i, h) in hs.into_iter().enumerate() {
+            if i % 100 == 0 {
+                h.abort();
+                assert!(h.await.unwrap_err().is_cancelled());
+            } else {
+                h.await.unwrap();
+            }
+        }
+    });
+    let _forever: Vec<_> = (0..7)
+        .map(|_| rt.spawn(std::future::pending::<()>()))
+        .collect();
+    wait_until("quiescence", || {
+        let m = rt.handle().metrics();
+        m.tasks_spawned == m.tasks_completed + m.tasks_cancelled + m.live_tasks as u64
+            && m.live_tasks == 7
+    });
+    let m = rt.handle().metrics();
+    assert_eq!(m.tasks_spawned, 10_007);
+    assert_eq!(m.tasks_cancelled, 100);
+    assert_eq!(m.tasks_completed, 9_900);
+    assert!(m.polls >= 19_800);
+    assert_eq!(m.per_p.len(), 2);
+}
+
+/// 1,000 tasks blocked forever on a channel show up under their spawn line.
+#[test]
+fn leaked_tasks_are_grouped_by_spawn_location() {
+    let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+    let (tx, rx) = futures::channel::mpsc::unbounded::<()>();
+    let rx = Arc::new(futures::lock::Mutex::new(rx));
+    let line = line!() + 3;
+    for _ in 0..1_000 {
+        let rx = rx.clone();
+        drop(rt.spawn(async move {
+            use futures::StreamExt;
+            let _ = rx.lock().await.next().await; // never sent
+        }));
+    }
+    wait_until("all leaked tasks waiting", || {
+        let d = rt.handle().dump();
+        d.count_at(file!(), line) == 1_000
+            && d.tasks
+                .iter()
+                .filter(|t| t.spawned_at.line() == line)
+                .all(|t| t.state == gmp::TaskState::Waiting)
+    });
+    let text = rt.handle().dump().to_string();
+    let expect = format!("1000 at {}:{line}", file!());
+    assert!(text.contains(&expect), "{text}");
+    assert!(text.contains("Waiting: 1000"), "{text}");
+    drop(tx);
+}
+
+/// A dump taken during a 100,000-task spawn storm lists every task alive throughout, once.
+#[test]
+fn dump_under_a_spawn_storm_counts_long_lived_tasks_exactly() {
+    let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let line = line!() + 4;
+    let keep: Vec<_> = (0..1_000)
+        .map(|_| {
+            let stop = stop.clone();
+            rt.spawn(async move {
+                while !stop.load(SeqCst) {
+                    gmp::time::sleep(Duration::from_millis(1)).await;
+                }
+            })
+        })
+        .collect();
+    let storm = rt.spawn(async {
+        for _ in 0..100 {
+            let hs: Vec<_> = (0..1_000).map(|_| gmp::spawn(async {})).collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+        }
+    });
+    let mut dumps = 0;
+    while !storm.is_finished() {
+        let d = rt.handle().dump();
+        assert_eq!(d.count_at(file!(), line), 1_000);
+        let mut ids: Vec<_> = d.tasks.iter().map(|t| t.id).collect();
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "a task listed twice");
+        dumps += 1;
+    }
+    rt.block_on(storm).unwrap();
+    stop.store(true, SeqCst);
+    for k in keep {
+        rt.block_on(k).unwrap();
+    }
+    assert!(dumps >= 1);
+}
+
+/// Child mode: run a small workload with GMPDEBUG set, so the parent can read the trace.
+#[test]
+fn trace_child() {
+    if std::env::var_os("GMP_TRACE_CHILD").is_none() {
+        return; // only meaningful when run by `schedtrace_lines_have_gos_shape`
+    }
+    let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+    rt.block_on(async {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            let hs: Vec<_> = (0..100).map(|_| gmp::spawn(gmp::yield_now())).collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+            gmp::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+}
+
+#[test]
+fn schedtrace_lines_have_gos_shape() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "trace_child", "--nocapture", "--test-threads=1"])
+        .env("GMP_TRACE_CHILD", "1")
+        .env("GMPDEBUG", "schedtrace=50,scheddetail=1,bogus=1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("gmp: GMPDEBUG: unknown option \"bogus\""),
+        "{stderr}"
+    );
+    let sched: Vec<&str> = stderr.lines().filter(|l| l.starts_with("SCHED ")).collect();
+    assert!(sched.len() >= 2, "{stderr}");
+    for line in &sched {
+        // SCHED 1004ms: gomaxprocs=2 idleprocs=.. threads=.. spinningthreads=.. needspinning=..
+        //   idlethreads=.. runqueue=.. [ a b ] schedticks=[ c d ]
+        let rest = line.strip_prefix("SCHED ").unwrap();
+        let (ms, rest) = rest.split_once("ms: ").expect(line);
+        ms.parse::<u64>().expect(line);
+        let (fields, brackets) = rest.split_once(" [").expect(line);
+        let keys: Vec<&str> = fields
+            .split(' ')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').expect(line);
+                v.parse::<u64>().expect(line);
+                k
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "gomaxprocs",
+                "idleprocs",
+                "threads",
+                "spinningthreads",
+                "needspinning",
+                "idlethreads",
+                "runqueue"
+            ]
+        );
+        assert!(fields.starts_with("gomaxprocs=2 "));
+        let (runqs, ticks) = brackets.split_once(" ] schedticks=[").expect(line);
+        assert_eq!(runqs.split_whitespace().count(), 2, "{line}");
+        let ticks = ticks.strip_suffix(" ]").expect(line);
+        assert_eq!(ticks.split_whitespace().count(), 2, "{line}");
+        for n in runqs.split_whitespace().chain(ticks.split_whitespace()) {
+            n.parse::<u64>().expect(line);
+        }
+    }
+    let p_lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("P0: ") || l.starts_with("P1: "))
+        .collect();
+    assert!(!p_lines.is_empty(), "{stderr}");
+    for l in p_lines {
+        let (_, fields) = l.split_once(": ").unwrap();
+        let keys: Vec<&str> = fields
+            .split(' ')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').expect(l);
+                v.parse::<i64>().expect(l);
+                k
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "status",
+                "schedtick",
+                "syscalltick",
+                "m",
+                "runqsize",
+                "timerslen"
+            ]
+        );
+    }
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.trim_start().starts_with('M') && l.contains(" p=")),
+        "{stderr}"
+    );
+}
