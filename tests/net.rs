@@ -797,3 +797,26 @@ fn tcp_served_promptly_while_every_p_is_busy() {
         );
     });
 }
+
+/// `gmp::time::timeout` around a read that never completes fires, and the stream is still
+/// usable afterwards.
+#[test]
+fn timeout_around_a_read() {
+    run("timeout read", 2, || async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4];
+        let start = std::time::Instant::now();
+        let r = gmp::time::timeout(Duration::from_millis(30), client.read(&mut buf)).await;
+        assert!(r.is_err(), "read completed with nothing sent");
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        server.write_all(b"late").await.unwrap();
+        gmp::time::timeout(Duration::from_secs(10), client.read_exact(&mut buf))
+            .await
+            .expect("data arrived")
+            .unwrap();
+        assert_eq!(&buf, b"late");
+    });
+}

@@ -57,6 +57,11 @@ pub(crate) struct P {
     preempt: AtomicBool,
 }
 
+/// Metric-only bookkeeping (spawn counts, per-task polls and state times) can be compiled out
+/// with `RUSTFLAGS="--cfg gmp_no_metrics"` — only to measure what it costs
+/// (`benches/metrics_overhead.rs`); counters the scheduler itself needs stay.
+pub(crate) const METRICS: bool = !cfg!(gmp_no_metrics);
+
 /// Increment a counter that only its owner writes.
 #[inline(always)]
 pub(crate) fn bump(c: &AtomicU64) {

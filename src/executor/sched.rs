@@ -211,7 +211,9 @@ impl Sched {
         if let Some(notified) = notified {
             match p {
                 Some(p) => {
-                    bump(&self.allp[p].spawned);
+                    if super::processor::METRICS {
+                        bump(&self.allp[p].spawned);
+                    }
                     self.runqput(p, notified, true);
                 }
                 None => {
@@ -708,6 +710,7 @@ impl Sched {
             stolen_tasks: all.iter().map(|p| p.stolen_tasks).sum(),
             runq_overflows: all.iter().map(|p| p.runq_overflows).sum(),
             fairness_picks: all.iter().map(|p| p.fairness_picks).sum(),
+            blocking_sections: self.allp.iter().map(|p| p.syscalltick.load(Relaxed)).sum(),
             handoffs: self.allp.iter().map(|p| p.handoffs.load(Relaxed)).sum(),
             preemptions: self.allp.iter().map(|p| p.preemptions.load(Relaxed)).sum(),
             rescues: self.rescues_total.load(Relaxed),

@@ -37,7 +37,9 @@ pub struct RuntimeMetrics {
     pub runq_overflows: u64,
     /// Times the 1-in-61 check ran a global task ahead of local ones.
     pub fairness_picks: u64,
-    /// Blocking sections whose P sysmon handed to another M.
+    /// Blocking sections entered (`spawn_blocking`, `block_in_place`; Go's syscalltick).
+    pub blocking_sections: u64,
+    /// Blocking sections whose P was handed to another M.
     pub handoffs: u64,
     /// Preempt flags set by sysmon (time slices used up).
     pub preemptions: u64,

@@ -43,6 +43,9 @@ impl Header {
     /// Stamp a state change with the scheduler's coarse clock (one relaxed load and store).
     #[inline]
     pub(crate) fn stamp(&self) {
+        if !crate::executor::processor::METRICS {
+            return;
+        }
         self.state_since
             .store(self.sched.coarse_now(), Ordering::Relaxed);
     }
@@ -137,9 +140,11 @@ where
         }
         ToRunning::Poll => {}
     }
-    header
-        .polls
-        .store(header.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    if crate::executor::processor::METRICS {
+        header
+            .polls
+            .store(header.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
     header.stamp();
     // A borrowed waker: it does not own a reference, so it must not be dropped.
     // SAFETY: the runner's reference keeps the task alive for the poll.

@@ -85,6 +85,8 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // A leaf future: honour the preempt flag (the task has used up its time slice).
+        std::task::ready!(crate::executor::coop::poll_proceed(cx));
         let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
         // SAFETY: `out` has the type the vtable's `try_read_output` writes for this task.
         unsafe {
