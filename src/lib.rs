@@ -34,6 +34,8 @@ mod executor;
 #[cfg(loom)]
 pub mod executor;
 mod loom;
+#[cfg(all(feature = "hyper", not(loom)))]
+pub mod hyper;
 #[cfg(not(loom))]
 pub mod net;
 #[cfg(not(loom))]

@@ -22,6 +22,8 @@ pub(crate) struct Context {
     in_block_on: Cell<bool>,
     /// Set by `exit_syscall` when sysmon retook this M's P during a blocking section.
     lost_p: Cell<bool>,
+    /// Readying a batch (netpoll events, due timers): wakes queue FIFO, not in runnext.
+    batch: Cell<bool>,
 }
 
 thread_local! {
@@ -32,6 +34,7 @@ thread_local! {
             handle: RefCell::new(None),
             in_block_on: Cell::new(false),
             lost_p: Cell::new(false),
+            batch: Cell::new(false),
         }
     };
 }
@@ -49,6 +52,36 @@ pub(crate) fn current_p(sched: &Sched) -> Option<usize> {
         })
         .ok()
         .flatten()
+}
+
+/// The P this thread holds in `sched`, and whether a wake now should go to runnext (false
+/// while readying a batch of netpoll events or timers: those queue in order, as Go's
+/// `injectglist` does, instead of each displacing the previous from runnext).
+#[inline]
+pub(crate) fn current_p_for_wake(sched: &Sched) -> Option<(usize, bool)> {
+    CONTEXT
+        .try_with(|c| {
+            if ptr::eq(c.sched.get(), sched) && c.p.get() != NO_P {
+                Some((c.p.get(), !c.batch.get()))
+            } else {
+                None
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+/// Run `f` as a batch of wakes (see [`current_p_for_wake`]).
+pub(crate) fn ready_batch<R>(f: impl FnOnce() -> R) -> R {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            let prev = self.0;
+            let _ = CONTEXT.try_with(|c| c.batch.set(prev));
+        }
+    }
+    let _reset = Reset(CONTEXT.with(|c| c.batch.replace(true)));
+    f()
 }
 
 /// Run `f` with the scheduler and P this thread holds, if it is an M holding a P.

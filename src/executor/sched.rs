@@ -235,14 +235,14 @@ impl Sched {
     /// P whose ring holds only yielding tasks would take global work only at its 1-in-61 check,
     /// one task at a time.
     pub(crate) fn schedule(self: &Arc<Self>, task: Notified, is_yield: bool) {
-        match context::current_p(self) {
-            Some(p) => {
+        match context::current_p_for_wake(self) {
+            Some((p, next)) => {
                 if is_yield && !self.global.is_empty() {
                     if let Some(t) = self.globrunqget(p, 0) {
                         self.runqput(p, t, false);
                     }
                 }
-                self.runqput(p, task, !is_yield)
+                self.runqput(p, task, next && !is_yield)
             }
             None => self.inject(task),
         }

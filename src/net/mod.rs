@@ -68,6 +68,8 @@ mod addr;
 mod tcp_listener;
 mod tcp_split;
 mod tcp_stream;
+#[cfg(feature = "tokio-io")]
+mod tokio_io;
 mod udp;
 #[cfg(unix)]
 mod unix;

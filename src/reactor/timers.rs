@@ -216,9 +216,11 @@ impl Timers {
             self.when.store(next, SeqCst);
             next
         };
-        for entry in due {
-            entry.waker.wake();
-        }
+        crate::executor::context::ready_batch(|| {
+            for entry in due {
+                entry.waker.wake();
+            }
+        });
         next
     }
 

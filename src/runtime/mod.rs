@@ -3,6 +3,8 @@
 mod builder;
 mod debug;
 mod dump;
+#[cfg(feature = "executor-trait")]
+mod executor_trait;
 mod global;
 mod handle;
 mod metrics;

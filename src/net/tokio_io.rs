@@ -1,0 +1,93 @@
+//! tokio's I/O traits for gmp's streams (feature `tokio-io`).
+//!
+//! [`TcpStream`], its owned halves ([`OwnedReadHalf`], [`OwnedWriteHalf`]) and [`UnixStream`]
+//! implement `tokio::io::AsyncRead`/`AsyncWrite` as well as the `futures_io` traits, so code
+//! written against tokio's traits (tokio-util's codecs, `tokio::io::copy`, hyper-util's
+//! `TokioIo`, …) runs on gmp sockets unchanged. Each method delegates to the type's
+//! `futures_io` implementation: the same non-blocking syscall, the same reactor wakeups.
+//!
+//! `poll_flush` is a no-op (there is no user-space buffer) and `poll_shutdown` shuts down
+//! the write direction, as `futures_io`'s `poll_close` does.
+
+use super::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use super::TcpStream;
+#[cfg(unix)]
+use super::UnixStream;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::io::ReadBuf;
+
+/// Read into `buf`'s unfilled part through the `futures_io` reader `r`.
+///
+/// `futures_io` reads into initialized memory, so the unfilled part is zeroed first
+/// (`ReadBuf` remembers what it has initialized: a reused buffer is zeroed once).
+fn poll_read_via<R: futures_io::AsyncRead + Unpin>(
+    r: &mut R,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let dst = buf.initialize_unfilled();
+    let n = ready!(Pin::new(r).poll_read(cx, dst))?;
+    // `advance` panics if `n` exceeds what was just initialized.
+    buf.advance(n);
+    Poll::Ready(Ok(()))
+}
+
+macro_rules! tokio_read {
+    ($ty:ty) => {
+        impl tokio::io::AsyncRead for $ty {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut ReadBuf<'_>,
+            ) -> Poll<io::Result<()>> {
+                poll_read_via(self.get_mut(), cx, buf)
+            }
+        }
+    };
+}
+
+macro_rules! tokio_write {
+    ($ty:ty) => {
+        impl tokio::io::AsyncWrite for $ty {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                futures_io::AsyncWrite::poll_write(self, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                futures_io::AsyncWrite::poll_write_vectored(self, cx, bufs)
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                // `writev` on the socket.
+                true
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                futures_io::AsyncWrite::poll_flush(self, cx)
+            }
+
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                futures_io::AsyncWrite::poll_close(self, cx)
+            }
+        }
+    };
+}
+
+tokio_read!(TcpStream);
+tokio_write!(TcpStream);
+tokio_read!(OwnedReadHalf);
+tokio_write!(OwnedWriteHalf);
+#[cfg(unix)]
+tokio_read!(UnixStream);
+#[cfg(unix)]
+tokio_write!(UnixStream);
