@@ -496,4 +496,24 @@ mod loom_tests {
             assert_eq!(got, vec![1, 2]);
         });
     }
+
+    /// Stuck-P rescue: sysmon drains a P's ring and runnext from the thief side while the
+    /// stuck M keeps pushing (runnext kick-outs included). Every entry ends up exactly once
+    /// either in the drained batch or still in the queue.
+    #[test]
+    fn loom_rescue_drain_vs_owner_push() {
+        loom::model(|| {
+            let q = Arc::new(RunQueue::<Box<usize>>::new());
+            q.runqput(Box::new(0), false, no_overflow);
+            let q2 = q.clone();
+            let sysmon =
+                thread::spawn(move || q2.drain().into_iter().map(|b| *b).collect::<Vec<_>>());
+            q.runqput(Box::new(1), true, no_overflow);
+            q.runqput(Box::new(2), true, no_overflow);
+            let mut got = sysmon.join().unwrap();
+            got.extend(q.drain().into_iter().map(|b| *b));
+            got.sort();
+            assert_eq!(got, vec![0, 1, 2]);
+        });
+    }
 }
