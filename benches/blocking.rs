@@ -29,122 +29,14 @@
 //! is well under a minute on 2 cores). Criterion's CLI flags (`--sample-size`,
 //! `--measurement-time`, `--warm-up-time`) override them.
 
-use std::future::Future;
 use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+#[path = "support/mod.rs"]
+mod support;
 
-type Group<'a> = BenchmarkGroup<'a, WallTime>;
-
-/// The few runtime operations the shapes need, implemented for both runtimes.
-trait Exec: Sized + 'static {
-    /// Criterion function id.
-    const NAME: &'static str;
-    type JoinError: std::fmt::Debug;
-    type JoinHandle<T: Send + 'static>: Future<Output = Result<T, Self::JoinError>> + Send + 'static;
-
-    fn build(procs: usize) -> Self;
-
-    /// Spawn from outside the runtime, through the runtime's handle.
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
-
-    /// Run a blocking closure on the current runtime (called from inside a task).
-    fn spawn_blocking<F, R>(f: F) -> Self::JoinHandle<R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static;
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output;
-
-    fn shutdown(self);
-}
-
-struct Gmp(gmp::Runtime);
-
-impl Exec for Gmp {
-    const NAME: &'static str = "gmp";
-    type JoinError = gmp::JoinError;
-    type JoinHandle<T: Send + 'static> = gmp::JoinHandle<T>;
-
-    fn build(procs: usize) -> Self {
-        Gmp(gmp::Runtime::builder()
-            .procs(procs)
-            .build()
-            .expect("build gmp runtime"))
-    }
-
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.0.handle().spawn(fut)
-    }
-
-    fn spawn_blocking<F, R>(f: F) -> Self::JoinHandle<R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        gmp::spawn_blocking(f)
-    }
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        self.0.block_on(fut)
-    }
-
-    fn shutdown(self) {
-        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
-    }
-}
-
-struct Tokio(tokio::runtime::Runtime);
-
-impl Exec for Tokio {
-    const NAME: &'static str = "tokio";
-    type JoinError = tokio::task::JoinError;
-    type JoinHandle<T: Send + 'static> = tokio::task::JoinHandle<T>;
-
-    fn build(procs: usize) -> Self {
-        Tokio(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(procs)
-                .enable_all()
-                .build()
-                .expect("build tokio runtime"),
-        )
-    }
-
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.0.handle().spawn(fut)
-    }
-
-    fn spawn_blocking<F, R>(f: F) -> Self::JoinHandle<R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        tokio::task::spawn_blocking(f)
-    }
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        self.0.block_on(fut)
-    }
-
-    fn shutdown(self) {
-        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
-    }
-}
+use support::{config, run_shape, Exec, Gmp, Group, Tokio};
 
 fn spawn_blocking_trivial<E: Exec>(group: &mut Group<'_>, procs: usize) {
     const CALLS: usize = 20_000;
@@ -202,26 +94,6 @@ fn spawn_blocking_200x20ms<E: Exec>(group: &mut Group<'_>, procs: usize) {
     rt.shutdown();
 }
 
-/// Worker count for both runtimes: env `BENCH_PROCS`, else 2.
-fn procs() -> usize {
-    std::env::var("BENCH_PROCS")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(2)
-}
-
-type Shape = fn(&mut Group<'_>, usize);
-
-/// One group per shape: gmp first, then tokio, each on its own runtime.
-fn run_shape(c: &mut Criterion, name: &str, gmp: Shape, tokio: Shape) {
-    let procs = procs();
-    let mut group = c.benchmark_group(name);
-    gmp(&mut group, procs);
-    tokio(&mut group, procs);
-    group.finish();
-}
-
 fn bench_spawn_blocking_trivial(c: &mut Criterion) {
     run_shape(
         c,
@@ -240,16 +112,9 @@ fn bench_spawn_blocking_200x20ms(c: &mut Criterion) {
     );
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-}
-
 criterion_group! {
     name = blocking;
-    config = config();
+    config = config(10);
     targets =
         bench_spawn_blocking_trivial,
         bench_spawn_blocking_200x20ms,

@@ -48,7 +48,6 @@
 //! is about one minute on 2 cores). Criterion's CLI flags (`--sample-size`,
 //! `--measurement-time`, `--warm-up-time`) override them.
 
-use std::fmt::Debug;
 use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
@@ -57,10 +56,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion};
 
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{config, run_shape_with_throughput as run_shape, Exec, Gmp, Group, Tokio};
 
 /// `tcp_echo`: connections, round trips per connection, message size.
 const CONNS: usize = 50;
@@ -77,43 +78,10 @@ const CANCEL_PENDING_PER_TASK: usize = 10_000;
 /// Yield every this many timeouts (keeps tokio's coop budget, 128, from running out).
 const YIELD_EVERY: usize = 32;
 
-type Group<'a> = BenchmarkGroup<'a, WallTime>;
-
-/// The runtime operations the shapes need, implemented for both runtimes.
-/// Everything is monomorphised, so neither runtime pays for the abstraction.
-trait Exec: Sized + 'static {
-    /// Criterion function id.
-    const NAME: &'static str;
-    type JoinError: Debug;
-    type JoinHandle<T: Send + 'static>: Future<Output = Result<T, Self::JoinError>> + Send + 'static;
-    type Elapsed: Debug;
-    type Timeout<F: Future + Send>: Future<Output = Result<F::Output, Self::Elapsed>> + Send;
+/// The TCP operations of `tcp_echo`, on top of the shared [`Exec`] operations.
+trait NetExec: Exec {
     type Listener: Send + 'static;
     type Stream: Send + 'static;
-
-    fn build(procs: usize) -> Self;
-
-    /// Spawn from outside the runtime, through the runtime's handle.
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
-
-    /// Spawn onto the current runtime (called from inside a task or `block_on`).
-    fn spawn<F>(fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output;
-
-    fn yield_now() -> impl Future<Output = ()> + Send;
-
-    fn shutdown(self);
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send;
-
-    fn timeout<F: Future + Send>(d: Duration, fut: F) -> Self::Timeout<F>;
 
     fn bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
 
@@ -138,59 +106,9 @@ trait Exec: Sized + 'static {
     ) -> impl Future<Output = io::Result<()>> + Send + 'a;
 }
 
-struct Gmp(gmp::Runtime);
-
-impl Exec for Gmp {
-    const NAME: &'static str = "gmp";
-    type JoinError = gmp::JoinError;
-    type JoinHandle<T: Send + 'static> = gmp::JoinHandle<T>;
-    type Elapsed = gmp::time::Elapsed;
-    type Timeout<F: Future + Send> = gmp::time::Timeout<F>;
+impl NetExec for Gmp {
     type Listener = gmp::net::TcpListener;
     type Stream = gmp::net::TcpStream;
-
-    fn build(procs: usize) -> Self {
-        Gmp(gmp::Runtime::builder()
-            .procs(procs)
-            .build()
-            .expect("build gmp runtime"))
-    }
-
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.0.handle().spawn(fut)
-    }
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        gmp::spawn(fut)
-    }
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        self.0.block_on(fut)
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        gmp::yield_now()
-    }
-
-    fn shutdown(self) {
-        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
-    }
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        gmp::time::sleep(d)
-    }
-
-    fn timeout<F: Future + Send>(d: Duration, fut: F) -> Self::Timeout<F> {
-        gmp::time::timeout(d, fut)
-    }
 
     fn bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send {
         gmp::net::TcpListener::bind(addr)
@@ -227,62 +145,9 @@ impl Exec for Gmp {
     }
 }
 
-struct Tokio(tokio::runtime::Runtime);
-
-impl Exec for Tokio {
-    const NAME: &'static str = "tokio";
-    type JoinError = tokio::task::JoinError;
-    type JoinHandle<T: Send + 'static> = tokio::task::JoinHandle<T>;
-    type Elapsed = tokio::time::error::Elapsed;
-    type Timeout<F: Future + Send> = tokio::time::Timeout<F>;
+impl NetExec for Tokio {
     type Listener = tokio::net::TcpListener;
     type Stream = tokio::net::TcpStream;
-
-    fn build(procs: usize) -> Self {
-        Tokio(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(procs)
-                .enable_all()
-                .build()
-                .expect("build tokio runtime"),
-        )
-    }
-
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.0.handle().spawn(fut)
-    }
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        tokio::spawn(fut)
-    }
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        self.0.block_on(fut)
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
-    }
-
-    fn shutdown(self) {
-        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
-    }
-
-    fn sleep(d: Duration) -> impl Future<Output = ()> + Send {
-        tokio::time::sleep(d)
-    }
-
-    fn timeout<F: Future + Send>(d: Duration, fut: F) -> Self::Timeout<F> {
-        tokio::time::timeout(d, fut)
-    }
 
     fn bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send {
         tokio::net::TcpListener::bind(addr)
@@ -319,7 +184,7 @@ impl Exec for Tokio {
 }
 
 /// Echo 64-byte messages back until the peer closes (or anything fails).
-async fn echo_server<E: Exec>(mut stream: E::Stream) {
+async fn echo_server<E: NetExec>(mut stream: E::Stream) {
     let mut buf = [0u8; MSG];
     while E::read_exact(&mut stream, &mut buf).await.is_ok() {
         if E::write_all(&mut stream, &buf).await.is_err() {
@@ -329,7 +194,7 @@ async fn echo_server<E: Exec>(mut stream: E::Stream) {
 }
 
 /// `ROUND_TRIPS` ping-pongs of `MSG` bytes; gives the stream back for the next iteration.
-async fn echo_client<E: Exec>(mut stream: E::Stream, tag: u8) -> E::Stream {
+async fn echo_client<E: NetExec>(mut stream: E::Stream, tag: u8) -> E::Stream {
     let out = [tag; MSG];
     let mut back = [0u8; MSG];
     for _ in 0..ROUND_TRIPS {
@@ -344,7 +209,7 @@ async fn echo_client<E: Exec>(mut stream: E::Stream, tag: u8) -> E::Stream {
     stream
 }
 
-fn tcp_echo<E: Exec>(group: &mut Group<'_>, procs: usize) {
+fn tcp_echo<E: NetExec>(group: &mut Group<'_>, procs: usize) {
     let rt = E::build(procs);
 
     // Set up the connections and their server tasks once, outside the timed loop.
@@ -546,29 +411,6 @@ impl XorShift {
     }
 }
 
-/// Worker count for both runtimes: env `BENCH_PROCS`, else 2.
-fn procs() -> usize {
-    std::env::var("BENCH_PROCS")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(2)
-}
-
-type Shape = fn(&mut Group<'_>, usize);
-
-/// One group per shape: gmp first, then tokio, each on its own runtime.
-fn run_shape(c: &mut Criterion, name: &str, throughput: Option<u64>, gmp: Shape, tokio: Shape) {
-    let procs = procs();
-    let mut group = c.benchmark_group(name);
-    if let Some(n) = throughput {
-        group.throughput(Throughput::Elements(n));
-    }
-    gmp(&mut group, procs);
-    tokio(&mut group, procs);
-    group.finish();
-}
-
 fn bench_tcp_echo(c: &mut Criterion) {
     run_shape(
         c,
@@ -609,16 +451,9 @@ fn bench_timers_cancel_pending_100k(c: &mut Criterion) {
     );
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(10)
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-}
-
 criterion_group! {
     name = net_time;
-    config = config();
+    config = config(10);
     targets =
         bench_tcp_echo,
         bench_timers_100k,

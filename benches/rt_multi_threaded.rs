@@ -57,139 +57,21 @@
 //! is a few minutes on 2 cores). Criterion's CLI flags (`--sample-size`,
 //! `--measurement-time`, `--warm-up-time`) override them.
 
-use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::sync::oneshot;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{config, run_shape, Exec, Gmp, Group, Tokio};
 
 const NUM_SPAWN: usize = 10_000;
 const STALL_DUR: Duration = Duration::from_micros(10);
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
-
-type Group<'a> = BenchmarkGroup<'a, WallTime>;
-
-/// The few runtime operations the shapes need, implemented for both runtimes.
-/// Everything is monomorphised, so neither runtime pays for the abstraction.
-trait Exec: Sized + 'static {
-    /// Criterion function id.
-    const NAME: &'static str;
-    type JoinError: std::fmt::Debug;
-    type JoinHandle<T: Send + 'static>: Future<Output = Result<T, Self::JoinError>> + Send + 'static;
-
-    fn build(procs: usize) -> Self;
-
-    /// Spawn from outside the runtime, through the runtime's handle.
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
-
-    /// Spawn onto the current runtime (called from inside a task).
-    fn spawn<F>(fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output;
-
-    fn yield_now() -> impl Future<Output = ()> + Send;
-
-    fn shutdown(self);
-}
-
-struct Gmp(gmp::Runtime);
-
-impl Exec for Gmp {
-    const NAME: &'static str = "gmp";
-    type JoinError = gmp::JoinError;
-    type JoinHandle<T: Send + 'static> = gmp::JoinHandle<T>;
-
-    fn build(procs: usize) -> Self {
-        Gmp(gmp::Runtime::builder()
-            .procs(procs)
-            .build()
-            .expect("build gmp runtime"))
-    }
-
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.0.handle().spawn(fut)
-    }
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        gmp::spawn(fut)
-    }
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        self.0.block_on(fut)
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        gmp::yield_now()
-    }
-
-    fn shutdown(self) {
-        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
-    }
-}
-
-struct Tokio(tokio::runtime::Runtime);
-
-impl Exec for Tokio {
-    const NAME: &'static str = "tokio";
-    type JoinError = tokio::task::JoinError;
-    type JoinHandle<T: Send + 'static> = tokio::task::JoinHandle<T>;
-
-    fn build(procs: usize) -> Self {
-        Tokio(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(procs)
-                .enable_all()
-                .build()
-                .expect("build tokio runtime"),
-        )
-    }
-
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.0.handle().spawn(fut)
-    }
-
-    fn spawn<F>(fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        tokio::spawn(fut)
-    }
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        self.0.block_on(fut)
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
-    }
-
-    fn shutdown(self) {
-        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
-    }
-}
 
 fn spawn_many_local<E: Exec>(group: &mut Group<'_>, procs: usize) {
     let rt = E::build(procs);
@@ -397,26 +279,6 @@ fn stall() {
     }
 }
 
-/// Worker count for both runtimes: env `BENCH_PROCS`, else 2.
-fn procs() -> usize {
-    std::env::var("BENCH_PROCS")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(2)
-}
-
-type Shape = fn(&mut Group<'_>, usize);
-
-/// One group per shape: gmp first, then tokio, each on its own runtime.
-fn run_shape(c: &mut Criterion, name: &str, gmp: Shape, tokio: Shape) {
-    let procs = procs();
-    let mut group = c.benchmark_group(name);
-    gmp(&mut group, procs);
-    tokio(&mut group, procs);
-    group.finish();
-}
-
 fn bench_spawn_many_local(c: &mut Criterion) {
     run_shape(
         c,
@@ -461,16 +323,9 @@ fn bench_chained_spawn(c: &mut Criterion) {
     );
 }
 
-fn config() -> Criterion {
-    Criterion::default()
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(3))
-        .warm_up_time(Duration::from_secs(1))
-}
-
 criterion_group! {
     name = rt_multi_scheduler;
-    config = config();
+    config = config(20);
     targets =
         bench_spawn_many_local,
         bench_spawn_many_remote_idle,

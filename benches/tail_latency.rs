@@ -34,11 +34,15 @@
 //! stuck-P rescue, after two 10ms time slices), idle p99 under 0.5ms.
 //! A second table shows gmp's scheduler counters for each scenario.
 
-use std::future::Future;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, AtomicU32};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{procs, Exec, Gmp, Tokio};
 
 const TICK: Duration = Duration::from_millis(1);
 const TICKS: u32 = 2_000;
@@ -51,83 +55,16 @@ const WATCHDOG: Duration = Duration::from_secs(30);
 /// Ticks done by the current ticker (for the watchdog's report).
 static TICKS_DONE: AtomicU32 = AtomicU32::new(0);
 
-/// The few runtime operations the scenarios need, implemented for both runtimes.
-trait Exec: Sized + 'static {
-    const NAME: &'static str;
-    type JoinError: std::fmt::Debug;
-    type JoinHandle<T: Send + 'static>: Future<Output = Result<T, Self::JoinError>> + Send + 'static;
-
-    fn build(procs: usize) -> Self;
-
-    /// Spawn from outside the runtime, through the runtime's handle.
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static;
-
-    /// Run a blocking closure on the current runtime (called from inside a task).
-    fn spawn_blocking<F, R>(f: F) -> Self::JoinHandle<R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static;
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output;
-
-    fn yield_now() -> impl Future<Output = ()> + Send;
-
-    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send;
-
+/// What the report and the watchdog want from a runtime, on top of the shared [`Exec`].
+trait Report: Exec {
     /// Scheduler counters worth reporting, if the runtime has them.
     fn activity(&self) -> Option<String>;
 
     /// The gmp handle, for the watchdog's report.
     fn gmp_handle(&self) -> Option<gmp::Handle>;
-
-    fn shutdown(self);
 }
 
-struct Gmp(gmp::Runtime);
-
-impl Exec for Gmp {
-    const NAME: &'static str = "gmp";
-    type JoinError = gmp::JoinError;
-    type JoinHandle<T: Send + 'static> = gmp::JoinHandle<T>;
-
-    fn build(procs: usize) -> Self {
-        Gmp(gmp::Runtime::builder()
-            .procs(procs)
-            .build()
-            .expect("build gmp runtime"))
-    }
-
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.0.handle().spawn(fut)
-    }
-
-    fn spawn_blocking<F, R>(f: F) -> Self::JoinHandle<R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        gmp::spawn_blocking(f)
-    }
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        self.0.block_on(fut)
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        gmp::yield_now()
-    }
-
-    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
-        gmp::time::sleep_until(deadline)
-    }
-
+impl Report for Gmp {
     fn activity(&self) -> Option<String> {
         let m = self.0.handle().metrics();
         Some(format!(
@@ -139,67 +76,15 @@ impl Exec for Gmp {
     fn gmp_handle(&self) -> Option<gmp::Handle> {
         Some(self.0.handle().clone())
     }
-
-    fn shutdown(self) {
-        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
-    }
 }
 
-struct Tokio(tokio::runtime::Runtime);
-
-impl Exec for Tokio {
-    const NAME: &'static str = "tokio";
-    type JoinError = tokio::task::JoinError;
-    type JoinHandle<T: Send + 'static> = tokio::task::JoinHandle<T>;
-
-    fn build(procs: usize) -> Self {
-        Tokio(
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(procs)
-                .enable_all()
-                .build()
-                .expect("build tokio runtime"),
-        )
-    }
-
-    fn spawn_remote<F>(&self, fut: F) -> Self::JoinHandle<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        self.0.handle().spawn(fut)
-    }
-
-    fn spawn_blocking<F, R>(f: F) -> Self::JoinHandle<R>
-    where
-        F: FnOnce() -> R + Send + 'static,
-        R: Send + 'static,
-    {
-        tokio::task::spawn_blocking(f)
-    }
-
-    fn block_on<F: Future>(&self, fut: F) -> F::Output {
-        self.0.block_on(fut)
-    }
-
-    fn yield_now() -> impl Future<Output = ()> + Send {
-        tokio::task::yield_now()
-    }
-
-    fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
-        tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
-    }
-
+impl Report for Tokio {
     fn activity(&self) -> Option<String> {
         None
     }
 
     fn gmp_handle(&self) -> Option<gmp::Handle> {
         None
-    }
-
-    fn shutdown(self) {
-        self.0.shutdown_timeout(SHUTDOWN_TIMEOUT);
     }
 }
 
@@ -309,7 +194,7 @@ fn stats(mut samples: Vec<Duration>) -> Stats {
 }
 
 /// One scenario on a fresh runtime of type `E`.
-fn run<E: Exec>(
+fn run<E: Report>(
     scenario: Scenario,
     procs: usize,
     progress: &mpsc::Sender<Phase>,
@@ -340,7 +225,7 @@ fn run<E: Exec>(
     });
 
     phase("shutdown", None);
-    rt.shutdown();
+    rt.shutdown_timeout(SHUTDOWN_TIMEOUT);
     (stats(lateness), activity)
 }
 
@@ -348,15 +233,6 @@ fn run<E: Exec>(
 struct Phase {
     what: String,
     handle: Option<gmp::Handle>,
-}
-
-/// Worker count for both runtimes: env `BENCH_PROCS`, else 2.
-fn procs() -> usize {
-    std::env::var("BENCH_PROCS")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(2)
 }
 
 /// Exits the process if a phase takes longer than `WATCHDOG`.

@@ -65,6 +65,7 @@
 //! ```
 
 mod addr;
+mod io_impls;
 mod tcp_listener;
 mod tcp_split;
 mod tcp_stream;

@@ -2,12 +2,11 @@
 
 use std::error::Error;
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
+use crate::net::io_impls::{impl_async_read, impl_async_write, read_exact_on, write_all_on};
 use crate::net::TcpStream;
 
 /// The read half of a [`TcpStream`], made by [`TcpStream::into_split`].
@@ -83,18 +82,12 @@ impl OwnedReadHalf {
 
     /// Read some bytes; `Ok(0)` is end-of-file. See [`TcpStream::read`].
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.inner.poll_read_priv(cx, buf)).await
+        self.inner.io.read_io(|s| (&*s).read(buf)).await
     }
 
     /// Read exactly `buf.len()` bytes. See [`TcpStream::read_exact`].
-    pub async fn read_exact(&mut self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        read_exact_on(&self.inner.io, buf).await
     }
 }
 
@@ -126,18 +119,12 @@ impl OwnedWriteHalf {
 
     /// Write some bytes. See [`TcpStream::write`].
     pub async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        std::future::poll_fn(|cx| self.inner.poll_write_priv(cx, buf)).await
+        self.inner.io.write_io(|s| (&*s).write(buf)).await
     }
 
     /// Write all of `buf`. See [`TcpStream::write_all`].
-    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        write_all_on(&self.inner.io, buf).await
     }
 }
 
@@ -150,50 +137,14 @@ impl Drop for OwnedWriteHalf {
     }
 }
 
-impl futures_io::AsyncRead for OwnedReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_read_priv(cx, buf)
-    }
+impl_async_read!(OwnedReadHalf, |this| this.inner.io);
 
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_read_vectored_priv(cx, bufs)
-    }
-}
-
-/// As for [`TcpStream`]: `poll_flush` is a no-op, `poll_close` shuts down the write direction.
-impl futures_io::AsyncWrite for OwnedWriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.inner.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.inner.shutdown(Shutdown::Write))
-    }
-}
+impl_async_write!(
+    /// As for [`TcpStream`]: `poll_flush` is a no-op, `poll_close` shuts down the write
+    /// direction.
+    OwnedWriteHalf,
+    |this| this.inner.io
+);
 
 impl fmt::Debug for OwnedReadHalf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,12 +1,11 @@
 //! [`TcpStream`]: a connected TCP socket.
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use crate::net::addr::{each_addr, ToSocketAddrs};
+use crate::net::io_impls::{impl_async_read, impl_async_write, read_exact_on, write_all_on};
 use crate::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use crate::reactor::IoSource;
 
@@ -48,7 +47,7 @@ use crate::reactor::IoSource;
 ///
 /// [`TcpListener::accept`]: crate::net::TcpListener::accept
 pub struct TcpStream {
-    io: IoSource<mio::net::TcpStream>,
+    pub(super) io: IoSource<mio::net::TcpStream>,
 }
 
 impl TcpStream {
@@ -204,14 +203,8 @@ impl TcpStream {
     /// Read exactly `buf.len()` bytes. Fails with
     /// [`ErrorKind::UnexpectedEof`](io::ErrorKind::UnexpectedEof) if the stream ends first
     /// (the bytes read so far are then in `buf`, but how many is not reported).
-    pub async fn read_exact(&mut self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        read_exact_on(&self.io, buf).await
     }
 
     /// Write some bytes from `buf`, waiting until the socket can take at least one. Returns how
@@ -221,14 +214,8 @@ impl TcpStream {
     }
 
     /// Write all of `buf`, waiting for room as needed.
-    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        write_all_on(&self.io, buf).await
     }
 
     /// Split into an owned read half and an owned write half that can move to different tasks.
@@ -263,40 +250,6 @@ impl TcpStream {
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         crate::net::tcp_split::split_owned(self)
     }
-
-    // ----- poll building blocks, shared by the trait impls and the split halves -----
-
-    pub(crate) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_io(cx, |s| (&*s).read(buf))
-    }
-
-    pub(crate) fn poll_read_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_io(cx, |s| (&*s).read_vectored(bufs))
-    }
-
-    pub(crate) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_io(cx, |s| (&*s).write(buf))
-    }
-
-    pub(crate) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_io(cx, |s| (&*s).write_vectored(bufs))
-    }
 }
 
 /// The outcome of a non-blocking connect once the socket reports writable: the pending error
@@ -312,53 +265,19 @@ fn connect_outcome(s: &mio::net::TcpStream) -> io::Result<()> {
     }
 }
 
-/// Reads wait for data without blocking the M. `Ok(0)` is end-of-file.
-impl futures_io::AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_priv(cx, buf)
-    }
+impl_async_read!(
+    /// Reads wait for data without blocking the M. `Ok(0)` is end-of-file.
+    TcpStream,
+    |this| this.io
+);
 
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_read_vectored_priv(cx, bufs)
-    }
-}
-
-/// Writes go straight to the socket (there is no user-space buffer, so `poll_flush` is a
-/// no-op); `poll_close` shuts down the write direction (`shutdown(Write)`), after which the
-/// peer reads EOF and this side can still read.
-impl futures_io::AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
+impl_async_write!(
+    /// Writes go straight to the socket (there is no user-space buffer, so `poll_flush` is a
+    /// no-op); `poll_close` shuts down the write direction (`shutdown(Write)`), after which the
+    /// peer reads EOF and this side can still read.
+    TcpStream,
+    |this| this.io
+);
 
 impl fmt::Debug for TcpStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

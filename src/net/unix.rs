@@ -1,14 +1,14 @@
 //! Unix domain sockets: [`UnixListener`], [`UnixStream`] and [`UnixDatagram`].
 
 use std::fmt;
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::net::io_impls::{impl_async_read, impl_async_write, read_exact_on, write_all_on};
 use crate::reactor::IoSource;
 
 /// A Unix domain socket server, listening for connections on a filesystem path.
@@ -191,14 +191,8 @@ impl UnixStream {
     }
 
     /// Read exactly `buf.len()` bytes, or fail with `UnexpectedEof`.
-    pub async fn read_exact(&mut self, mut buf: &mut [u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.read(buf).await? {
-                0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-                n => buf = &mut buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn read_exact(&mut self, buf: &mut [u8]) -> io::Result<()> {
+        read_exact_on(&self.io, buf).await
     }
 
     /// Write some bytes; returns how many were written.
@@ -207,14 +201,8 @@ impl UnixStream {
     }
 
     /// Write all of `buf`.
-    pub async fn write_all(&mut self, mut buf: &[u8]) -> io::Result<()> {
-        while !buf.is_empty() {
-            match self.write(buf).await? {
-                0 => return Err(io::ErrorKind::WriteZero.into()),
-                n => buf = &buf[n..],
-            }
-        }
-        Ok(())
+    pub async fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        write_all_on(&self.io, buf).await
     }
 }
 
@@ -231,49 +219,14 @@ fn connect_outcome(s: &mio::net::UnixStream) -> io::Result<()> {
     }
 }
 
-impl futures_io::AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_io(cx, |s| (&*s).read(buf))
-    }
+impl_async_read!(UnixStream, |this| this.io);
 
-    fn poll_read_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_read_io(cx, |s| (&*s).read_vectored(bufs))
-    }
-}
-
-impl futures_io::AsyncWrite for UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_io(cx, |s| (&*s).write(buf))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_io(cx, |s| (&*s).write_vectored(bufs))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_close(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown(Shutdown::Write))
-    }
-}
+impl_async_write!(
+    /// As for [`TcpStream`](crate::net::TcpStream): `poll_flush` is a no-op, `poll_close`
+    /// shuts down the write direction.
+    UnixStream,
+    |this| this.io
+);
 
 /// A Unix domain datagram socket.
 ///
