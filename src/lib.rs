@@ -33,9 +33,9 @@
 mod executor;
 #[cfg(loom)]
 pub mod executor;
-mod loom;
 #[cfg(all(feature = "hyper", not(loom)))]
 pub mod hyper;
+mod loom;
 #[cfg(not(loom))]
 pub mod net;
 #[cfg(not(loom))]

@@ -8,6 +8,15 @@ use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 
+/// These tests measure thread counts and latencies: run them one at a time, so that one test's
+/// 64 blocking threads do not deschedule another's Ms (which sysmon would rightly treat as
+/// long blocking calls).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
@@ -18,6 +27,7 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 
 #[test]
 fn short_blocking_calls_need_no_extra_threads() {
+    let _serial = serial();
     let rt = gmp::Runtime::builder().procs(2).build().unwrap();
     let max_threads = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicBool::new(false));
@@ -54,6 +64,7 @@ fn short_blocking_calls_need_no_extra_threads() {
 
 #[test]
 fn blocking_panic_is_a_join_error() {
+    let _serial = serial();
     let rt = gmp::Runtime::builder().procs(1).build().unwrap();
     let err = rt
         .block_on(gmp::spawn_blocking(|| panic!("blocking boom")))
@@ -68,6 +79,7 @@ fn blocking_panic_is_a_join_error() {
 /// the same runtime keeps running.
 #[test]
 fn ticker_survives_long_blocking_sections() {
+    let _serial = serial();
     let rt = gmp::Runtime::builder().procs(2).build().unwrap();
     let blockers: Vec<_> = (0..2)
         .map(|_| {
@@ -102,6 +114,7 @@ fn ticker_survives_long_blocking_sections() {
 /// time slice, so a second task gets the P.
 #[test]
 fn always_ready_leaf_future_is_preempted() {
+    let _serial = serial();
     let rt = gmp::Runtime::builder()
         .procs(1)
         .time_slice(Duration::from_millis(10))
@@ -143,6 +156,7 @@ fn spin(d: Duration) {
 /// runs long before the spin ends.
 #[test]
 fn stuck_p_rescue_runs_queued_work() {
+    let _serial = serial();
     let rt = gmp::Runtime::builder().procs(1).build().unwrap();
     let (in_tx, in_rx) = mpsc::channel();
     let (ran_tx, ran_rx) = mpsc::channel();
@@ -170,6 +184,7 @@ fn stuck_p_rescue_runs_queued_work() {
 /// The same with rescue off: the queued task waits for the spin to end (the trade-off).
 #[test]
 fn without_rescue_queued_work_waits() {
+    let _serial = serial();
     let rt = gmp::Runtime::builder()
         .procs(1)
         .stuck_rescue(false)
@@ -196,6 +211,7 @@ fn without_rescue_queued_work_waits() {
 /// complete.
 #[test]
 fn blocking_burst_respects_max_threads() {
+    let _serial = serial();
     let rt = gmp::Runtime::builder()
         .procs(2)
         .max_threads(64)
@@ -244,6 +260,7 @@ fn blocking_burst_respects_max_threads() {
 /// Spare Ms from a burst of blocking calls exit after their keep-alive.
 #[test]
 fn spare_ms_are_reaped() {
+    let _serial = serial();
     let rt = gmp::Runtime::builder()
         .procs(2)
         .thread_keep_alive(Duration::from_millis(100))
@@ -265,6 +282,7 @@ fn spare_ms_are_reaped() {
 
 #[test]
 fn block_in_place_on_a_worker_and_elsewhere() {
+    let _serial = serial();
     let rt = gmp::Runtime::builder().procs(1).build().unwrap();
     let v = rt
         .block_on(rt.spawn(async {

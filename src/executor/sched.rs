@@ -632,6 +632,7 @@ impl Sched {
         while self.nthreads.load(SeqCst) > me {
             match deadline {
                 None => {
+                    self.reactor.netpoll_break_force();
                     guard = self
                         .exit_cvar
                         .wait_timeout(guard, Duration::from_millis(100))
@@ -643,6 +644,7 @@ impl Sched {
                     if now >= d {
                         break;
                     }
+                    self.reactor.netpoll_break_force();
                     guard = self
                         .exit_cvar
                         .wait_timeout(guard, d - now)

@@ -52,7 +52,10 @@ where
         let len = dst.len();
         let n = ready!(Pin::new(&mut self.get_mut().inner).poll_read(cx, dst))?;
         // A reader that claims more than it was given would break `advance`'s contract.
-        assert!(n <= len, "gmp: AsyncRead::poll_read returned {n} > buffer length {len}");
+        assert!(
+            n <= len,
+            "gmp: AsyncRead::poll_read returned {n} > buffer length {len}"
+        );
         // SAFETY: the first `n` bytes of the unfilled part were initialized by
         // `initialize_unfilled` and then written by `poll_read`, and `n <= len` (checked above).
         unsafe { buf.advance(n) };

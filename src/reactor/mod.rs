@@ -185,6 +185,13 @@ impl Reactor {
         }
     }
 
+    /// Wake the poll even if a break is already pending (shutdown's retry, which must not
+    /// depend on who consumed the last one).
+    pub(crate) fn netpoll_break_force(&self) {
+        self.break_pending.store(true, Release);
+        let _ = self.waker.wake();
+    }
+
     /// A timer at `when` was added: if the blocked poll would sleep past it, break it.
     /// Returns false when no M is blocked in the poll (the caller must make sure one looks).
     pub(crate) fn wake_for_timer(&self, when: u64) -> bool {

@@ -11,10 +11,10 @@
 //! let task = Executor::spawn(&handle, Box::pin(async move { tx.send(1).unwrap() }));
 //! let h = handle.clone();
 //! Executor::block_on(&handle, Box::pin(async move {
-//!     task.await;
+//!     std::pin::Pin::from(task).await; // `Box<dyn Task>` is not `Unpin`
 //!     h.spawn_blocking(Box::new(move || assert_eq!(rx.recv().unwrap(), 1))).await;
 //! }));
-//! //! ```
+//! ```
 
 use super::Handle;
 use crate::executor::syscall::BlockingTask;
