@@ -11,6 +11,9 @@
 #   WRK_CONNS      connection counts to run (default "50 500")
 #   WRK_DURATION   seconds per wrk run (default 10)
 #   GMP_PORT, TOKIO_PORT   loopback ports (default 18080, 18081)
+#   GMP_EXAMPLE, TOKIO_EXAMPLE, FEATURES   which servers (default http_hello and
+#                  http_hello_tokio); the hyper pair:
+#                  GMP_EXAMPLE=hyper_server TOKIO_EXAMPLE=hyper_server_tokio FEATURES=hyper
 #
 # Note: on a small machine wrk and the server share the CPUs; the comparison
 # is fair (both servers face the same load generator) but absolute numbers are
@@ -26,6 +29,9 @@ DURATION=${WRK_DURATION:-10}
 GMP_PORT=${GMP_PORT:-18080}
 TOKIO_PORT=${TOKIO_PORT:-18081}
 HOST=127.0.0.1
+GMP_EXAMPLE=${GMP_EXAMPLE:-http_hello}
+TOKIO_EXAMPLE=${TOKIO_EXAMPLE:-http_hello_tokio}
+FEATURES=${FEATURES:-}
 
 if ! command -v wrk >/dev/null 2>&1; then
     echo "wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk" >&2
@@ -49,7 +55,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 echo "building examples (release) ..." >&2
-if ! cargo build --release --example http_hello --example http_hello_tokio >"$TMP/build.log" 2>&1; then
+if ! cargo build --release ${FEATURES:+--features "$FEATURES"} --example "$GMP_EXAMPLE" --example "$TOKIO_EXAMPLE" >"$TMP/build.log" 2>&1; then
     cat "$TMP/build.log" >&2
     exit 1
 fi
@@ -120,8 +126,8 @@ run_server() {
     SERVER_PID=""
 }
 
-run_server gmp target/release/examples/http_hello "$GMP_PORT"
-run_server tokio target/release/examples/http_hello_tokio "$TOKIO_PORT"
+run_server gmp "target/release/examples/$GMP_EXAMPLE" "$GMP_PORT"
+run_server tokio "target/release/examples/$TOKIO_EXAMPLE" "$TOKIO_PORT"
 
 if ! cmp -s "$TMP/gmp.response" "$TMP/tokio.response"; then
     echo "WARNING: the two servers' responses differ:" >&2
