@@ -42,16 +42,7 @@ thread_local! {
 /// The P this thread holds in `sched`, if it is one of its Ms.
 #[inline]
 pub(crate) fn current_p(sched: &Sched) -> Option<usize> {
-    CONTEXT
-        .try_with(|c| {
-            if ptr::eq(c.sched.get(), sched) && c.p.get() != NO_P {
-                Some(c.p.get())
-            } else {
-                None
-            }
-        })
-        .ok()
-        .flatten()
+    current_p_for_wake(sched).map(|(p, _)| p)
 }
 
 /// The P this thread holds in `sched`, and whether a wake now should go to runnext (false

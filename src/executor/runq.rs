@@ -108,6 +108,39 @@ impl<T: Entry> RunQueue<T> {
         self.len() == 0 && !self.has_runnext()
     }
 
+    /// Owner only: append `p` at the tail if the ring has room (given the `head` we read);
+    /// hands `p` back when it is full.
+    fn push_tail(&self, p: *mut (), h: u32) -> Result<(), *mut ()> {
+        let t = self.tail.load(Relaxed);
+        if t.wrapping_sub(h) < RUNQ_SIZE as u32 {
+            self.slot(t).store(p, Relaxed);
+            self.tail.store(t.wrapping_add(1), Release);
+            Ok(())
+        } else {
+            Err(p)
+        }
+    }
+
+    /// Claim the entry at the ring's head (owner or any other thread).
+    fn pop_head(&self) -> Option<T> {
+        let mut h = self.head.load(Acquire);
+        loop {
+            let t = self.tail.load(Acquire);
+            if t == h {
+                return None;
+            }
+            let p = self.slot(h).load(Relaxed);
+            match self
+                .head
+                .compare_exchange(h, h.wrapping_add(1), AcqRel, Acquire)
+            {
+                // SAFETY: slot h was claimed by our CAS.
+                Ok(_) => return Some(unsafe { T::from_ptr(p) }),
+                Err(actual) => h = actual,
+            }
+        }
+    }
+
     /// Go's `runqput` (owner only). With `next`, the task goes to `runnext` and the task it
     /// displaces to the ring's tail. A full ring sends half of itself plus the task to
     /// `overflow` (Go's `runqputslow`) as one batch.
@@ -127,13 +160,11 @@ impl<T: Entry> RunQueue<T> {
             task = unsafe { T::from_ptr(old) };
         }
         let h = self.head.load(Acquire);
-        let t = self.tail.load(Relaxed);
-        if t.wrapping_sub(h) < RUNQ_SIZE as u32 {
-            self.slot(t).store(task.into_ptr(), Relaxed);
-            self.tail.store(t.wrapping_add(1), Release);
-            return Put::Ring;
+        match self.push_tail(task.into_ptr(), h) {
+            Ok(()) => Put::Ring,
+            // SAFETY: handed back unchanged by `push_tail`.
+            Err(p) => self.runqputslow(unsafe { T::from_ptr(p) }, h, overflow),
         }
-        self.runqputslow(task, h, t, overflow)
     }
 
     /// Move the oldest half of a full ring, then `task`, to the global queue in one batch. If a
@@ -143,15 +174,14 @@ impl<T: Entry> RunQueue<T> {
         &self,
         task: T,
         mut h: u32,
-        t: u32,
         overflow: impl FnOnce(&mut dyn Iterator<Item = T>),
     ) -> Put {
         let n = (RUNQ_SIZE / 2) as u32;
+        let mut task = task.into_ptr();
         loop {
-            if t.wrapping_sub(h) < RUNQ_SIZE as u32 {
-                self.slot(t).store(task.into_ptr(), Relaxed);
-                self.tail.store(t.wrapping_add(1), Release);
-                return Put::Ring;
+            match self.push_tail(task, h) {
+                Ok(()) => return Put::Ring,
+                Err(p) => task = p,
             }
             match self
                 .head
@@ -168,7 +198,8 @@ impl<T: Entry> RunQueue<T> {
                 // SAFETY: claimed by our CAS on head; each holds a queue entry.
                 unsafe { T::from_ptr(p) }
             })
-            .chain(std::iter::once(task));
+            // SAFETY: the entry we were asked to put, never published.
+            .chain(std::iter::once(unsafe { T::from_ptr(task) }));
         overflow(&mut batch);
         Put::Overflow
     }
@@ -183,12 +214,7 @@ impl<T: Entry> RunQueue<T> {
         if next.is_null() {
             return;
         }
-        let h = self.head.load(Acquire);
-        let t = self.tail.load(Relaxed);
-        if t.wrapping_sub(h) < RUNQ_SIZE as u32 {
-            self.slot(t).store(next, Relaxed);
-            self.tail.store(t.wrapping_add(1), Release);
-        } else {
+        if self.push_tail(next, self.head.load(Acquire)).is_err() {
             // Ring full: leave it where it was.
             self.runnext.store(next, Release);
         }
@@ -204,22 +230,7 @@ impl<T: Entry> RunQueue<T> {
                 return Some((unsafe { T::from_ptr(next) }, true));
             }
         }
-        let mut h = self.head.load(Acquire);
-        loop {
-            let t = self.tail.load(Relaxed);
-            if t == h {
-                return None;
-            }
-            let p = self.slot(h).load(Relaxed);
-            match self
-                .head
-                .compare_exchange(h, h.wrapping_add(1), AcqRel, Acquire)
-            {
-                // SAFETY: slot h was claimed by our CAS.
-                Ok(_) => return Some((unsafe { T::from_ptr(p) }, false)),
-                Err(actual) => h = actual,
-            }
-        }
+        self.pop_head().map(|t| (t, false))
     }
 
     /// Go's `runqgrab`: claim half (rounded up) of this ring for a thief and copy the tasks into
@@ -304,22 +315,8 @@ impl<T: Entry> RunQueue<T> {
             // SAFETY: taken out of runnext by our swap.
             out.push(unsafe { T::from_ptr(next) });
         }
-        let mut h = self.head.load(Acquire);
-        loop {
-            let t = self.tail.load(Acquire);
-            if t == h {
-                return out;
-            }
-            let p = self.slot(h).load(Relaxed);
-            match self
-                .head
-                .compare_exchange(h, h.wrapping_add(1), AcqRel, Acquire)
-            {
-                // SAFETY: slot h was claimed by our CAS.
-                Ok(_) => out.push(unsafe { T::from_ptr(p) }),
-                Err(actual) => h = actual,
-            }
-        }
+        out.extend(std::iter::from_fn(|| self.pop_head()));
+        out
     }
 }
 

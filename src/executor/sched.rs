@@ -251,11 +251,7 @@ impl Sched {
     /// `runqput` on P `p` (the caller's own P), overflowing to the global queue.
     pub(crate) fn runqput(self: &Arc<Self>, p: usize, task: Notified, next: bool) {
         let pp = &self.allp[p];
-        let put = pp.runq.runqput(task, next, |batch| {
-            for t in batch {
-                self.global.push(t);
-            }
-        });
+        let put = pp.runq.runqput(task, next, |batch| self.overflow(batch));
         match put {
             Put::Runnext => {}
             Put::Ring => self.wakep(),
@@ -264,6 +260,13 @@ impl Sched {
                 fence(SeqCst);
                 self.wakep();
             }
+        }
+    }
+
+    /// `runqputslow`'s batch: half a ring plus one, to the global queue.
+    fn overflow(&self, batch: &mut dyn Iterator<Item = Notified>) {
+        for t in batch {
+            self.global.push(t);
         }
     }
 
@@ -289,11 +292,7 @@ impl Sched {
         let runq = &self.allp[p].runq;
         for _ in 1..n {
             let Some(t) = self.global.pop() else { break };
-            runq.runqput(t, false, |batch| {
-                for t in batch {
-                    self.global.push(t);
-                }
-            });
+            runq.runqput(t, false, |batch| self.overflow(batch));
         }
         Some(first)
     }
@@ -345,6 +344,14 @@ impl Sched {
         }
         let mut idle = lock(&self.idle);
         self.pidleput(&mut idle, p);
+    }
+
+    /// P `p` was just taken from an M in a blocking section (CAS `Syscall -> Idle`, by sysmon
+    /// or eagerly): count it and hand the P on.
+    pub(crate) fn handoff_from_syscall(self: &Arc<Self>, p: usize) {
+        self.allp[p].handoffs.fetch_add(1, Relaxed);
+        self.long_syscalls.fetch_add(1, Relaxed);
+        self.handoff_p(p);
     }
 
     /// Lend a reserve P for stuck-P rescue (at most `procs` at once).

@@ -46,9 +46,7 @@ pub(crate) fn enter_syscall() -> Option<usize> {
                 // tick later (Go's `entersyscallblock`, chosen adaptively).
                 // (`last_handoff` is left alone: only sysmon, which saw a call really last,
                 // extends the burst.)
-                pp.handoffs.fetch_add(1, Relaxed);
-                sched.long_syscalls.fetch_add(1, Relaxed);
-                sched.handoff_p(p);
+                sched.handoff_from_syscall(p);
             } else {
                 // Work is queued behind this call: make sure sysmon looks soon, not after its
                 // idle back-off (up to 10ms).

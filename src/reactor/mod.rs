@@ -21,7 +21,6 @@ mod scheduled_io;
 mod timerfd;
 pub(crate) mod timers;
 
-#[allow(unused_imports)] // used by gmp::net
 pub(crate) use io_source::IoSource;
 pub(crate) use scheduled_io::ScheduledIo;
 

@@ -23,8 +23,6 @@ use crate::executor::park::Parker;
 use crate::executor::sched::Sched;
 use crate::loom::lock;
 use std::io;
-#[allow(unused_imports)]
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::atomic::{AtomicBool, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

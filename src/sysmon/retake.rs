@@ -48,10 +48,8 @@ pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
                     continue;
                 }
                 if pp.status.cas(PStatus::Syscall, PStatus::Idle) {
-                    pp.handoffs.fetch_add(1, Relaxed);
                     pp.last_handoff.store(now, Relaxed);
-                    sched.long_syscalls.fetch_add(1, Relaxed);
-                    sched.handoff_p(i);
+                    sched.handoff_from_syscall(i);
                     acted = true;
                 }
             }
