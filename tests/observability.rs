@@ -243,19 +243,32 @@ fn dumpsignal_child() {
     for _ in 0..3 {
         drop(rt.spawn(std::future::pending::<()>()));
     }
+    // Signal only once all three have been polled and parked: on a loaded machine the M may
+    // not have run them yet, and the dump would (rightly) list them as Runnable.
+    wait_until("three waiting tasks", || {
+        let dump = rt.handle().dump();
+        dump.len() == 3
+            && dump
+                .tasks
+                .iter()
+                .all(|t| t.state == gmp::TaskState::Waiting)
+    });
     let status = Command::new("kill")
         .args(["-USR1", &std::process::id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    // sysmon prints within a cycle; give it time, then exit normally (the signal must not
-    // have killed us).
-    std::thread::sleep(Duration::from_millis(300));
+    // sysmon prints within a cycle. The parent closes our stdin once it has read the dump;
+    // then exit normally (the signal must not have killed us).
+    let mut sink = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink).unwrap();
 }
 
 #[test]
 fn dumpsignal_prints_a_task_dump() {
-    let out = Command::new(std::env::current_exe().unwrap())
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "dumpsignal_child",
@@ -264,11 +277,43 @@ fn dumpsignal_prints_a_task_dump() {
         ])
         .env("GMP_DUMPSIGNAL_CHILD", "1")
         .env("GMPDEBUG", "dumpsignal=1")
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("SCHED "), "{stderr}");
-    assert!(stderr.contains("3 tasks, 1 spawn locations"), "{stderr}");
-    assert!(stderr.contains("(Waiting: 3)"), "{stderr}");
+    let stdin = child.stdin.take().unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    // Read stderr on a thread so a child that never prints fails at the deadline, not hangs.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in stderr.lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    let mut seen = String::new();
+    while !seen.contains("(Waiting: 3)") {
+        let left = DEADLINE.saturating_sub(start.elapsed());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            Err(_) => {
+                let _ = child.kill();
+                panic!("no task dump on stderr within {DEADLINE:?}:\n{seen}");
+            }
+        }
+    }
+    drop(stdin); // lets the child exit
+    let status = child.wait().unwrap();
+    drop(rx);
+    reader.join().unwrap();
+    assert!(status.success(), "{seen}");
+    assert!(seen.contains("SCHED "), "{seen}");
+    assert!(seen.contains("3 tasks, 1 spawn locations"), "{seen}");
 }
