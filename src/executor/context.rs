@@ -5,6 +5,7 @@
 //! `releasep`, so it is only ever the P this very thread owns.
 
 use super::sched::Sched;
+use super::task::Notified;
 use crate::runtime::Handle;
 use std::cell::{Cell, RefCell};
 use std::ptr;
@@ -22,8 +23,9 @@ pub(crate) struct Context {
     in_block_on: Cell<bool>,
     /// Set by `exit_syscall` when sysmon retook this M's P during a blocking section.
     lost_p: Cell<bool>,
-    /// Readying a batch (netpoll events, due timers): wakes queue FIFO, not in runnext.
-    batch: Cell<bool>,
+    /// Readying a batch (netpoll events, due timers): wakes of this M's runtime's tasks are
+    /// collected here, in order, for `injectglist` (Go's netpoll returns a `gList`).
+    batch: RefCell<Option<Vec<Notified>>>,
 }
 
 thread_local! {
@@ -34,7 +36,7 @@ thread_local! {
             handle: RefCell::new(None),
             in_block_on: Cell::new(false),
             lost_p: Cell::new(false),
-            batch: Cell::new(false),
+            batch: RefCell::new(None),
         }
     };
 }
@@ -42,37 +44,77 @@ thread_local! {
 /// The P this thread holds in `sched`, if it is one of its Ms.
 #[inline]
 pub(crate) fn current_p(sched: &Sched) -> Option<usize> {
-    current_p_for_wake(sched).map(|(p, _)| p)
-}
-
-/// The P this thread holds in `sched`, and whether a wake now should go to runnext (false
-/// while readying a batch of netpoll events or timers: those queue in order, as Go's
-/// `injectglist` does, instead of each displacing the previous from runnext).
-#[inline]
-pub(crate) fn current_p_for_wake(sched: &Sched) -> Option<(usize, bool)> {
     CONTEXT
-        .try_with(|c| {
-            if ptr::eq(c.sched.get(), sched) && c.p.get() != NO_P {
-                Some((c.p.get(), !c.batch.get()))
-            } else {
-                None
-            }
-        })
+        .try_with(|c| (ptr::eq(c.sched.get(), sched) && c.p.get() != NO_P).then(|| c.p.get()))
         .ok()
         .flatten()
 }
 
-/// Run `f` as a batch of wakes (see [`current_p_for_wake`]).
-pub(crate) fn ready_batch<R>(f: impl FnOnce() -> R) -> R {
-    struct Reset(bool);
-    impl Drop for Reset {
+/// Where a wake of one of `sched`'s tasks goes (Go's `ready`).
+pub(crate) enum WakeTo {
+    /// This thread is an M of `sched` holding this P.
+    P(usize),
+    /// This M is collecting a batch ([`collect_ready`]): add it with [`push_collected`].
+    Collect,
+    /// Elsewhere: the global queue.
+    Remote,
+}
+
+/// Route a wake of one of `sched`'s tasks: to this M's P, into the batch it is collecting,
+/// or to the global queue. One thread-local access.
+#[inline]
+pub(crate) fn wake_to(sched: &Sched) -> WakeTo {
+    CONTEXT
+        .try_with(|c| {
+            if !ptr::eq(c.sched.get(), sched) {
+                WakeTo::Remote
+            } else if c.batch.borrow().is_some() {
+                WakeTo::Collect
+            } else if c.p.get() == NO_P {
+                WakeTo::Remote
+            } else {
+                WakeTo::P(c.p.get())
+            }
+        })
+        .unwrap_or(WakeTo::Remote)
+}
+
+/// Add a readied task to the batch being collected (after [`wake_to`] said `Collect`).
+pub(crate) fn push_collected(task: Notified) {
+    CONTEXT.with(|c| {
+        c.batch
+            .borrow_mut()
+            .as_mut()
+            .expect("gmp: push_collected outside collect_ready")
+            .push(task)
+    });
+}
+
+/// Run `f` on this M (a netpoll, a timer run) and return the tasks of this M's runtime that it
+/// readied, in order, instead of queueing each as it is woken: the caller runs one and hands
+/// out the rest with `injectglist`, so a batch costs at most one wakeup, not one per task.
+/// Inside an outer `collect_ready`, the outer one gets them (and this returns none).
+///
+/// If `f` panics, the tasks collected so far are queued globally on the way out (none lost).
+pub(crate) fn collect_ready(sched: &std::sync::Arc<Sched>, f: impl FnOnce()) -> Vec<Notified> {
+    struct Unwind<'a>(&'a std::sync::Arc<Sched>);
+    impl Drop for Unwind<'_> {
         fn drop(&mut self) {
-            let prev = self.0;
-            let _ = CONTEXT.try_with(|c| c.batch.set(prev));
+            let list = CONTEXT.with(|c| c.batch.take());
+            for t in list.into_iter().flatten() {
+                self.0.inject(t);
+            }
         }
     }
-    let _reset = Reset(CONTEXT.with(|c| c.batch.replace(true)));
-    f()
+    if CONTEXT.with(|c| c.batch.borrow().is_some()) {
+        f();
+        return Vec::new();
+    }
+    CONTEXT.with(|c| *c.batch.borrow_mut() = Some(Vec::new()));
+    let unwind = Unwind(sched);
+    f();
+    std::mem::forget(unwind);
+    CONTEXT.with(|c| c.batch.take()).unwrap_or_default()
 }
 
 /// Run `f` with the scheduler and P this thread holds, if it is an M holding a P.

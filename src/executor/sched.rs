@@ -226,7 +226,8 @@ impl Sched {
     }
 
     /// Go's `ready`: make a woken task runnable. On one of our Ms it goes to that M's P —
-    /// runnext for a wake (it inherits the time slice) — else to the global queue.
+    /// runnext for a wake (it inherits the time slice) — or, while that M readies a batch
+    /// (netpoll, timers), into the batch for `injectglist`; elsewhere to the global queue.
     ///
     /// A yield (`is_yield`: woken during its own poll) goes to the back of the local ring. If
     /// the global queue has work waiting, a fair share of it is moved into the ring first, so it
@@ -235,16 +236,49 @@ impl Sched {
     /// P whose ring holds only yielding tasks would take global work only at its 1-in-61 check,
     /// one task at a time.
     pub(crate) fn schedule(self: &Arc<Self>, task: Notified, is_yield: bool) {
-        match context::current_p_for_wake(self) {
-            Some((p, next)) => {
+        match context::wake_to(self) {
+            context::WakeTo::P(p) => {
                 if is_yield && !self.global.is_empty() {
                     if let Some(t) = self.globrunqget(p, 0) {
                         self.runqput(p, t, false);
                     }
                 }
-                self.runqput(p, task, next && !is_yield)
+                self.runqput(p, task, !is_yield)
             }
-            None => self.inject(task),
+            context::WakeTo::Collect => context::push_collected(task),
+            context::WakeTo::Remote => self.inject(task),
+        }
+    }
+
+    /// Go's `injectglist`: make a batch of readied tasks (netpoll events, due timers)
+    /// runnable, in order. Without a P they all go to the global queue. With P `p` (the
+    /// caller's), as many as there are idle Ps go to the global queue, the rest to `p`'s ring;
+    /// either way at most one `wakep` for the whole batch (a spinning M that finds work wakes
+    /// the next), never one per task.
+    pub(crate) fn injectglist(
+        self: &Arc<Self>,
+        mut rest: impl ExactSizeIterator<Item = Notified>,
+        p: Option<usize>,
+    ) {
+        if rest.len() == 0 {
+            return;
+        }
+        let nglobal = match p {
+            None => rest.len(),
+            Some(_) => self.npidle.load(SeqCst).min(rest.len()),
+        };
+        for t in rest.by_ref().take(nglobal) {
+            self.global.push(t);
+        }
+        if let Some(p) = p {
+            let runq = &self.allp[p].runq;
+            for t in rest {
+                runq.runqput(t, false, |batch| self.overflow(batch));
+            }
+        }
+        if nglobal > 0 {
+            fence(SeqCst);
+            self.wakep();
         }
     }
 

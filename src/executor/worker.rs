@@ -186,21 +186,29 @@ impl M {
                     return Some((t, false));
                 }
             }
-            // Go's checkTimers: fire this P's due timers (their tasks land in our runq).
+            // Go's checkTimers: fire this P's due timers; run the first task they ready.
             if pp.timers.when() != u64::MAX {
                 let now = sched.reactor.now_ns();
                 if pp.timers.when() <= now {
-                    pp.timers.run(now);
+                    if let Some(t) = self.ready_list(sched, || {
+                        pp.timers.run(now);
+                    }) {
+                        return Some((t, false));
+                    }
                 }
             }
             // Busy Ms never run out of local work, so they also make sure the poll is not
             // starved: if nobody polled for a while, poll now (sysmon covers Ms stuck in a
-            // poll). The coarse clock makes the check a couple of relaxed loads.
+            // poll). The coarse clock makes the check a couple of relaxed loads. What it
+            // readies queues behind our local work.
             if sched.reactor.has_sources()
                 && sched.coarse_now() > sched.reactor.last_poll() + BUSY_POLL_INTERVAL_NS
                 && !sched.reactor.is_blocked()
             {
-                sched.reactor.poll_nonblocking();
+                let list = context::collect_ready(sched, || {
+                    sched.reactor.poll_nonblocking();
+                });
+                sched.injectglist(list.into_iter(), Some(p));
             }
             if pp.polls.load(Relaxed) % GLOBAL_CHECK_PERIOD == 0 && !sched.global.is_empty() {
                 if let Some(t) = sched.globrunqget(p, 1) {
@@ -217,12 +225,13 @@ impl M {
                 }
             }
             // Go's netpoll(0): ready I/O, without blocking, unless an M is blocked in the poll
-            // (it sees the events itself). Woken tasks land in our runq.
-            if sched.reactor.has_sources()
-                && !sched.reactor.is_blocked()
-                && sched.reactor.poll_nonblocking() > 0
-            {
-                continue;
+            // (it sees the events itself). Run the first task it readies.
+            if sched.reactor.has_sources() && !sched.reactor.is_blocked() {
+                if let Some(t) = self.ready_list(sched, || {
+                    sched.reactor.poll_nonblocking();
+                }) {
+                    return Some((t, false));
+                }
             }
             if self.spinning || sched.may_spin() {
                 if !self.spinning {
@@ -280,21 +289,38 @@ impl M {
                 }
             }
             // One idle M blocks in the poll until I/O, the earliest timer, or a break.
-            if sched
-                .reactor
-                .poll_blocking(|| sched.next_timer_when())
-                .is_some()
-            {
-                sched.run_all_timers();
+            let mut polled = false;
+            let list = context::collect_ready(sched, || {
+                if sched
+                    .reactor
+                    .poll_blocking(|| sched.next_timer_when())
+                    .is_some()
+                {
+                    polled = true;
+                    sched.run_all_timers();
+                }
+            });
+            if polled {
                 if sched.shutdown.load(Relaxed) {
                     return None;
                 }
-                // Woken tasks went to the global queue (we hold no P). Take a P and run them,
-                // or, if every P is busy, leave them to the Ms that hold one.
+                // Go: take an idle P, run the first readied task on it, `injectglist` the
+                // rest — one readied task costs no wakeup at all. If every P is busy, the
+                // tasks go to the global queue for the Ms that hold one.
                 if let Some(p) = sched.pidleget_locked() {
                     self.acquirep(sched, p);
+                    let mut list = list.into_iter();
+                    let first = list.next();
+                    sched.injectglist(list, Some(p));
+                    if let Some(t) = first {
+                        return Some((t, false));
+                    }
+                    if was_spinning {
+                        self.become_spinning(sched);
+                    }
                     continue;
                 }
+                sched.injectglist(list.into_iter(), None);
             }
             if !self.stopm(sched) {
                 return None;
@@ -302,9 +328,19 @@ impl M {
         }
     }
 
+    /// Run `f` (a non-blocking poll, a timer run) on our P, collecting the tasks it readies
+    /// (Go's netpoll `gList`): the first is returned to run now, the rest go out through
+    /// `injectglist`.
+    fn ready_list(&mut self, sched: &Arc<Sched>, f: impl FnOnce()) -> Option<Notified> {
+        let mut list = context::collect_ready(sched, f).into_iter();
+        let first = list.next()?;
+        sched.injectglist(list, Some(self.p));
+        Some(first)
+    }
+
     /// Go's `stealWork`: 4 rounds over the other Ps in random order; the last round may also
     /// take a victim's runnext.
-    fn steal_work(&mut self, sched: &Sched) -> Option<Notified> {
+    fn steal_work(&mut self, sched: &Arc<Sched>) -> Option<Notified> {
         // Reserve Ps (stuck-P rescue) are victims too while lent.
         let n = sched.allp.len();
         if n == 1 {
@@ -324,13 +360,14 @@ impl M {
                 if victim.id == self.p {
                     continue;
                 }
-                // Go steals timers: in the last round, run the victim's due timers.
+                // Go steals timers: in the last round, run the victim's due timers (their
+                // tasks are readied onto our P).
                 if last && victim.timers.when() != u64::MAX {
                     let now = sched.reactor.now_ns();
                     if victim.timers.when() <= now {
-                        victim.timers.run(now);
-                        // Their tasks were readied onto our P.
-                        if let Some((t, _)) = mine.runq.runqget() {
+                        if let Some(t) = self.ready_list(sched, || {
+                            victim.timers.run(now);
+                        }) {
                             return Some(t);
                         }
                     }

@@ -9,7 +9,9 @@ use std::task::{ready, Context, Poll};
 /// a TLS stream over one — to hyper's [`hyper::rt::Read`]/[`hyper::rt::Write`], the way
 /// hyper-util's `TokioIo` adapts tokio streams.
 ///
-/// `poll_flush` and `poll_shutdown` map to `poll_flush` and `poll_close`.
+/// `poll_flush` and `poll_shutdown` map to `poll_flush` and `poll_close`. gmp's own streams
+/// read straight into hyper's uninitialized buffer; other readers get it zeroed first (what
+/// `futures_io::AsyncRead` asks for).
 #[derive(Debug)]
 pub struct GmpIo<T> {
     inner: T,
@@ -39,18 +41,29 @@ impl<T> GmpIo<T> {
 
 impl<T> hyper::rt::Read for GmpIo<T>
 where
-    T: futures_io::AsyncRead + Unpin,
+    T: futures_io::AsyncRead + Unpin + 'static,
 {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        // `futures_io` reads into initialized memory: zero the unfilled part (the cursor
-        // remembers what it has initialized, so a buffer is zeroed once, not on every read).
+        let this = self.get_mut();
+        // gmp's own streams read straight into hyper's uninitialized buffer.
+        if let Some(r) = crate::net::io_impls::as_read_uninit(&this.inner) {
+            // SAFETY: the slice is only handed to `poll_read_uninit`, which writes bytes into
+            // it and never de-initializes any.
+            let dst = unsafe { buf.as_mut() };
+            let n = ready!(r.poll_read_uninit(cx, dst))?;
+            // SAFETY: `poll_read_uninit` initialized the first `n` bytes, `n <= dst.len()`.
+            unsafe { buf.advance(n) };
+            return Poll::Ready(Ok(()));
+        }
+        // Any other `futures_io` reader reads into initialized memory: zero the unfilled part
+        // first (hyper hands a fresh cursor per read, so this costs a memset per read).
         let dst = buf.initialize_unfilled();
         let len = dst.len();
-        let n = ready!(Pin::new(&mut self.get_mut().inner).poll_read(cx, dst))?;
+        let n = ready!(Pin::new(&mut this.inner).poll_read(cx, dst))?;
         // A reader that claims more than it was given would break `advance`'s contract.
         assert!(
             n <= len,

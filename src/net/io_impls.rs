@@ -11,6 +11,9 @@
 //! down the write direction (`shutdown(Write)`).
 
 use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::AsRawFd;
+use std::task::{Context, Poll};
 
 use crate::reactor::IoSource;
 
@@ -24,7 +27,8 @@ where
     for<'a> &'a S: Read,
 {
     while !buf.is_empty() {
-        match io.read_io(|s| (&*s).read(buf)).await? {
+        let len = buf.len();
+        match io.read_stream(len, |s| (&*s).read(buf)).await? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
             n => buf = &mut buf[n..],
         }
@@ -49,10 +53,62 @@ where
     Ok(())
 }
 
-/// `futures_io::AsyncRead` for `$ty`: `read`/`read_vectored` on the socket, waiting for
-/// readiness on the reactor.
+/// gmp's stream types read straight into uninitialized memory: `read(2)` only writes the
+/// bytes it returns. The adapters whose buffers are uninitialized — hyper's `ReadBufCursor`
+/// (`gmp::hyper::GmpIo`) and tokio's `ReadBuf` (feature `tokio-io`) — use this instead of
+/// zeroing the whole spare capacity (8 KiB or more) before every read, which `futures_io`'s
+/// `&mut [u8]` would force on them.
+#[cfg_attr(not(any(feature = "hyper", feature = "tokio-io")), allow(dead_code))]
+pub(crate) trait ReadUninit {
+    /// Like `AsyncRead::poll_read`, into `buf`, which need not be initialized. On
+    /// `Ready(Ok(n))` the first `n` bytes of `buf` are initialized, and `n <= buf.len()`.
+    fn poll_read_uninit(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [MaybeUninit<u8>],
+    ) -> Poll<io::Result<usize>>;
+}
+
+/// `ReadUninit` for the socket behind `io`.
+#[cfg_attr(not(any(feature = "hyper", feature = "tokio-io")), allow(dead_code))]
+pub(super) fn poll_read_uninit_on<S: mio::event::Source + AsRawFd>(
+    io: &IoSource<S>,
+    cx: &mut Context<'_>,
+    buf: &mut [MaybeUninit<u8>],
+) -> Poll<io::Result<usize>> {
+    let len = buf.len();
+    let ptr = buf.as_mut_ptr().cast::<libc::c_void>();
+    io.poll_read_stream(cx, len, |s| loop {
+        // SAFETY: `ptr` is valid for writes of `len` bytes: it points into `buf`, which is
+        // borrowed mutably for this whole call. read(2) writes at most `len` bytes there and
+        // reads none; the fd is the open socket owned by `io`.
+        let n = unsafe { libc::read(s.as_raw_fd(), ptr, len) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    })
+}
+
+/// `futures_io::AsyncRead` (and [`ReadUninit`]) for `$ty`: `read`/`read_vectored` on the
+/// socket, waiting for readiness on the reactor.
 macro_rules! impl_async_read {
     ($(#[$attr:meta])* $ty:ty, |$this:ident| $io:expr) => {
+        $(#[$attr])*
+        impl $crate::net::io_impls::ReadUninit for $ty {
+            fn poll_read_uninit(
+                &self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [std::mem::MaybeUninit<u8>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $this = self;
+                $crate::net::io_impls::poll_read_uninit_on(&$io, cx, buf)
+            }
+        }
+
         $(#[$attr])*
         impl futures_io::AsyncRead for $ty {
             fn poll_read(
@@ -61,7 +117,7 @@ macro_rules! impl_async_read {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = &*self;
-                $io.poll_read_io(cx, |s| std::io::Read::read(&mut &*s, buf))
+                $io.poll_read_stream(cx, buf.len(), |s| std::io::Read::read(&mut &*s, buf))
             }
 
             fn poll_read_vectored(
@@ -70,7 +126,8 @@ macro_rules! impl_async_read {
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = &*self;
-                $io.poll_read_io(cx, |s| std::io::Read::read_vectored(&mut &*s, bufs))
+                let len = bufs.iter().map(|b| b.len()).sum();
+                $io.poll_read_stream(cx, len, |s| std::io::Read::read_vectored(&mut &*s, bufs))
             }
         }
     };
@@ -119,3 +176,21 @@ macro_rules! impl_async_write {
 }
 
 pub(super) use {impl_async_read, impl_async_write};
+
+/// The [`ReadUninit`] side of `stream`, when it is one of gmp's own stream types (checked by
+/// type id, which the compiler resolves per `T`: no run-time cost).
+#[cfg_attr(not(any(feature = "hyper", feature = "tokio-io")), allow(dead_code))]
+pub(crate) fn as_read_uninit<T: 'static>(stream: &T) -> Option<&dyn ReadUninit> {
+    let any = stream as &dyn std::any::Any;
+    if let Some(s) = any.downcast_ref::<super::TcpStream>() {
+        return Some(s);
+    }
+    if let Some(s) = any.downcast_ref::<super::tcp::OwnedReadHalf>() {
+        return Some(s);
+    }
+    #[cfg(unix)]
+    if let Some(s) = any.downcast_ref::<super::UnixStream>() {
+        return Some(s);
+    }
+    None
+}

@@ -65,7 +65,7 @@
 //! ```
 
 mod addr;
-mod io_impls;
+pub(crate) mod io_impls;
 mod tcp_listener;
 mod tcp_split;
 mod tcp_stream;

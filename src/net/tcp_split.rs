@@ -82,7 +82,10 @@ impl OwnedReadHalf {
 
     /// Read some bytes; `Ok(0)` is end-of-file. See [`TcpStream::read`].
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.io.read_io(|s| (&*s).read(buf)).await
+        self.inner
+            .io
+            .read_stream(buf.len(), |s| (&*s).read(buf))
+            .await
     }
 
     /// Read exactly `buf.len()` bytes. See [`TcpStream::read_exact`].

@@ -197,7 +197,7 @@ impl TcpStream {
     /// were read; `Ok(0)` means end-of-file (the peer shut down its write side or closed), or
     /// that `buf` is empty.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_io(|s| (&*s).read(buf)).await
+        self.io.read_stream(buf.len(), |s| (&*s).read(buf)).await
     }
 
     /// Read exactly `buf.len()` bytes. Fails with

@@ -3,12 +3,14 @@
 //! [`TcpStream`], its owned halves ([`OwnedReadHalf`], [`OwnedWriteHalf`]) and [`UnixStream`]
 //! implement `tokio::io::AsyncRead`/`AsyncWrite` as well as the `futures_io` traits, so code
 //! written against tokio's traits (tokio-util's codecs, `tokio::io::copy`, hyper-util's
-//! `TokioIo`, …) runs on gmp sockets unchanged. Each method delegates to the type's
-//! `futures_io` implementation: the same non-blocking syscall, the same reactor wakeups.
+//! `TokioIo`, …) runs on gmp sockets unchanged. Writes delegate to the type's `futures_io`
+//! implementation; reads go straight into `ReadBuf`'s uninitialized part (no zeroing): the
+//! same non-blocking syscall, the same reactor wakeups.
 //!
 //! `poll_flush` is a no-op (there is no user-space buffer) and `poll_shutdown` shuts down
 //! the write direction, as `futures_io`'s `poll_close` does.
 
+use super::io_impls::ReadUninit;
 use super::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use super::TcpStream;
 #[cfg(unix)]
@@ -18,18 +20,18 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::ReadBuf;
 
-/// Read into `buf`'s unfilled part through the `futures_io` reader `r`.
-///
-/// `futures_io` reads into initialized memory, so the unfilled part is zeroed first
-/// (`ReadBuf` remembers what it has initialized: a reused buffer is zeroed once).
-fn poll_read_via<R: futures_io::AsyncRead + Unpin>(
-    r: &mut R,
+/// Read into `buf`'s unfilled part, uninitialized, straight from the socket.
+fn poll_read_via<R: ReadUninit>(
+    r: &R,
     cx: &mut Context<'_>,
     buf: &mut ReadBuf<'_>,
 ) -> Poll<io::Result<()>> {
-    let dst = buf.initialize_unfilled();
-    let n = ready!(Pin::new(r).poll_read(cx, dst))?;
-    // `advance` panics if `n` exceeds what was just initialized.
+    // SAFETY: the slice is only handed to `poll_read_uninit`, which writes bytes into it and
+    // never de-initializes any.
+    let dst = unsafe { buf.unfilled_mut() };
+    let n = ready!(r.poll_read_uninit(cx, dst))?;
+    // SAFETY: `poll_read_uninit` initialized the first `n` bytes of the unfilled part.
+    unsafe { buf.assume_init(n) };
     buf.advance(n);
     Poll::Ready(Ok(()))
 }

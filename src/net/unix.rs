@@ -187,7 +187,7 @@ impl UnixStream {
 
     /// Read some bytes; `Ok(0)` is end-of-file.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_io(|s| (&*s).read(buf)).await
+        self.io.read_stream(buf.len(), |s| (&*s).read(buf)).await
     }
 
     /// Read exactly `buf.len()` bytes, or fail with `UnexpectedEof`.

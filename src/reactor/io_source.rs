@@ -59,6 +59,7 @@ impl<S: mio::event::Source> IoSource<S> {
         cx: &mut Context<'_>,
         dir: Direction,
         mut f: impl FnMut(&S) -> io::Result<R>,
+        drained: impl Fn(&R) -> bool,
     ) -> Poll<io::Result<R>> {
         ready!(coop::poll_proceed(cx));
         loop {
@@ -72,6 +73,12 @@ impl<S: mio::event::Source> IoSource<S> {
                     }
                     self.shared.clear(ev);
                 }
+                Ok(r) => {
+                    if drained(&r) {
+                        self.shared.clear_readable(ev);
+                    }
+                    return Poll::Ready(Ok(r));
+                }
                 res => return Poll::Ready(res),
             }
         }
@@ -83,7 +90,30 @@ impl<S: mio::event::Source> IoSource<S> {
         cx: &mut Context<'_>,
         f: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Read, f)
+        self.poll_io(cx, Direction::Read, f, |_| false)
+    }
+
+    /// A stream read `f` into `len` bytes of buffer. A short read (`0 < n < len`) means the
+    /// socket's receive queue was drained, so the readiness is cleared at once (edge-triggered
+    /// epoll reports the next arrival; a newer event is kept, see [`ScheduledIo::clear`]) and
+    /// the next read waits for it instead of making a syscall that would only say
+    /// `WouldBlock` — one `recv` per request instead of two for request/response protocols.
+    pub(crate) fn poll_read_stream(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        f: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io(cx, Direction::Read, f, |&n| n > 0 && n < len)
+    }
+
+    /// [`poll_read_stream`](Self::poll_read_stream) as a future.
+    pub(crate) async fn read_stream(
+        &self,
+        len: usize,
+        mut f: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        poll_fn(|cx| self.poll_read_stream(cx, len, &mut f)).await
     }
 
     /// Wait until writable and run `f`; on `WouldBlock` clear the readiness and wait again.
@@ -92,7 +122,7 @@ impl<S: mio::event::Source> IoSource<S> {
         cx: &mut Context<'_>,
         f: impl FnMut(&S) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        self.poll_io(cx, Direction::Write, f)
+        self.poll_io(cx, Direction::Write, f, |_| false)
     }
 
     pub(crate) async fn read_io<R>(&self, mut f: impl FnMut(&S) -> io::Result<R>) -> io::Result<R> {

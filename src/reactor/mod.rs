@@ -265,27 +265,25 @@ impl Reactor {
         self.last_poll.store(self.now_ns(), Relaxed);
         self.polls_total.fetch_add(1, Relaxed);
         let mut n = 0;
-        crate::executor::context::ready_batch(|| {
-            for ev in events.iter() {
-                match ev.token() {
-                    WAKER_TOKEN => self.break_pending.store(false, Release),
-                    TIMER_TOKEN => timerfd.drain(),
-                    Token(t) => {
-                        let key = t & INDEX_MASK;
-                        let generation = t >> INDEX_BITS;
-                        let io = {
-                            let sources = lock(&self.sources);
-                            match sources.get(key) {
-                                Some(s) if s.generation == generation => s.io.clone(),
-                                _ => continue, // stale event for a deregistered source
-                            }
-                        };
-                        io.dispatch(scheduled_io::ready_bits(ev));
-                        n += 1;
-                    }
+        for ev in events.iter() {
+            match ev.token() {
+                WAKER_TOKEN => self.break_pending.store(false, Release),
+                TIMER_TOKEN => timerfd.drain(),
+                Token(t) => {
+                    let key = t & INDEX_MASK;
+                    let generation = t >> INDEX_BITS;
+                    let io = {
+                        let sources = lock(&self.sources);
+                        match sources.get(key) {
+                            Some(s) if s.generation == generation => s.io.clone(),
+                            _ => continue, // stale event for a deregistered source
+                        }
+                    };
+                    io.dispatch(scheduled_io::ready_bits(ev));
+                    n += 1;
                 }
             }
-        });
+        }
         if n > 0 {
             self.events_total.fetch_add(n as u64, Relaxed);
         }

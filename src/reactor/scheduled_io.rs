@@ -123,6 +123,15 @@ impl ScheduledIo {
         });
     }
 
+    /// A stream read came back short: the receive queue is drained. Forget the `READABLE`
+    /// seen in `ev` (only that bit: a hang-up or error stays to be reported), unless a newer
+    /// event arrived meanwhile.
+    pub(crate) fn clear_readable(&self, ev: ReadyEvent) {
+        let _ = self.readiness.fetch_update(AcqRel, Acquire, |cur| {
+            (cur >> TICK_SHIFT == ev.tick).then_some(cur & !READABLE)
+        });
+    }
+
     /// True once an error or hang-up was reported for this direction.
     pub(crate) fn is_closed(ev: ReadyEvent) -> bool {
         ev.ready & (READ_CLOSED | WRITE_CLOSED | ERROR) != 0

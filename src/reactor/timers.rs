@@ -216,11 +216,9 @@ impl Timers {
             self.when.store(next, SeqCst);
             next
         };
-        crate::executor::context::ready_batch(|| {
-            for entry in due {
-                entry.waker.wake();
-            }
-        });
+        for entry in due {
+            entry.waker.wake();
+        }
         next
     }
 
