@@ -154,7 +154,7 @@ async fn echo_server(listener: TcpListener, l: Arc<Ledger>) {
 
 /// Round trips of random sizes over connections reopened every 100 round trips.
 async fn client(id: u64, addr: SocketAddr, stop: Arc<AtomicBool>, l: Arc<Ledger>) {
-    let mut rng = Rng(0x9E37_79B9 ^ (id + 1) * 0x1234_5678_9ABC);
+    let mut rng = Rng(0x9E37_79B9 ^ ((id + 1) * 0x1234_5678_9ABC));
     while !stop.load(SeqCst) {
         let mut conn = match gmp::time::timeout(STEP_TIMEOUT, TcpStream::connect(addr)).await {
             Ok(Ok(c)) => c,
@@ -188,7 +188,7 @@ async fn client(id: u64, addr: SocketAddr, stop: Arc<AtomicBool>, l: Arc<Ledger>
 }
 
 async fn timer_loop(id: u64, stop: Arc<AtomicBool>, l: Arc<Ledger>) {
-    let mut rng = Rng(0xDEAD_BEEF ^ (id + 1) * 0x51_7CC1_B727);
+    let mut rng = Rng(0xDEAD_BEEF ^ ((id + 1) * 0x51_7CC1_B727));
     while !stop.load(SeqCst) {
         let d = Duration::from_micros(rng.below(20_000));
         let start = Instant::now();

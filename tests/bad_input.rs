@@ -319,7 +319,8 @@ fn waker_used_after_its_runtime_is_gone_is_a_no_op() {
     assert_eq!(drops.load(SeqCst), 1);
     let w = slot.lock().unwrap().take().unwrap();
     w.wake_by_ref();
-    w.clone().wake();
+    let w2 = w.clone();
+    w2.wake();
     w.wake();
     // Not polled again, not dropped again.
     assert_eq!(polls.load(SeqCst), 1);
