@@ -551,10 +551,10 @@ impl Sched {
             }
             Err(e) => {
                 if !self.failed_spawn_reported.swap(true, Relaxed) {
-                    eprintln!(
+                    super::wake::report_line(format!(
                         "gmp: the OS refused to start an M thread ({e}); work waits for the \
                          existing Ms"
-                    );
+                    ));
                 }
                 let mut idle = lock(&self.idle);
                 self.pidleput(&mut idle, p);

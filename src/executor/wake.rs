@@ -28,11 +28,19 @@ fn report(panic: Box<dyn std::any::Any + Send>) {
             .copied()
             .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("a non-string payload");
-        eprintln!(
+        report_line(format!(
             "gmp: a waker panicked when gmp woke it ({msg}); the panic was caught and the \
              thread carries on (reported once)"
-        );
+        ));
     }
     // The payload's own Drop could panic too: don't let that escape either.
     let _ = catch_unwind(AssertUnwindSafe(move || drop(panic)));
+}
+
+/// Write one line to stderr in a single `write`, so that it does not interleave with the
+/// panic hook's output from other threads (which bypasses the stderr lock).
+pub(crate) fn report_line(mut line: String) {
+    use std::io::Write;
+    line.push('\n');
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
