@@ -227,14 +227,18 @@ fn panicking_wakers_scenario() {
 
     // 2. A timer.
     let before = FOREIGN_WAKES.load(SeqCst);
-    let mut sleep = {
-        let _g = rt.enter();
-        Box::pin(gmp::time::sleep(Duration::from_millis(5)))
-    };
-    assert!(sleep
-        .as_mut()
-        .poll(&mut Context::from_waker(&bad))
-        .is_pending());
+    // (On a loaded machine a short sleep may be due before its first poll: lengthen it then.)
+    let mut sleep = [5, 50, 500, 5000]
+        .into_iter()
+        .map(|ms| {
+            let _g = rt.enter();
+            Box::pin(gmp::time::sleep(Duration::from_millis(ms)))
+        })
+        .find_map(|mut s| {
+            let first = s.as_mut().poll(&mut Context::from_waker(&bad));
+            first.is_pending().then_some(s)
+        })
+        .expect("a 5s sleep was due at its first poll");
     wait_until("the timer woke the foreign waker", || {
         FOREIGN_WAKES.load(SeqCst) > before
     });
