@@ -32,6 +32,7 @@ pub(crate) mod sched;
 #[cfg(not(loom))]
 pub(crate) mod syscall;
 pub(crate) mod task;
+pub(crate) mod wake;
 #[cfg(not(loom))]
 pub(crate) mod worker;
 #[cfg(not(loom))]

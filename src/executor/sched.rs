@@ -39,6 +39,8 @@ pub(crate) struct Config {
     pub(crate) stuck_rescue: bool,
     /// How long a spare M (no P, no work) waits before its thread exits.
     pub(crate) keep_alive: Duration,
+    /// Stack size of every thread started (Ms and sysmon); `None`: Rust's default.
+    pub(crate) stack_size: Option<usize>,
     pub(crate) debug: crate::runtime::DebugFlags,
 }
 
@@ -572,8 +574,8 @@ impl Sched {
         });
         lock(&self.allm).push(shared.clone());
         let sched = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("{}-m{}", self.config.thread_name, id))
+        let spawned = self
+            .thread_builder(format!("{}-m{}", self.config.thread_name, id))
             .spawn(move || worker::mstart(sched, shared, p, spinning));
         match spawned {
             Ok(handle) => {
@@ -583,9 +585,10 @@ impl Sched {
             }
             Err(e) => {
                 if !self.failed_spawn_reported.swap(true, Relaxed) {
-                    eprintln!(
-                        "gmp: could not start an M thread ({e}); work waits for the existing Ms"
-                    );
+                    super::wake::report_line(format!(
+                        "gmp: the OS refused to start an M thread ({e}); work waits for the \
+                         existing Ms"
+                    ));
                 }
                 let mut idle = lock(&self.idle);
                 self.pidleput(&mut idle, p);
@@ -595,8 +598,25 @@ impl Sched {
                 }
                 lock(&self.allm).retain(|x| x.id != id);
                 self.m_exited();
+                // With no M at all nobody would ever look at the queues again: sysmon retries
+                // (see `Sysmon::no_m_for_work`), so leave its deep sleep.
+                self.sysmon.wake();
             }
         }
+    }
+
+    /// A thread builder with the configured stack size.
+    pub(crate) fn thread_builder(&self, name: String) -> std::thread::Builder {
+        let b = std::thread::Builder::new().name(name);
+        match self.config.stack_size {
+            Some(n) => b.stack_size(n),
+            None => b,
+        }
+    }
+
+    /// Work is queued but no M exists to run it (every thread creation so far failed).
+    pub(crate) fn work_without_m(&self) -> bool {
+        self.nthreads.load(SeqCst) == 0 && !self.global.is_empty()
     }
 
     /// An M's thread is ending.

@@ -75,7 +75,7 @@ impl ScheduledIo {
             if ready & dir.mask() != 0 {
                 let w = lock(self.slot(dir)).take();
                 if let Some(w) = w {
-                    w.wake();
+                    crate::executor::wake::wake_caught(w);
                 }
             }
         }

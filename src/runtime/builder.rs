@@ -8,6 +8,9 @@ use std::time::Duration;
 /// Go's cap on GOMAXPROCS-like values that still make sense for one process.
 const MAX_PROCS: usize = 1024;
 
+/// Smallest `thread_stack_size` accepted: below this an M could not even poll a small future.
+const MIN_STACK_SIZE: usize = 64 * 1024;
+
 /// Builds a [`Runtime`] with custom settings.
 ///
 /// ```
@@ -29,6 +32,7 @@ pub struct Builder {
     thread_name: String,
     stuck_rescue: bool,
     keep_alive: Duration,
+    stack_size: Option<usize>,
 }
 
 impl Default for Builder {
@@ -74,6 +78,7 @@ impl Builder {
             thread_name: "gmp".to_string(),
             stuck_rescue: true,
             keep_alive: Duration::from_secs(10),
+            stack_size: None,
         }
     }
 
@@ -113,6 +118,21 @@ impl Builder {
         self
     }
 
+    /// Stack size in bytes of every thread the runtime starts (each M and sysmon). Default:
+    /// Rust's (2 MiB, or `RUST_MIN_STACK`). Values below 64 KiB are rejected by
+    /// [`build`](Self::build); large ones are up to the OS: a stack it cannot map makes
+    /// `build` fail (sysmon is started there), and an extra M it cannot start is reported once
+    /// on stderr while its work waits for the Ms that exist.
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder().thread_stack_size(4 << 20).build().unwrap();
+    /// assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
+    /// ```
+    pub fn thread_stack_size(&mut self, bytes: usize) -> &mut Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
     /// Prefix of the Ms' thread names (`<name>-m<N>`).
     pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
         self.thread_name = name.into();
@@ -123,7 +143,9 @@ impl Builder {
     ///
     /// # Errors
     /// `InvalidInput`, naming the bad value: `procs(0)`, a malformed or zero `GMAXPROCS`,
-    /// `max_threads < procs`, a zero time slice.
+    /// `max_threads < procs`, a zero time slice, a `thread_stack_size` below 64 KiB. The OS's
+    /// error when it refuses to start the sysmon thread (e.g. a stack it cannot map), with
+    /// "gmp: the OS refused to start the sysmon thread" in front.
     ///
     /// ```
     /// let err = gmp::Runtime::builder().procs(0).build().unwrap_err();
@@ -155,6 +177,11 @@ impl Builder {
                 "gmp: time_slice(0) is invalid: it must be positive".into(),
             ));
         }
+        if let Some(n) = self.stack_size.filter(|&n| n < MIN_STACK_SIZE) {
+            return Err(invalid(format!(
+                "gmp: thread_stack_size({n}) is invalid: it must be at least {MIN_STACK_SIZE} bytes"
+            )));
+        }
         let sched = Sched::new(Config {
             procs,
             max_threads: self.max_threads,
@@ -162,6 +189,7 @@ impl Builder {
             thread_name: self.thread_name.clone(),
             stuck_rescue: self.stuck_rescue,
             keep_alive: self.keep_alive,
+            stack_size: self.stack_size,
             debug: crate::runtime::DebugFlags::from_env(),
         })?;
         crate::sysmon::start(&sched)?;

@@ -10,7 +10,8 @@
 //!   queued behind it has nowhere to go, has that work moved out and a reserve P lent to run it
 //!   (beyond Go, which preempts with a signal — Rust cannot);
 //! - the netpoll fallback: if nobody polled for 10ms, poll without blocking and inject;
-//! - timers that are due while no M is looking get an M (Go's `startm` for `timeSleepUntil`).
+//! - timers that are due while no M is looking get an M (Go's `startm` for `timeSleepUntil`);
+//! - work queued while no M exists at all (the OS refused every thread) gets another try.
 //!
 //! Progress is measured per P from the counters the Ms publish (`schedtick`, `polls`,
 //! `syscalltick`), never by a probe task.
@@ -104,9 +105,19 @@ pub(crate) fn start(sched: &Arc<Sched>) -> io::Result<()> {
         signal::install();
     }
     let s = sched.clone();
-    let h = std::thread::Builder::new()
-        .name(format!("{}-sysmon", sched.config.thread_name))
-        .spawn(move || Sysmon::new(s).run())?;
+    let h = sched
+        .thread_builder(format!("{}-sysmon", sched.config.thread_name))
+        .spawn(move || Sysmon::new(s).run())
+        .map_err(|e| {
+            let size = match sched.config.stack_size {
+                Some(n) => format!("thread_stack_size({n})"),
+                None => "the default stack size".to_string(),
+            };
+            io::Error::new(
+                e.kind(),
+                format!("gmp: the OS refused to start the sysmon thread with {size}: {e}"),
+            )
+        })?;
     *lock(&sched.sysmon.thread) = Some(h);
     Ok(())
 }
@@ -172,6 +183,7 @@ impl Sysmon {
             acted |= self.netpoll_fallback(now);
             acted |= self.timers_overdue(now);
             acted |= self.timers_due(now);
+            self.no_m_for_work();
             acted |= retake::retake(&mut self, now);
             if sched.config.stuck_rescue {
                 acted |= rescue::rescue(&mut self, now);
@@ -195,6 +207,7 @@ impl Sysmon {
             && !s.reactor.has_sources()
             && s.config.debug.schedtrace_ms.is_none()
             && !s.config.debug.dumpsignal
+            && !s.work_without_m()
     }
 
     fn deep_sleep(&self) {
@@ -229,6 +242,15 @@ impl Sysmon {
             }
         }
         fired
+    }
+
+    /// Every attempt to start an M failed (the OS refused the thread) and work is queued: try
+    /// again. Not counted as acting, so sysmon backs off to one attempt per 10ms; the failure
+    /// was reported once.
+    fn no_m_for_work(&self) {
+        if self.sched.work_without_m() {
+            self.sched.wakep();
+        }
     }
 
     /// A timer is due and no M is blocked in the poll to fire it: wake one.

@@ -78,9 +78,12 @@ impl AtomicWaker {
         }
     }
 
+    /// Wake the stored waker. It may be another executor's: a panic in it is caught and
+    /// reported (see [`wake_caught`](crate::executor::wake::wake_caught)), never unwound into
+    /// the M or sysmon calling this.
     pub(crate) fn wake(&self) {
         if let Some(w) = self.take() {
-            w.wake();
+            crate::executor::wake::wake_caught(w);
         }
     }
 }
