@@ -12,7 +12,9 @@
 //! - `when` of a P caches the heap's earliest deadline (`u64::MAX` when empty) and is updated
 //!   under the heap lock; anyone may read it to decide whether to look.
 //! - Cancelled entries are counted; when they exceed a quarter of the heap it is rebuilt without
-//!   them (Go's `adjusttimers`), so a million dropped timeouts give their memory back.
+//!   them (Go's `adjusttimers`), so a million dropped timeouts give their memory back. The count
+//!   (`deleted`) changes only by atomic read-modify-writes: `cancel` counts outside the heap
+//!   lock, so a plain load/store elsewhere would lose its update.
 
 use crate::executor::task::atomic_waker::AtomicWaker;
 use crate::loom::lock;
@@ -107,16 +109,20 @@ impl Heap {
         self.items.first().map_or(u64::MAX, |t| t.when)
     }
 
-    /// Drop cancelled entries and re-heapify (Go's `adjusttimers`/`cleantimers`).
-    fn clean(&mut self) {
+    /// Drop cancelled entries and re-heapify (Go's `adjusttimers`/`cleantimers`); returns how
+    /// many were dropped.
+    fn clean(&mut self) -> usize {
+        let before = self.items.len();
         self.items
             .retain(|t| t.entry.state.load(Acquire) == WAITING);
+        let removed = before - self.items.len();
         if self.items.capacity() > 64 && self.items.len() < self.items.capacity() / 4 {
             self.items.shrink_to(self.items.len() * 2);
         }
         for i in (0..self.items.len()).rev() {
             self.sift_down(i);
         }
+        removed
     }
 }
 
@@ -160,8 +166,8 @@ impl Timers {
         });
         let mut heap = lock(&self.heap);
         if self.deleted.load(Relaxed) > heap.items.len() / 4 + 16 {
-            heap.clean();
-            self.deleted.store(0, Relaxed);
+            let removed = heap.clean();
+            self.deleted.fetch_sub(removed, Relaxed);
         }
         heap.push(HeapItem {
             when,
@@ -175,12 +181,15 @@ impl Timers {
     /// Cancel a timer (its `Sleep` was dropped or reset). O(1): the entry stays in the heap
     /// until it surfaces or the heap is cleaned.
     pub(crate) fn cancel(&self, entry: &TimerEntry) {
+        // Counted before the CAS publishes the cancellation, so whoever later removes the entry
+        // (it surfaces in `run`, or `clean` drops it) sees the count and never underflows it.
+        self.deleted.fetch_add(1, Relaxed);
         if entry
             .state
             .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire)
-            .is_ok()
+            .is_err()
         {
-            self.deleted.fetch_add(1, Relaxed);
+            self.deleted.fetch_sub(1, Relaxed);
         }
     }
 
@@ -202,14 +211,14 @@ impl Timers {
                 {
                     due.push(item.entry);
                 } else {
-                    // A cancelled entry surfaced: it no longer counts as deleted-in-heap.
-                    let d = self.deleted.load(Relaxed);
-                    self.deleted.store(d.saturating_sub(1), Relaxed);
+                    // A cancelled entry surfaced: it no longer counts as deleted-in-heap. (An
+                    // RMW: a `cancel` of another entry counts concurrently, outside the lock.)
+                    self.deleted.fetch_sub(1, Relaxed);
                 }
             }
             if self.deleted.load(Relaxed) > heap.items.len() / 4 + 16 {
-                heap.clean();
-                self.deleted.store(0, Relaxed);
+                let removed = heap.clean();
+                self.deleted.fetch_sub(removed, Relaxed);
             }
             self.len.store(heap.items.len(), Relaxed);
             let next = heap.when();
