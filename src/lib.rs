@@ -40,6 +40,15 @@ mod loom;
 pub mod net;
 #[cfg(not(loom))]
 mod reactor;
+/// Under loom only the reactor's lock-free parts build (readiness, timer heaps): their models.
+#[cfg(loom)]
+#[allow(dead_code)]
+mod reactor {
+    #[path = "scheduled_io.rs"]
+    pub(crate) mod scheduled_io;
+    #[path = "timers.rs"]
+    pub(crate) mod timers;
+}
 #[cfg(not(loom))]
 mod runtime;
 #[cfg(not(loom))]

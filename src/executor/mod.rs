@@ -6,7 +6,9 @@
 //! - **M** ([`worker`]): an OS thread. An M runs Gs only while it holds a P; Ms are created on
 //!   demand (up to `max_threads`) and park on the idle list when there is nothing to do.
 //! - [`sched`]: the shared state (Go's `schedt`): the global queue, the idle P and M lists,
-//!   the spinning count, and the moves between them (`wakep`, `startm`, ...).
+//!   the spinning count, and the moves between them (`wakep`, `startm`, ...); the spinning
+//!   handshake itself (idle lists, `npidle`, `nmspinning`, `wakep`'s claim, the re-check
+//!   after releasing a P) lives in [`idle`], where it is model-checked.
 //!
 //! Invariants, as in Go's `proc.go`:
 //! 1. A G is in at most one queue at a time, and is polled by at most one M at a time
@@ -22,6 +24,7 @@
 pub(crate) mod context;
 #[cfg(not(loom))]
 pub mod coop;
+pub(crate) mod idle;
 pub(crate) mod park;
 #[cfg(not(loom))]
 pub(crate) mod processor;

@@ -1,5 +1,7 @@
 //! Scheduler state shared by every M and P (Go's `schedt`), and the moves that hand Ps to Ms:
-//! `wakep`, `startm`, `pidleget`/`pidleput`, `globrunqget`, plus spawning and injection.
+//! `wakep`, `startm`, `pidleget`/`pidleput`, `globrunqget`, plus spawning and injection. The
+//! spinning handshake (idle lists and counts, `wakep`'s claim, the re-check after `release_p`)
+//! is [`super::idle::IdleState`]; this module supplies its queues ([`Queues`]) and starts Ms.
 //!
 //! Invariants (the "no lost wakeup" contract):
 //! - A task pushed to the **global queue** is followed by a SeqCst fence and `wakep()`. An M that
@@ -15,13 +17,14 @@
 //!   work waits in queues. A failed thread spawn is survived the same way.
 
 use super::context;
+use super::idle::{Idle, IdleState, Queues, ReleaseStep};
 use super::park::Parker;
 use super::processor::{add, bump, PStatus, P};
 use super::runq::{Put, RUNQ_SIZE};
 use super::task::{self, JoinHandle, Notified, TaskId};
 use super::worker;
 use crate::loom::lock;
-use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 use crate::reactor::timers::TimerEntry;
 use crate::reactor::Reactor;
@@ -61,12 +64,6 @@ impl MShared {
     }
 }
 
-/// What `sched.lock` guards in Go: the idle P list and the idle M list.
-struct Idle {
-    pidle: Vec<usize>,
-    midle: Vec<Arc<MShared>>,
-}
-
 pub(crate) struct Sched {
     pub(crate) allp: Box<[P]>,
     /// The global run queue (Go's `sched.runq`), lock-free.
@@ -83,11 +80,8 @@ pub(crate) struct Sched {
     /// Round-robin P choice for timers added from outside the runtime's Ms.
     next_timer_p: AtomicUsize,
     pub(crate) config: Config,
-    idle: Mutex<Idle>,
-    npidle: AtomicUsize,
-    nmspinning: AtomicUsize,
-    /// Set when `wakep` wanted a spinning M but found no idle P (Go's `sched.needspinning`).
-    needspinning: AtomicBool,
+    /// The idle P and M lists, `npidle`, `nmspinning`, `needspinning`.
+    idle: IdleState<Arc<MShared>>,
     nmidle: AtomicUsize,
     /// Ms started and not yet exited.
     nthreads: AtomicUsize,
@@ -156,13 +150,7 @@ impl Sched {
             allm: Mutex::new(Vec::new()),
             global: SegQueue::new(),
             owned: task::owned::OwnedTasks::new(procs),
-            idle: Mutex::new(Idle {
-                pidle: (0..procs).rev().collect(),
-                midle: Vec::new(),
-            }),
-            npidle: AtomicUsize::new(procs),
-            nmspinning: AtomicUsize::new(0),
-            needspinning: AtomicBool::new(false),
+            idle: IdleState::new(procs),
             nmidle: AtomicUsize::new(0),
             nthreads: AtomicUsize::new(0),
             next_mid: AtomicUsize::new(0),
@@ -267,7 +255,7 @@ impl Sched {
         }
         let nglobal = match p {
             None => rest.len(),
-            Some(_) => self.npidle.load(SeqCst).min(rest.len()),
+            Some(_) => self.npidle().min(rest.len()),
         };
         for t in rest.by_ref().take(nglobal) {
             self.global.push(t);
@@ -279,8 +267,7 @@ impl Sched {
             }
         }
         if nglobal > 0 {
-            fence(SeqCst);
-            self.wakep();
+            self.wakep_after_push();
         }
     }
 
@@ -293,8 +280,7 @@ impl Sched {
             Put::Ring => self.wakep(),
             Put::Overflow => {
                 bump(&pp.overflows);
-                fence(SeqCst);
-                self.wakep();
+                self.wakep_after_push();
             }
         }
     }
@@ -309,8 +295,7 @@ impl Sched {
     /// Push to the global queue from anywhere (Go's `globrunqput` + `wakep`).
     pub(crate) fn inject(self: &Arc<Self>, task: Notified) {
         self.global.push(task);
-        fence(SeqCst);
-        self.wakep();
+        self.wakep_after_push();
     }
 
     /// Go's `globrunqget`: take a fair share of the global queue (at most `max` when non-zero,
@@ -335,21 +320,9 @@ impl Sched {
 
     // ---- Ps and Ms ------------------------------------------------------------------------
 
-    /// Take an idle P — one with queued work first. (A P can sit idle with work when no M
-    /// could be started for it: `max_threads` reached, or the work was left for the M blocked
-    /// in the poll; whoever takes a P next must take that one.)
-    fn pidleget(&self, idle: &mut Idle) -> Option<usize> {
-        let i = idle
-            .pidle
-            .iter()
-            .rposition(|&p| !self.allp[p].runq.is_empty())
-            .unwrap_or(idle.pidle.len().checked_sub(1)?);
-        let p = idle.pidle.swap_remove(i);
-        self.npidle.fetch_sub(1, SeqCst);
-        Some(p)
-    }
-
-    fn pidleput(&self, idle: &mut Idle, p: usize) {
+    /// Publish P `p` as idle (its status, then the idle list); a reserve P goes back to the
+    /// reserve instead.
+    fn pidleput(&self, idle: &mut Idle<Arc<MShared>>, p: usize) {
         if p >= self.procs() {
             // A reserve P that could not be started: back to the reserve.
             self.allp[p].set_status(PStatus::Dead);
@@ -357,8 +330,7 @@ impl Sched {
             return;
         }
         self.allp[p].set_status(PStatus::Idle);
-        idle.pidle.push(p);
-        self.npidle.fetch_add(1, SeqCst);
+        self.idle.pidleput(idle, p);
     }
 
     /// Go's `handoffp`: P `p` was taken from an M in a blocking section. Start an M on it if it
@@ -366,19 +338,14 @@ impl Sched {
     pub(crate) fn handoff_p(self: &Arc<Self>, p: usize) {
         let pp = &self.allp[p];
         if !pp.runq.is_empty() || !self.global.is_empty() || pp.timers.when() != u64::MAX {
-            self.startm(Some(p), false);
+            self.startm(p, false);
             return;
         }
-        if self.nmspinning.load(SeqCst) + self.npidle.load(SeqCst) == 0
-            && self
-                .nmspinning
-                .compare_exchange(0, 1, SeqCst, Relaxed)
-                .is_ok()
-        {
-            self.startm(Some(p), true);
+        if self.idle.claim_spinning_if_nobody_looks() {
+            self.startm(p, true);
             return;
         }
-        let mut idle = lock(&self.idle);
+        let mut idle = self.idle.lock();
         self.pidleput(&mut idle, p);
     }
 
@@ -412,21 +379,21 @@ impl Sched {
     }
 
     pub(crate) fn needspinning(&self) -> bool {
-        self.needspinning.load(Relaxed)
+        self.idle.needspinning()
     }
 
     pub(crate) fn npidle(&self) -> usize {
-        self.npidle.load(SeqCst)
+        self.idle.npidle()
     }
 
     pub(crate) fn nmspinning(&self) -> usize {
-        self.nmspinning.load(SeqCst)
+        self.idle.nmspinning()
     }
 
     /// Take a spare M off the idle list (its keep-alive ran out). False if it is not there: a
     /// `startm` is handing it a P right now.
     pub(crate) fn unmput(&self, m: &Arc<MShared>) -> bool {
-        let mut idle = lock(&self.idle);
+        let mut idle = self.idle.lock();
         match idle.midle.iter().position(|x| Arc::ptr_eq(x, m)) {
             Some(i) => {
                 idle.midle.swap_remove(i);
@@ -461,81 +428,68 @@ impl Sched {
     /// Give up P `p` (Go's `releasep` + `pidleput` under `sched.lock`), unless the global queue
     /// has work or an M is wanted spinning (Go's `needspinning`).
     pub(crate) fn release_p(self: &Arc<Self>, p: usize, spinning: bool) -> Release {
-        let mut idle = lock(&self.idle);
-        if !self.global.is_empty() {
-            drop(idle);
-            return match self.globrunqget(p, 0) {
+        match self
+            .idle
+            .release_p(spinning, &**self, |_, idle| self.pidleput(idle, p))
+        {
+            ReleaseStep::Global => match self.globrunqget(p, 0) {
                 Some(t) => Release::Run(t),
                 None => Release::Retry,
-            };
+            },
+            ReleaseStep::Spin => Release::Spin,
+            ReleaseStep::Released => Release::Released,
         }
-        if !spinning && self.needspinning.load(SeqCst) {
-            return Release::Spin;
-        }
-        self.pidleput(&mut idle, p);
-        Release::Released
+    }
+
+    /// The delicate dance after `release_p` released the P (see [`IdleState::recheck`]): an
+    /// idle P taken back for work that appeared meanwhile, if any.
+    pub(crate) fn recheck(&self, was_spinning: bool) -> Option<usize> {
+        self.idle.recheck(was_spinning, self)
     }
 
     pub(crate) fn pidleget_locked(&self) -> Option<usize> {
-        self.pidleget(&mut lock(&self.idle))
+        self.idle.pidleget_locked(self)
     }
 
     /// Put an M without a P on the idle list (Go's `mput`).
     pub(crate) fn mput(&self, m: &Arc<MShared>) {
-        lock(&self.idle).midle.push(m.clone());
+        self.idle.lock().midle.push(m.clone());
         self.nmidle.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn become_spinning(&self) {
-        self.nmspinning.fetch_add(1, SeqCst);
-        self.needspinning.store(false, Relaxed);
+        self.idle.become_spinning();
     }
 
-    /// A spinning M stops spinning; returns after the SeqCst decrement.
+    /// A spinning M stops spinning; returns after the SeqCst decrement and fence.
     pub(crate) fn stop_spinning(&self) {
-        self.nmspinning.fetch_sub(1, SeqCst);
-        fence(SeqCst);
+        self.idle.stop_spinning();
     }
 
     /// Go's spinning cap: don't start spinning when half the busy Ps' worth of Ms already spin.
     pub(crate) fn may_spin(&self) -> bool {
-        let busy = self.procs() - self.npidle.load(SeqCst);
-        2 * self.nmspinning.load(SeqCst) < busy
+        self.idle.may_spin(self.procs())
     }
 
     /// Go's `wakep`: if there is an idle P and no spinning M, start one spinning M on it.
     pub(crate) fn wakep(self: &Arc<Self>) {
-        if self.nmspinning.load(SeqCst) != 0 {
-            return;
+        if let Some(p) = self.idle.wakep(&**self) {
+            self.startm(p, true);
         }
-        if self.npidle.load(SeqCst) == 0 {
-            if !self.needspinning.load(Relaxed) {
-                self.needspinning.store(true, SeqCst);
-            }
-            return;
-        }
-        if self
-            .nmspinning
-            .compare_exchange(0, 1, SeqCst, Relaxed)
-            .is_err()
-        {
-            return;
-        }
-        self.startm(None, true);
     }
 
-    /// Go's `startm`: run P `p` (else an idle P) on an idle M, or on a new one. A `spinning`
-    /// start was already counted in `nmspinning` by the caller.
-    pub(crate) fn startm(self: &Arc<Self>, p: Option<usize>, spinning: bool) {
-        let mut idle = lock(&self.idle);
-        let Some(p) = p.or_else(|| self.pidleget(&mut idle)) else {
-            drop(idle);
-            if spinning {
-                self.nmspinning.fetch_sub(1, SeqCst);
-                self.needspinning.store(true, SeqCst);
-            }
-            return;
-        };
+    /// `wakep` after a push to the global queue: fenced, so either this sees the idle P of an
+    /// M that is giving up, or that M's re-check sees the push ([`IdleState::recheck`]).
+    fn wakep_after_push(self: &Arc<Self>) {
+        if let Some(p) = self.idle.wakep_after_push(&**self) {
+            self.startm(p, true);
+        }
+    }
+
+    /// Go's `startm`: run P `p` on an idle M, or on a new one. A `spinning` start was already
+    /// counted in `nmspinning` by the caller.
+    pub(crate) fn startm(self: &Arc<Self>, p: usize, spinning: bool) {
+        let mut idle = self.idle.lock();
         if let Some(m) = idle.midle.pop() {
             self.nmidle.fetch_sub(1, Relaxed);
             drop(idle);
@@ -552,7 +506,7 @@ impl Sched {
             self.pidleput(&mut idle, p);
             drop(idle);
             if spinning {
-                self.nmspinning.fetch_sub(1, SeqCst);
+                self.idle.unclaim_spinning();
             }
             self.reactor.netpoll_break();
             return;
@@ -590,11 +544,11 @@ impl Sched {
                          existing Ms"
                     ));
                 }
-                let mut idle = lock(&self.idle);
+                let mut idle = self.idle.lock();
                 self.pidleput(&mut idle, p);
                 drop(idle);
                 if spinning {
-                    self.nmspinning.fetch_sub(1, SeqCst);
+                    self.idle.unclaim_spinning();
                 }
                 lock(&self.allm).retain(|x| x.id != id);
                 self.m_exited();
@@ -681,7 +635,7 @@ impl Sched {
         if self.shutdown.swap(true, SeqCst) {
             return;
         }
-        for m in lock(&self.idle).midle.iter() {
+        for m in self.idle.lock().midle.iter() {
             m.parker.unpark();
         }
         self.reactor.netpoll_break();
@@ -761,9 +715,9 @@ impl Sched {
             tasks_cancelled,
             procs: self.procs(),
             threads: self.nthreads.load(Relaxed),
-            idle_procs: self.npidle.load(Relaxed),
+            idle_procs: self.idle.npidle(),
             idle_threads: self.nmidle.load(Relaxed),
-            spinning_threads: self.nmspinning.load(Relaxed),
+            spinning_threads: self.idle.nmspinning(),
             live_tasks: self.owned.len(),
             tasks_spawned: self.remote_spawned.load(Relaxed)
                 + all.iter().map(|p| p.tasks_spawned).sum::<u64>(),
@@ -790,5 +744,20 @@ impl Sched {
         let pp = &self.allp[p];
         bump(&pp.steals);
         add(&pp.stolen_tasks, n as u64);
+    }
+}
+
+/// The queues the spinning handshake looks at.
+impl Queues for Sched {
+    fn global_nonempty(&self) -> bool {
+        !self.global.is_empty()
+    }
+
+    fn rings_nonempty(&self) -> bool {
+        self.allp.iter().any(|pp| !pp.runq.is_empty())
+    }
+
+    fn has_local_work(&self, p: usize) -> bool {
+        !self.allp[p].runq.is_empty()
     }
 }

@@ -263,30 +263,19 @@ impl M {
                 }
             }
 
-            // The delicate dance: look again after publishing the P as idle.
+            // The delicate dance: stop spinning, then look again after publishing the P as
+            // idle (`IdleState::recheck`).
             let was_spinning = self.spinning;
             if self.spinning {
                 self.spinning = false;
                 self.shared.spinning.store(false, Relaxed);
-                sched.stop_spinning();
-            } else {
-                crate::loom::sync::atomic::fence(SeqCst);
             }
-            if !sched.global.is_empty() {
-                if let Some(p) = sched.pidleget_locked() {
-                    self.acquirep(sched, p);
-                    if was_spinning {
-                        self.become_spinning(sched);
-                    }
-                    continue;
-                }
-            }
-            if was_spinning && sched.allp.iter().any(|pp| !pp.runq.is_empty()) {
-                if let Some(p) = sched.pidleget_locked() {
-                    self.acquirep(sched, p);
+            if let Some(p) = sched.recheck(was_spinning) {
+                self.acquirep(sched, p);
+                if was_spinning {
                     self.become_spinning(sched);
-                    continue;
                 }
+                continue;
             }
             // One idle M blocks in the poll until I/O, the earliest timer, or a break.
             let mut polled = false;

@@ -12,12 +12,14 @@
 //! - `when` of a P caches the heap's earliest deadline (`u64::MAX` when empty) and is updated
 //!   under the heap lock; anyone may read it to decide whether to look.
 //! - Cancelled entries are counted; when they exceed a quarter of the heap it is rebuilt without
-//!   them (Go's `adjusttimers`), so a million dropped timeouts give their memory back.
+//!   them (Go's `adjusttimers`), so a million dropped timeouts give their memory back. The count
+//!   (`deleted`) changes only by atomic read-modify-writes: `cancel` counts outside the heap
+//!   lock, so a plain load/store elsewhere would lose its update.
 
 use crate::executor::task::atomic_waker::AtomicWaker;
 use crate::loom::lock;
-use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Mutex};
+use crate::loom::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering::*};
+use crate::loom::sync::{Arc, Mutex};
 use std::task::Waker;
 
 const WAITING: u8 = 0;
@@ -39,6 +41,16 @@ impl TimerEntry {
 
     pub(crate) fn register(&self, waker: &Waker) {
         self.waker.register(waker);
+    }
+
+    /// A `Sleep`'s poll: true if the timer fired; otherwise `waker` is registered so that the
+    /// firing wakes it (registered before the re-check, so a firing in between is not lost).
+    pub(crate) fn poll_fired(&self, waker: &Waker) -> bool {
+        if self.is_fired() {
+            return true;
+        }
+        self.register(waker);
+        self.is_fired()
     }
 }
 
@@ -107,16 +119,20 @@ impl Heap {
         self.items.first().map_or(u64::MAX, |t| t.when)
     }
 
-    /// Drop cancelled entries and re-heapify (Go's `adjusttimers`/`cleantimers`).
-    fn clean(&mut self) {
+    /// Drop cancelled entries and re-heapify (Go's `adjusttimers`/`cleantimers`); returns how
+    /// many were dropped.
+    fn clean(&mut self) -> usize {
+        let before = self.items.len();
         self.items
             .retain(|t| t.entry.state.load(Acquire) == WAITING);
+        let removed = before - self.items.len();
         if self.items.capacity() > 64 && self.items.len() < self.items.capacity() / 4 {
             self.items.shrink_to(self.items.len() * 2);
         }
         for i in (0..self.items.len()).rev() {
             self.sift_down(i);
         }
+        removed
     }
 }
 
@@ -160,8 +176,8 @@ impl Timers {
         });
         let mut heap = lock(&self.heap);
         if self.deleted.load(Relaxed) > heap.items.len() / 4 + 16 {
-            heap.clean();
-            self.deleted.store(0, Relaxed);
+            let removed = heap.clean();
+            self.deleted.fetch_sub(removed, Relaxed);
         }
         heap.push(HeapItem {
             when,
@@ -174,13 +190,24 @@ impl Timers {
 
     /// Cancel a timer (its `Sleep` was dropped or reset). O(1): the entry stays in the heap
     /// until it surfaces or the heap is cleaned.
-    pub(crate) fn cancel(&self, entry: &TimerEntry) {
+    ///
+    /// Returns true if this call cancelled it: then it never fires and its waker is never woken
+    /// by `run`. False if it had fired already (its waker is being or was woken: a spurious
+    /// wake for a dropped `Sleep`, harmless) or was cancelled before. (Only runtime shutdown,
+    /// `clear`, wakes the entries still in the heap regardless of their state.)
+    pub(crate) fn cancel(&self, entry: &TimerEntry) -> bool {
+        // Counted before the CAS publishes the cancellation, so whoever later removes the entry
+        // (it surfaces in `run`, or `clean` drops it) sees the count and never underflows it.
+        self.deleted.fetch_add(1, Relaxed);
         if entry
             .state
             .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire)
             .is_ok()
         {
-            self.deleted.fetch_add(1, Relaxed);
+            true
+        } else {
+            self.deleted.fetch_sub(1, Relaxed);
+            false
         }
     }
 
@@ -202,14 +229,14 @@ impl Timers {
                 {
                     due.push(item.entry);
                 } else {
-                    // A cancelled entry surfaced: it no longer counts as deleted-in-heap.
-                    let d = self.deleted.load(Relaxed);
-                    self.deleted.store(d.saturating_sub(1), Relaxed);
+                    // A cancelled entry surfaced: it no longer counts as deleted-in-heap. (An
+                    // RMW: a `cancel` of another entry counts concurrently, outside the lock.)
+                    self.deleted.fetch_sub(1, Relaxed);
                 }
             }
             if self.deleted.load(Relaxed) > heap.items.len() / 4 + 16 {
-                heap.clean();
-                self.deleted.store(0, Relaxed);
+                let removed = heap.clean();
+                self.deleted.fetch_sub(removed, Relaxed);
             }
             self.len.store(heap.items.len(), Relaxed);
             let next = heap.when();
@@ -239,7 +266,7 @@ impl TimerEntry {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
 
@@ -277,5 +304,118 @@ mod tests {
         let _e = t.add(0, 1);
         assert_eq!(t.len(), 1);
         assert!(lock(&t.heap).items.capacity() < 1000);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use futures_task::ArcWake;
+    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
+
+    // The wake count lives outside the model (std types): `futures_task::waker` needs a std
+    // `Arc`.
+    struct Count(StdAtomicUsize);
+    impl ArcWake for Count {
+        fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
+            arc_self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (std::sync::Arc<Count>, Waker) {
+        let count = std::sync::Arc::new(Count(StdAtomicUsize::new(0)));
+        let waker = futures_task::waker(count.clone());
+        (count, waker)
+    }
+
+    /// Cancelled entries still in the heap (what `deleted` must equal once nobody races).
+    fn cancelled_in_heap(t: &Timers) -> usize {
+        lock(&t.heap)
+            .items
+            .iter()
+            .filter(|i| i.entry.state.load(SeqCst) == CANCELLED)
+            .count()
+    }
+
+    /// A `Sleep` dropped (cancel) while the poller fires its timer: exactly one of them wins;
+    /// a won cancel means the waker is never woken, a fire wakes it exactly once; the heap's
+    /// reference is released either way and the deleted-count matches the heap.
+    #[test]
+    fn loom_timer_cancel_vs_fire() {
+        loom::model(|| {
+            let t = Arc::new(Timers::new());
+            let e = t.add(0, 10);
+            let (count, waker) = counting_waker();
+            assert!(!e.poll_fired(&waker));
+            let t2 = t.clone();
+            let poller = loom::thread::spawn(move || {
+                t2.run(20);
+            });
+            let cancelled = t.cancel(&e);
+            let woken_at_cancel = count.0.load(SeqCst);
+            poller.join().unwrap();
+            let fired = e.is_fired();
+            assert!(cancelled ^ fired, "exactly one of cancel and fire wins");
+            if cancelled {
+                assert_eq!(woken_at_cancel, 0);
+                assert_eq!(count.0.load(SeqCst), 0, "a cancelled timer was woken");
+            } else {
+                assert_eq!(count.0.load(SeqCst), 1, "a fired timer is woken once");
+            }
+            assert_eq!(Arc::strong_count(&e), 1, "the heap still holds the entry");
+            assert_eq!(t.len(), 0);
+            assert_eq!(t.when(), u64::MAX);
+            assert_eq!(t.deleted.load(SeqCst), cancelled_in_heap(&t));
+        });
+    }
+
+    /// A `Sleep` polled (check, register, re-check) while its timer fires: the poll sees the
+    /// firing or is woken for it. A timer fires at most once even with two pollers (a busy M's
+    /// `checkTimers` and a thief's timer steal) running the heap at once.
+    #[test]
+    fn loom_sleep_poll_vs_fire() {
+        loom::model(|| {
+            let t = Arc::new(Timers::new());
+            let e = t.add(0, 10);
+            let (count, waker) = counting_waker();
+            let (t2, t3) = (t.clone(), t.clone());
+            let p1 = loom::thread::spawn(move || {
+                t2.run(20);
+            });
+            let p2 = loom::thread::spawn(move || {
+                t3.run(20);
+            });
+            let seen = e.poll_fired(&waker);
+            p1.join().unwrap();
+            p2.join().unwrap();
+            assert!(e.is_fired());
+            let woken = count.0.load(SeqCst);
+            assert!(seen || woken == 1, "firing lost: not seen, not woken");
+            assert!(woken <= 1, "fired twice");
+            assert_eq!(Arc::strong_count(&e), 1);
+        });
+    }
+
+    /// Cancel-accounting: a cancel racing the poller that pops an earlier cancelled entry (and
+    /// updates `deleted`) is never lost, so lazy deletion keeps an exact count of the dead
+    /// entries it must clean (memory is given back).
+    #[test]
+    fn loom_cancel_vs_surfaced_cancelled() {
+        loom::model(|| {
+            let t = Arc::new(Timers::new());
+            let early = t.add(0, 10);
+            let late = t.add(0, 100);
+            assert!(t.cancel(&early));
+            let t2 = t.clone();
+            let poller = loom::thread::spawn(move || {
+                t2.run(20);
+            });
+            assert!(t.cancel(&late));
+            poller.join().unwrap();
+            assert_eq!(t.len(), 1);
+            assert_eq!(t.deleted.load(SeqCst), cancelled_in_heap(&t));
+            assert_eq!(t.deleted.load(SeqCst), 1);
+            assert_eq!(Arc::strong_count(&early), 1);
+        });
     }
 }

@@ -89,7 +89,7 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
                 );
             }
         }
-        sched.startm(Some(rp), false);
+        sched.startm(rp, false);
         acted = true;
     }
     acted

@@ -99,11 +99,7 @@ impl Future for Sleep {
                 this.entry.as_ref().expect("just set")
             }
         };
-        if entry.is_fired() {
-            return Poll::Ready(());
-        }
-        entry.register(cx.waker());
-        if entry.is_fired() {
+        if entry.poll_fired(cx.waker()) {
             return Poll::Ready(());
         }
         if this.handle.is_shutdown() && !this.handle.is_current_worker() {

@@ -1,0 +1,419 @@
+//! The spinning handshake: the idle P and M lists, the idle-P count and the spinning-M count
+//! (Go's `sched.pidle`, `sched.midle`, `sched.npidle`, `sched.nmspinning`,
+//! `sched.needspinning`), and the moves on them that must never lose a wakeup — `wakep`,
+//! `release_p` and the re-check after it ("the delicate dance" of Go's `findRunnable`).
+//!
+//! The protocol, in Go's terms:
+//! - **Work producer**: publish the G (global queue push), then
+//!   [`IdleState::wakep_after_push`] — a SeqCst fence, then `wakep`: if no M spins and a P is idle, claim the spinner slot (CAS
+//!   `nmspinning` 0 → 1) and take an idle P for a new spinning M. If no P is idle, set
+//!   `needspinning` instead: the next M about to give up its P keeps it and spins.
+//! - **M out of work** ([`IdleState::release_p`], then [`IdleState::recheck`]): under the idle
+//!   lock, take global work if any, or keep the P to spin if `needspinning`; else publish the P
+//!   idle (`npidle += 1`). Then stop spinning (`nmspinning -= 1`) or just fence, and only then
+//!   look at the global queue (and, for the last spinner, every ring) again; if work appeared,
+//!   take an idle P back for it.
+//!
+//! Why no wakeup is lost: the producer's fence and the M's fence are totally ordered. If the
+//! M's comes first, the producer sees the idle P (and no spinner) and starts an M; if the
+//! producer's comes first, the M's re-check sees the work. A spinner that leaves is a spinner
+//! a producer may have counted on (`nmspinning != 0`: it returned without waking anyone), so
+//! it re-checks everything after its decrement.
+//!
+//! Invariants: `npidle` is the length of the idle P list (changed under the lock);
+//! `nmspinning` counts the Ms spinning plus the spinner slots claimed for Ms being started,
+//! and every claim is released exactly once (the M stops spinning, or the start fails).
+//! The queues themselves are the scheduler's ([`Queues`]), so this type is model-checked with
+//! fakes (`loom_*` tests below).
+
+// Under loom only the models use this module: the scheduler's parts of it go unused.
+#![cfg_attr(loom, allow(dead_code))]
+
+use crate::loom::lock;
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::*};
+use crate::loom::sync::{Mutex, MutexGuard};
+
+/// Where the handshake looks for work: the scheduler's queues.
+pub(crate) trait Queues {
+    /// The global run queue is not empty.
+    fn global_nonempty(&self) -> bool;
+    /// Some P's ring or runnext is not empty.
+    fn rings_nonempty(&self) -> bool;
+    /// P `p`'s own queue is not empty (an idle P can hold work when no M could be started
+    /// for it): `pidleget` hands out such a P first.
+    fn has_local_work(&self, p: usize) -> bool;
+}
+
+/// What `sched.lock` guards in Go: the idle P list and the idle M list.
+pub(crate) struct Idle<M> {
+    pub(crate) pidle: Vec<usize>,
+    pub(crate) midle: Vec<M>,
+}
+
+/// Outcome of [`IdleState::release_p`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReleaseStep {
+    /// The global queue has work: keep the P and take it.
+    Global,
+    /// Keep the P and start spinning: a `wakep` found no idle P (`needspinning`).
+    Spin,
+    /// The P is on the idle list now: go on with [`IdleState::recheck`].
+    Released,
+}
+
+/// The idle lists and the counts of the spinning handshake (see the module docs).
+pub(crate) struct IdleState<M> {
+    lists: Mutex<Idle<M>>,
+    npidle: AtomicUsize,
+    nmspinning: AtomicUsize,
+    /// Set when `wakep` wanted a spinning M but found no idle P (Go's `sched.needspinning`).
+    needspinning: AtomicBool,
+}
+
+impl<M> IdleState<M> {
+    /// `procs` Ps, all idle; no M.
+    pub(crate) fn new(procs: usize) -> IdleState<M> {
+        IdleState {
+            lists: Mutex::new(Idle {
+                pidle: (0..procs).rev().collect(),
+                midle: Vec::new(),
+            }),
+            npidle: AtomicUsize::new(procs),
+            nmspinning: AtomicUsize::new(0),
+            needspinning: AtomicBool::new(false),
+        }
+    }
+
+    /// Take `sched.lock`.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Idle<M>> {
+        lock(&self.lists)
+    }
+
+    /// Idle Ps.
+    pub(crate) fn npidle(&self) -> usize {
+        self.npidle.load(SeqCst)
+    }
+
+    /// Spinning Ms (and spinner slots claimed for Ms being started).
+    pub(crate) fn nmspinning(&self) -> usize {
+        self.nmspinning.load(SeqCst)
+    }
+
+    /// Relaxed read of `needspinning`, for scheddetail and sysmon.
+    pub(crate) fn needspinning(&self) -> bool {
+        self.needspinning.load(Relaxed)
+    }
+
+    /// Go's `pidleget`: take an idle P — one with queued work first. (A P can sit idle with
+    /// work when no M could be started for it: `max_threads` reached, or the work was left for
+    /// the M blocked in the poll; whoever takes a P next must take that one.)
+    pub(crate) fn pidleget(&self, idle: &mut Idle<M>, q: &impl Queues) -> Option<usize> {
+        let i = idle
+            .pidle
+            .iter()
+            .rposition(|&p| q.has_local_work(p))
+            .unwrap_or(idle.pidle.len().checked_sub(1)?);
+        let p = idle.pidle.swap_remove(i);
+        self.npidle.fetch_sub(1, SeqCst);
+        Some(p)
+    }
+
+    /// `pidleget` under a lock of its own.
+    pub(crate) fn pidleget_locked(&self, q: &impl Queues) -> Option<usize> {
+        self.pidleget(&mut self.lock(), q)
+    }
+
+    /// Go's `pidleput`: publish P `p` as idle.
+    pub(crate) fn pidleput(&self, idle: &mut Idle<M>, p: usize) {
+        idle.pidle.push(p);
+        self.npidle.fetch_add(1, SeqCst);
+    }
+
+    /// An M starts spinning (its spinner slot may have been claimed already by `wakep`'s CAS:
+    /// then the caller is that M and does not call this).
+    pub(crate) fn become_spinning(&self) {
+        self.nmspinning.fetch_add(1, SeqCst);
+        self.needspinning.store(false, Relaxed);
+    }
+
+    /// A spinning M stops spinning; returns after the SeqCst decrement and a SeqCst fence, so
+    /// the caller's next look at the queues is ordered after it.
+    pub(crate) fn stop_spinning(&self) {
+        self.nmspinning.fetch_sub(1, SeqCst);
+        fence(SeqCst);
+    }
+
+    /// A spinning start that did not happen (no M could be started): release its slot.
+    pub(crate) fn unclaim_spinning(&self) {
+        self.nmspinning.fetch_sub(1, SeqCst);
+    }
+
+    /// Go's spinning cap: don't start spinning when half the busy Ps' worth of Ms already spin.
+    pub(crate) fn may_spin(&self, procs: usize) -> bool {
+        let busy = procs - self.npidle.load(SeqCst);
+        2 * self.nmspinning.load(SeqCst) < busy
+    }
+
+    /// Go's `wakep`, up to `startm`: if there is an idle P and no spinning M, claim the spinner
+    /// slot and return the idle P for the caller to start a spinning M on. With no idle P, set
+    /// `needspinning` (the next M to release its P spins instead).
+    ///
+    /// After publishing work to the global queue, use [`IdleState::wakep_after_push`].
+    pub(crate) fn wakep(&self, q: &impl Queues) -> Option<usize> {
+        if self.nmspinning.load(SeqCst) != 0 {
+            return None;
+        }
+        if self.npidle.load(SeqCst) == 0 {
+            if !self.needspinning.load(Relaxed) {
+                self.needspinning.store(true, SeqCst);
+            }
+            return None;
+        }
+        if self
+            .nmspinning
+            .compare_exchange(0, 1, SeqCst, Relaxed)
+            .is_err()
+        {
+            return None;
+        }
+        let p = self.pidleget_locked(q);
+        if p.is_none() {
+            // The idle P was taken meanwhile (its new owner will look at the queues).
+            self.nmspinning.fetch_sub(1, SeqCst);
+            self.needspinning.store(true, SeqCst);
+        }
+        p
+    }
+
+    /// The producer's half of the handshake: the caller just published a G where any M looks
+    /// (the global queue); fence (SeqCst), so the `wakep` loads are ordered after the push,
+    /// then `wakep`.
+    pub(crate) fn wakep_after_push(&self, q: &impl Queues) -> Option<usize> {
+        fence(SeqCst);
+        self.wakep(q)
+    }
+
+    /// `handoffp`'s "nobody is looking for work": with no spinning M and no idle P, claim the
+    /// spinner slot for the handed-off P's new M.
+    pub(crate) fn claim_spinning_if_nobody_looks(&self) -> bool {
+        self.nmspinning.load(SeqCst) + self.npidle.load(SeqCst) == 0
+            && self
+                .nmspinning
+                .compare_exchange(0, 1, SeqCst, Relaxed)
+                .is_ok()
+    }
+
+    /// An M out of work gives up its P (Go's `releasep` + `pidleput` under `sched.lock`),
+    /// unless the global queue has work or an M is wanted spinning. `put` publishes the P
+    /// idle (the scheduler's `pidleput`: P status, then [`IdleState::pidleput`]).
+    ///
+    /// After `Released`, the M must call [`IdleState::recheck`].
+    pub(crate) fn release_p(
+        &self,
+        spinning: bool,
+        q: &impl Queues,
+        put: impl FnOnce(&Self, &mut Idle<M>),
+    ) -> ReleaseStep {
+        let mut idle = self.lock();
+        if q.global_nonempty() {
+            return ReleaseStep::Global;
+        }
+        if !spinning && self.needspinning.load(SeqCst) {
+            return ReleaseStep::Spin;
+        }
+        put(self, &mut idle);
+        ReleaseStep::Released
+    }
+
+    /// The delicate dance, after `release_p` published the P idle: stop spinning (if the M
+    /// was) or fence, then look again — at the global queue, and for a former spinner at every
+    /// ring — and if work appeared take an idle P back for it (the caller acquires it, spinning
+    /// again if it was). `None`: nothing to do, go poll or park.
+    pub(crate) fn recheck(&self, was_spinning: bool, q: &impl Queues) -> Option<usize> {
+        if was_spinning {
+            self.stop_spinning();
+        } else {
+            fence(SeqCst);
+        }
+        if q.global_nonempty() {
+            if let Some(p) = self.pidleget_locked(q) {
+                return Some(p);
+            }
+        }
+        if was_spinning && q.rings_nonempty() {
+            return self.pidleget_locked(q);
+        }
+        None
+    }
+}
+
+#[cfg(all(test, loom))]
+mod tests {
+    use super::*;
+    use crate::loom::sync::Arc;
+    use loom::thread;
+
+    /// Fake queues: a count of Gs on the global queue and one per P ring, with the orderings of
+    /// the real ones (crossbeam's `SegQueue` pushes and checks with SeqCst; the ring's tail is
+    /// stored Release and loaded Acquire).
+    struct Q {
+        global: AtomicUsize,
+        rings: [AtomicUsize; 2],
+    }
+
+    impl Q {
+        fn new() -> Q {
+            Q {
+                global: AtomicUsize::new(0),
+                rings: [AtomicUsize::new(0), AtomicUsize::new(0)],
+            }
+        }
+
+        /// `globrunqget`: take one G if there is one.
+        fn take_global(&self) -> bool {
+            self.global
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        }
+    }
+
+    impl Queues for Q {
+        fn global_nonempty(&self) -> bool {
+            self.global.load(SeqCst) != 0
+        }
+        fn rings_nonempty(&self) -> bool {
+            self.rings.iter().any(|r| r.load(Acquire) != 0)
+        }
+        fn has_local_work(&self, p: usize) -> bool {
+            self.rings[p].load(Acquire) != 0
+        }
+    }
+
+    /// Sched's `inject`: push to the global queue, then `wakep_after_push`. Returns the P a
+    /// spinning M was started on, if any.
+    fn inject(s: &IdleState<()>, q: &Q) -> Option<usize> {
+        q.global.fetch_add(1, SeqCst);
+        s.wakep_after_push(q)
+    }
+
+    /// Sched's `pidleput` (the P-status store left out).
+    fn put(s: &IdleState<()>, idle: &mut Idle<()>, p: usize) {
+        s.pidleput(idle, p);
+    }
+
+    /// What an M holding a P does once `find_runnable` found nothing: `release_p`, and if the
+    /// P went idle, the re-check. Returns the P it holds afterwards (kept or taken back) and
+    /// whether it is spinning; `None`: it goes to poll/park without a P.
+    fn give_up_p(s: &IdleState<()>, q: &Q, p: usize, spinning: bool) -> Option<(usize, bool)> {
+        match s.release_p(spinning, q, |s, idle| put(s, idle, p)) {
+            ReleaseStep::Global => Some((p, spinning)),
+            ReleaseStep::Spin => {
+                s.become_spinning();
+                Some((p, true))
+            }
+            ReleaseStep::Released => {
+                let back = s.recheck(spinning, q)?;
+                if spinning {
+                    s.become_spinning();
+                }
+                Some((back, spinning))
+            }
+        }
+    }
+
+    /// One P, its M out of work and about to give the P up, while a thread outside the runtime
+    /// injects a G: the G is never stranded. Either the M keeps (or takes back) the P and
+    /// finds it, or `wakep` starts a spinning M on the idle P — never neither, never both
+    /// owning the P; the spinning count ends balanced.
+    #[test]
+    fn loom_inject_vs_release_p() {
+        loom::model(|| {
+            let s = Arc::new(IdleState::<()>::new(1));
+            let q = Arc::new(Q::new());
+            // The M holds P 0 (acquirep).
+            assert_eq!(s.pidleget_locked(&*q), Some(0));
+            let (s2, q2) = (s.clone(), q.clone());
+            let producer = thread::spawn(move || inject(&s2, &q2));
+            let m = give_up_p(&s, &q, 0, false);
+            let started = producer.join().unwrap();
+            let holders = usize::from(m.is_some()) + usize::from(started.is_some());
+            assert!(holders <= 1, "the P is owned twice");
+            assert_eq!(s.npidle() + holders, 1, "a P is lost");
+            // The M with the P, old or new, finds the G.
+            if let Some((_, spinning)) = m {
+                assert!(q.take_global(), "the M kept its P but the G is not there");
+                if spinning {
+                    s.stop_spinning();
+                }
+            } else {
+                assert!(started.is_some(), "lost wakeup: the G is stranded");
+                // The new M is spinning: it finds the G and stops (resetspinning).
+                assert_eq!(s.nmspinning(), 1);
+                assert!(q.take_global());
+                s.stop_spinning();
+            }
+            assert_eq!(s.nmspinning(), 0, "spinning count unbalanced");
+        });
+    }
+
+    /// Two Ps: P 0 busy, P 1 held by the only spinning M, which finds nothing and gives up
+    /// while a G is injected. The producer sees a spinner (and leaves the G to it) or the idle
+    /// P (and starts one): the last spinner to leave re-checks after its decrement, so the G
+    /// is never stranded; the spinning count balances.
+    #[test]
+    fn loom_inject_vs_last_spinner() {
+        loom::model(|| {
+            let s = Arc::new(IdleState::<()>::new(2));
+            let q = Arc::new(Q::new());
+            // M0 runs P 0 (busy, not looking); M1 holds P 1 and spins.
+            let mut idle = s.lock();
+            assert_eq!(s.pidleget(&mut idle, &*q), Some(0));
+            assert_eq!(s.pidleget(&mut idle, &*q), Some(1));
+            drop(idle);
+            s.become_spinning();
+            let (s2, q2) = (s.clone(), q.clone());
+            let producer = thread::spawn(move || inject(&s2, &q2));
+            let m1 = give_up_p(&s, &q, 1, true);
+            let started = producer.join().unwrap();
+            let holders = usize::from(m1.is_some()) + usize::from(started.is_some());
+            assert!(holders <= 1, "P 1 is owned twice");
+            assert_eq!(s.npidle() + holders, 1, "a P is lost");
+            // Spinning: M1 if it kept a P, plus the started M.
+            assert_eq!(s.nmspinning(), holders, "spinning count unbalanced");
+            assert!(holders == 1, "lost wakeup: the G is stranded");
+            assert!(q.take_global());
+            s.stop_spinning();
+            assert_eq!(s.nmspinning(), 0);
+        });
+    }
+
+    /// A spinning M found a G and stops spinning, then calls `wakep` (Go's `resetspinning`:
+    /// there may be more work), racing a producer's `inject` + `wakep`, with one idle P. The
+    /// two `wakep`s start exactly one spinning M — the chain is never dropped (the producer
+    /// saw the spinner and left it the G) nor doubled — and the spinning count balances.
+    #[test]
+    fn loom_resetspinning_vs_wakep() {
+        loom::model(|| {
+            let s = Arc::new(IdleState::<()>::new(2));
+            let q = Arc::new(Q::new());
+            // M0 holds P 0 and spins; P 1 is idle. M0 finds a G.
+            assert_eq!(s.pidleget_locked(&*q), Some(0));
+            s.become_spinning();
+            let (s2, q2) = (s.clone(), q.clone());
+            let producer = thread::spawn(move || inject(&s2, &q2));
+            // resetspinning
+            s.stop_spinning();
+            let by_m0 = s.wakep(&*q);
+            let by_producer = producer.join().unwrap();
+            let started = usize::from(by_m0.is_some()) + usize::from(by_producer.is_some());
+            assert_eq!(started, 1, "wakeup chain dropped or doubled");
+            assert_eq!(by_m0.or(by_producer), Some(1));
+            assert_eq!(s.npidle(), 0);
+            assert_eq!(s.nmspinning(), 1, "spinning count unbalanced");
+            // The started M finds the injected G and stops spinning.
+            assert!(q.take_global());
+            s.stop_spinning();
+            assert_eq!(s.nmspinning(), 0);
+        });
+    }
+}
