@@ -24,8 +24,13 @@ struct TaskPtr(NonNull<Header>);
 // SAFETY: a pointer to a task header, whose shared state is synchronised by its atomics.
 unsafe impl Send for TaskPtr {}
 
+/// One shard per pair of cache lines, so that Ps spawning and completing into different
+/// shards never share a line (a `Mutex<Shard>` is ~72 bytes).
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
 pub(crate) struct OwnedTasks {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Padded]>,
     mask: usize,
 }
 
@@ -35,12 +40,12 @@ impl OwnedTasks {
         OwnedTasks {
             shards: (0..n)
                 .map(|_| {
-                    Mutex::new(Shard {
+                    Padded(Mutex::new(Shard {
                         tasks: Slab::new(),
                         closed: false,
                         completed: 0,
                         cancelled: 0,
-                    })
+                    }))
                 })
                 .collect(),
             mask: n - 1,
@@ -48,7 +53,7 @@ impl OwnedTasks {
     }
 
     fn shard(&self, header: &Header) -> &Mutex<Shard> {
-        &self.shards[header.id.0 as usize & self.mask]
+        &self.shards[header.id.0 as usize & self.mask].0
     }
 
     /// Enter a new task; false once the list is closed.
@@ -91,7 +96,7 @@ impl OwnedTasks {
     pub(crate) fn close_and_drain(&self) -> Vec<NonNull<Header>> {
         let mut out = Vec::new();
         for shard in self.shards.iter() {
-            let mut shard = crate::loom::lock(shard);
+            let mut shard = crate::loom::lock(&shard.0);
             shard.closed = true;
             out.extend(shard.tasks.drain().map(|t| t.0));
         }
@@ -102,14 +107,14 @@ impl OwnedTasks {
     pub(crate) fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| crate::loom::lock(s).tasks.len())
+            .map(|s| crate::loom::lock(&s.0).tasks.len())
             .sum()
     }
 
     /// Tasks completed and cancelled so far.
     pub(crate) fn finished(&self) -> (u64, u64) {
         self.shards.iter().fold((0, 0), |(c, x), s| {
-            let s = crate::loom::lock(s);
+            let s = crate::loom::lock(&s.0);
             (c + s.completed, x + s.cancelled)
         })
     }
@@ -117,7 +122,7 @@ impl OwnedTasks {
     /// Visit every live task under its shard lock (for task dumps).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
         for shard in self.shards.iter() {
-            let shard = crate::loom::lock(shard);
+            let shard = crate::loom::lock(&shard.0);
             for (_, t) in shard.tasks.iter() {
                 // SAFETY: listed tasks are alive: the list holds a reference.
                 f(unsafe { t.0.as_ref() });
