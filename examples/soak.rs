@@ -41,6 +41,10 @@ fn parse_args() -> Result<Duration, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [] => Ok(Duration::from_secs(600)),
+        [flag] if flag == "--help" || flag == "-h" => {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
         [flag, n] if flag == "--minutes" || flag == "--seconds" => {
             let n: u64 = n
                 .parse()
