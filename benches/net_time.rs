@@ -1,11 +1,19 @@
-//! Side-by-side I/O and timer benchmarks: `gmp` vs. tokio's multi-thread runtime.
+//! Side-by-side I/O and timer benchmarks: `gmp` vs. tokio's multi-thread runtime,
+//! with smol as a third reference point.
 //!
 //! Same conventions as `benches/rt_multi_threaded.rs`: every shape is one
-//! criterion `BenchmarkGroup` with two functions, `gmp` and `tokio`
-//! (`target/criterion/<shape>/{gmp,tokio}/`, so `scripts/bench_ratios.py`
-//! picks them up), both runtimes get the same number of workers (env
+//! criterion `BenchmarkGroup` with three functions, `gmp`, `tokio` and `smol`
+//! (`target/criterion/<shape>/{gmp,tokio,smol}/`, so `scripts/bench_ratios.py`
+//! picks them up), all runtimes get the same number of workers (env
 //! `BENCH_PROCS`, else 2), and each runtime is built once per group, outside
-//! the timed loop, and shut down before the other one is built.
+//! the timed loop, and shut down before the next one is built.
+//!
+//! smol runs every shape here: `smol::net` streams (async-io's reactor,
+//! driven by whichever idle worker thread holds it) through the same
+//! `futures::io` extension traits as gmp, `smol::Timer` for sleeps, and for
+//! `timeout` the inner future polled first, then a `smol::Timer` (registered on
+//! its first poll, like the other two; see `SmolTimeout` in
+//! `benches/support/mod.rs`).
 //!
 //! What each shape measures (one iteration):
 //!
@@ -61,7 +69,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{config, run_shape_with_throughput as run_shape, Exec, Gmp, Group, Tokio};
+use support::{config, run_group, Exec, Gmp, Group, Smol, Tokio};
 
 /// `tcp_echo`: connections, round trips per connection, message size.
 const CONNS: usize = 50;
@@ -180,6 +188,45 @@ impl NetExec for Tokio {
         tokio::io::AsyncReadExt::read_exact(stream, buf)
             .await
             .map(drop)
+    }
+}
+
+impl NetExec for Smol {
+    type Listener = smol::net::TcpListener;
+    type Stream = smol::net::TcpStream;
+
+    fn bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send {
+        smol::net::TcpListener::bind(addr)
+    }
+
+    fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr> {
+        listener.local_addr()
+    }
+
+    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
+        listener.accept().await.map(|(s, _)| s)
+    }
+
+    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send {
+        smol::net::TcpStream::connect(addr)
+    }
+
+    fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
+        stream.set_nodelay(true)
+    }
+
+    fn write_all<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        futures::io::AsyncWriteExt::write_all(stream, buf)
+    }
+
+    fn read_exact<'a>(
+        stream: &'a mut Self::Stream,
+        buf: &'a mut [u8],
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        futures::io::AsyncReadExt::read_exact(stream, buf)
     }
 }
 
@@ -412,42 +459,50 @@ impl XorShift {
 }
 
 fn bench_tcp_echo(c: &mut Criterion) {
-    run_shape(
+    run_group(
         c,
         "tcp_echo",
         Some((CONNS * ROUND_TRIPS) as u64),
-        tcp_echo::<Gmp>,
-        tcp_echo::<Tokio>,
+        &[tcp_echo::<Gmp>, tcp_echo::<Tokio>, tcp_echo::<Smol>],
     );
 }
 
 fn bench_timers_100k(c: &mut Criterion) {
-    run_shape(
+    run_group(
         c,
         "timers_100k",
         None,
-        timers_100k::<Gmp>,
-        timers_100k::<Tokio>,
+        &[
+            timers_100k::<Gmp>,
+            timers_100k::<Tokio>,
+            timers_100k::<Smol>,
+        ],
     );
 }
 
 fn bench_timers_cancel_1m(c: &mut Criterion) {
-    run_shape(
+    run_group(
         c,
         "timers_cancel_1m",
         None,
-        timers_cancel_1m::<Gmp>,
-        timers_cancel_1m::<Tokio>,
+        &[
+            timers_cancel_1m::<Gmp>,
+            timers_cancel_1m::<Tokio>,
+            timers_cancel_1m::<Smol>,
+        ],
     );
 }
 
 fn bench_timers_cancel_pending_100k(c: &mut Criterion) {
-    run_shape(
+    run_group(
         c,
         "timers_cancel_pending_100k",
         None,
-        timers_cancel_pending_100k::<Gmp>,
-        timers_cancel_pending_100k::<Tokio>,
+        &[
+            timers_cancel_pending_100k::<Gmp>,
+            timers_cancel_pending_100k::<Tokio>,
+            timers_cancel_pending_100k::<Smol>,
+        ],
     );
 }
 

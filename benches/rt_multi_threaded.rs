@@ -1,19 +1,30 @@
-//! Side-by-side scheduler benchmarks: `gmp` vs. tokio's multi-thread runtime.
+//! Side-by-side scheduler benchmarks: `gmp` vs. tokio's multi-thread runtime,
+//! with smol as a third reference point.
 //!
 //! The shapes are modelled on tokio's own `benches/rt_multi_threaded.rs`. Every
-//! shape is one criterion `BenchmarkGroup` with two functions, `gmp` and
-//! `tokio`, so criterion reports them next to each other
-//! (`target/criterion/<shape>/{gmp,tokio}/`; `scripts/bench_ratios.py` turns
-//! those into a gmp/tokio ratio table).
+//! shape is one criterion `BenchmarkGroup` with three functions, `gmp`,
+//! `tokio` and `smol`, so criterion reports them next to each other
+//! (`target/criterion/<shape>/{gmp,tokio,smol}/`; `scripts/bench_ratios.py`
+//! turns those into gmp/tokio and smol/tokio ratio tables).
 //!
-//! Both runtimes get the same number of workers: env `BENCH_PROCS`, else 2
+//! All runtimes get the same number of workers: env `BENCH_PROCS`, else 2
 //! (`gmp::Runtime::builder().procs(n)` vs.
-//! `tokio::runtime::Builder::new_multi_thread().worker_threads(n)`). Each
-//! runtime is built once per group, outside the timed loop, and shut down
-//! before the other runtime of the group is built, so the two never compete
-//! for CPUs. Both use the same synchronisation primitives
-//! (`tokio::sync::oneshot`, `std::sync::mpsc`, std atomics), which work on any
-//! executor; only `spawn`, `yield_now` and `block_on` differ.
+//! `tokio::runtime::Builder::new_multi_thread().worker_threads(n)` vs. an
+//! `smol::Executor` run by n std threads, each in
+//! `smol::block_on(ex.run(shutdown))`). Each runtime is built once per group,
+//! outside the timed loop, and shut down before the next runtime of the group
+//! is built, so they never compete for CPUs. All use the same synchronisation
+//! primitives (`tokio::sync::oneshot`, `std::sync::mpsc`, std atomics), which
+//! work on any executor; only `spawn`, `yield_now` and `block_on` differ.
+//!
+//! smol runs every shape; none needed leaving out. Two things to keep in mind
+//! when reading its figures: smol has no local spawn path (async-executor
+//! pushes every spawned or woken task onto its global queue; worker-local
+//! queues are only filled by stealing from it), so `spawn_many_local` and
+//! `spawn_many_remote_*` exercise the same path on smol; and smol's spawn from
+//! inside a task reads the executor from a thread-local set on its worker
+//! threads (`benches/support/mod.rs`), as `tokio::spawn`/`gmp::spawn` read
+//! theirs. smol's `block_on` thread (the bench thread) is not a worker either.
 //!
 //! What each shape measures (one iteration):
 //!
@@ -68,7 +79,7 @@ use tokio::sync::oneshot;
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{config, run_shape, Exec, Gmp, Group, Tokio};
+use support::{config, run_group, Exec, Gmp, Group, Smol, Tokio};
 
 const NUM_SPAWN: usize = 10_000;
 const STALL_DUR: Duration = Duration::from_micros(10);
@@ -280,46 +291,72 @@ fn stall() {
 }
 
 fn bench_spawn_many_local(c: &mut Criterion) {
-    run_shape(
+    run_group(
         c,
         "spawn_many_local",
-        spawn_many_local::<Gmp>,
-        spawn_many_local::<Tokio>,
+        None,
+        &[
+            spawn_many_local::<Gmp>,
+            spawn_many_local::<Tokio>,
+            spawn_many_local::<Smol>,
+        ],
     );
 }
 
 fn bench_spawn_many_remote_idle(c: &mut Criterion) {
-    run_shape(
+    run_group(
         c,
         "spawn_many_remote_idle",
-        spawn_many_remote_idle::<Gmp>,
-        spawn_many_remote_idle::<Tokio>,
+        None,
+        &[
+            spawn_many_remote_idle::<Gmp>,
+            spawn_many_remote_idle::<Tokio>,
+            spawn_many_remote_idle::<Smol>,
+        ],
     );
 }
 
 fn bench_spawn_many_remote_busy(c: &mut Criterion) {
-    run_shape(
+    run_group(
         c,
         "spawn_many_remote_busy",
-        spawn_many_remote_busy::<Gmp>,
-        spawn_many_remote_busy::<Tokio>,
+        None,
+        &[
+            spawn_many_remote_busy::<Gmp>,
+            spawn_many_remote_busy::<Tokio>,
+            spawn_many_remote_busy::<Smol>,
+        ],
     );
 }
 
 fn bench_yield_many(c: &mut Criterion) {
-    run_shape(c, "yield_many", yield_many::<Gmp>, yield_many::<Tokio>);
+    run_group(
+        c,
+        "yield_many",
+        None,
+        &[yield_many::<Gmp>, yield_many::<Tokio>, yield_many::<Smol>],
+    );
 }
 
 fn bench_ping_pong(c: &mut Criterion) {
-    run_shape(c, "ping_pong", ping_pong::<Gmp>, ping_pong::<Tokio>);
+    run_group(
+        c,
+        "ping_pong",
+        None,
+        &[ping_pong::<Gmp>, ping_pong::<Tokio>, ping_pong::<Smol>],
+    );
 }
 
 fn bench_chained_spawn(c: &mut Criterion) {
-    run_shape(
+    run_group(
         c,
         "chained_spawn",
-        chained_spawn::<Gmp>,
-        chained_spawn::<Tokio>,
+        None,
+        &[
+            chained_spawn::<Gmp>,
+            chained_spawn::<Tokio>,
+            chained_spawn::<Smol>,
+        ],
     );
 }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Print a markdown table of gmp vs tokio medians from criterion output.
+"""Print a markdown table of gmp vs tokio (and smol) medians from criterion output.
 
 Reads target/criterion/<shape>/{gmp,tokio}/new/estimates.json (written by
-`cargo bench --bench rt_multi_threaded`) and prints, per shape, the gmp
-median, the tokio median and the ratio gmp/tokio (median.point_estimate, ns).
-A ratio above 1.0 means gmp is slower.
+`cargo bench --bench rt_multi_threaded`, `net_time`, `blocking`) and prints, per
+shape, the gmp median, the tokio median and the ratio gmp/tokio
+(median.point_estimate, ns). A ratio above 1.0 means gmp is slower.
+
+When any shape also has target/criterion/<shape>/smol/, two more columns
+follow: the smol median and the ratio smol/tokio.
 
 Usage: python3 scripts/bench_ratios.py [CRITERION_DIR]
        (default: target/criterion under the workspace root, or $CARGO_TARGET_DIR)
@@ -65,8 +68,13 @@ def main(argv):
         ):
             shapes.append(name)
 
-    print("| shape | gmp median | tokio median | gmp/tokio |")
-    print("|---|---:|---:|---:|")
+    with_smol = any(median_ns(crit_dir, shape, "smol") is not None for shape in shapes)
+    if with_smol:
+        print("| shape | gmp median | tokio median | smol median | gmp/tokio | smol/tokio |")
+        print("|---|---:|---:|---:|---:|---:|")
+    else:
+        print("| shape | gmp median | tokio median | gmp/tokio |")
+        print("|---|---:|---:|---:|")
     found = 0
     for shape in shapes:
         g = median_ns(crit_dir, shape, "gmp")
@@ -75,7 +83,15 @@ def main(argv):
             continue
         found += 1
         ratio = "%.2fx" % (g / t) if g is not None and t else "n/a"
-        print("| %s | %s | %s | %s |" % (shape, fmt_time(g), fmt_time(t), ratio))
+        if with_smol:
+            m = median_ns(crit_dir, shape, "smol")
+            smol_ratio = "%.2fx" % (m / t) if m is not None and t else "n/a"
+            print(
+                "| %s | %s | %s | %s | %s | %s |"
+                % (shape, fmt_time(g), fmt_time(t), fmt_time(m), ratio, smol_ratio)
+            )
+        else:
+            print("| %s | %s | %s | %s |" % (shape, fmt_time(g), fmt_time(t), ratio))
     if not found:
         print("no gmp/tokio estimates found under %s" % crit_dir, file=sys.stderr)
         return 1
