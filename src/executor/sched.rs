@@ -268,6 +268,9 @@ impl Sched {
         }
         if nglobal > 0 {
             self.wakep_after_push();
+            if p.is_none() {
+                self.kick_sysmon_if_stranded();
+            }
         }
     }
 
@@ -296,6 +299,22 @@ impl Sched {
     pub(crate) fn inject(self: &Arc<Self>, task: Notified) {
         self.global.push(task);
         self.wakep_after_push();
+        self.kick_sysmon_if_stranded();
+    }
+
+    /// Work just went to the global queue. If no P is idle and some P's M sits in a blocking
+    /// section, the work may wait for sysmon to retake that P — so make sure sysmon looks
+    /// now, not after its idle back-off (up to 10ms): a timer that fires while both Ps of a
+    /// 2-P runtime are in `spawn_blocking` calls would otherwise run up to 10ms late. A few
+    /// relaxed loads, and only when every P is taken.
+    fn kick_sysmon_if_stranded(&self) {
+        if self.npidle() == 0
+            && self.allp[..self.procs()]
+                .iter()
+                .any(|p| p.status() == PStatus::Syscall)
+        {
+            self.sysmon.kick();
+        }
     }
 
     /// Go's `globrunqget`: take a fair share of the global queue (at most `max` when non-zero,
