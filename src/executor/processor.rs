@@ -53,6 +53,9 @@ pub(crate) struct P {
     id_end: AtomicU64,
     /// This P's timers (Go's `p.timers`).
     pub(crate) timers: Timers,
+    /// Free task memory, by size class (Go's `p.gFree`); touched only by this P's M.
+    #[cfg(not(loom))]
+    pub(crate) gfree: crate::executor::task::gfree::LocalFree,
     /// Set by sysmon when the running task has used up its time slice (Go's `preempt`).
     preempt: AtomicBool,
 }
@@ -101,6 +104,8 @@ impl P {
             id_next: AtomicU64::new(0),
             id_end: AtomicU64::new(0),
             timers: Timers::new(),
+            #[cfg(not(loom))]
+            gfree: crate::executor::task::gfree::LocalFree::new(),
             preempt: AtomicBool::new(false),
         }
     }

@@ -70,6 +70,8 @@ pub(crate) struct Sched {
     pub(crate) global: SegQueue<Notified>,
     /// Every live task (Go's `allgs`).
     pub(crate) owned: task::owned::OwnedTasks,
+    /// Free task memory the Ps' own lists overflowed (Go's `sched.gFree`).
+    pub(crate) gfree: task::gfree::GlobalFree,
     /// Netpoll: the runtime's `mio::Poll`, polled by the Ms themselves.
     pub(crate) reactor: Reactor,
     /// A coarse clock (ns since the reactor's epoch) for task ages and state times: ticked by
@@ -150,6 +152,7 @@ impl Sched {
             allm: Mutex::new(Vec::new()),
             global: SegQueue::new(),
             owned: task::owned::OwnedTasks::new(procs),
+            gfree: task::gfree::GlobalFree::new(),
             idle: IdleState::new(procs),
             nmidle: AtomicUsize::new(0),
             nthreads: AtomicUsize::new(0),

@@ -14,6 +14,7 @@ use crate::executor::sched::Sched;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use crate::loom::sync::Arc;
+use std::alloc::Layout;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
@@ -28,7 +29,9 @@ pub(crate) struct Header {
     pub(crate) id: TaskId,
     /// Slot in the owned-task list (allgs), written once before the task is published.
     pub(crate) owned_key: AtomicUsize,
-    pub(crate) sched: Arc<Sched>,
+    /// The runtime. Not dropped with the cell: `dealloc` takes it out first, because freeing
+    /// the memory (to a P's free list) needs it.
+    pub(crate) sched: ManuallyDrop<Arc<Sched>>,
     pub(crate) join_waker: AtomicWaker,
     pub(crate) spawned_at: &'static Location<'static>,
     /// When it was spawned, on the scheduler's coarse clock (ns since the runtime's epoch).
@@ -93,13 +96,14 @@ where
         spawned_at: &'static Location<'static>,
     ) -> NonNull<Header> {
         let now = sched.coarse_now();
-        let cell = Box::new(Cell {
+        let mem = super::gfree::alloc_task(&sched, Layout::new::<Cell<F>>()).cast::<Cell<F>>();
+        let cell = Cell {
             header: Header {
                 state: State::new(),
                 vtable: &Self::VTABLE,
                 id,
                 owned_key: AtomicUsize::new(usize::MAX),
-                sched,
+                sched: ManuallyDrop::new(sched),
                 join_waker: AtomicWaker::new(),
                 spawned_at,
                 born: now,
@@ -107,8 +111,10 @@ where
                 polls: AtomicU32::new(0),
             },
             stage: UnsafeCell::new(Stage::Running(future)),
-        });
-        NonNull::from(Box::leak(cell)).cast()
+        };
+        // SAFETY: `mem` is fresh memory with `Cell<F>`'s size and (at least) its alignment.
+        unsafe { mem.as_ptr().write(cell) };
+        mem.cast()
     }
 }
 
@@ -246,8 +252,16 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
 }
 
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    // SAFETY: the last reference is gone; the cell came from `Box::leak` in `allocate`.
-    drop(unsafe { Box::from_raw(ptr.cast::<Cell<F>>().as_ptr()) });
+    let cell = ptr.cast::<Cell<F>>();
+    // SAFETY: the last reference is gone, so the cell is ours: take the runtime out of the
+    // header (it is `ManuallyDrop`, so dropping the cell below leaves it alone), drop the
+    // rest in place, and give the memory back through the runtime's free lists.
+    unsafe {
+        let sched = ManuallyDrop::take(&mut (*cell.as_ptr()).header.sched);
+        std::ptr::drop_in_place(cell.as_ptr());
+        super::gfree::free_task(&sched, cell.cast(), Layout::new::<Cell<F>>());
+        drop(sched);
+    }
 }
 
 unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {

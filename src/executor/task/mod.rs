@@ -14,6 +14,8 @@ pub(crate) mod atomic_waker;
 #[cfg(not(loom))]
 pub(crate) mod core;
 #[cfg(not(loom))]
+pub(crate) mod gfree;
+#[cfg(not(loom))]
 mod join;
 #[cfg(not(loom))]
 pub(crate) mod owned;

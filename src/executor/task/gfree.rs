@@ -1,0 +1,203 @@
+//! Task memory recycling: Go's `gFree` lists (`gfget`/`gfput`).
+//!
+//! Go never frees a dead G: it goes on its P's free list and the next `newproc` on that P
+//! takes it, with a global list to even out Ps that only create and Ps that only retire. gmp
+//! does the same with task cells, by size class: a spawn storm then costs no `malloc`/`free`
+//! per task, and — what matters most on many cores — no allocator arena lock taken by a thread
+//! freeing a task that another thread allocated (the cross-thread free of a work-stealing
+//! runtime, where glibc's `free` takes the owning arena's lock).
+//!
+//! Invariants:
+//! - Every task cell whose layout has a size class is allocated with that class's layout
+//!   (size rounded up to [`CLASS_BYTES`], align 16), whichever path allocates it, so any path
+//!   may free it: a P's list, the global list or the allocator.
+//! - A P's lists are touched only by the thread that holds that P (`context::current_p`):
+//!   holding a P is exclusive, so they need no synchronisation. Anyone else (a thread outside
+//!   the runtime, an M in a blocking section) uses the global list or the allocator.
+//! - Lists are bounded: [`LOCAL_MAX`] blocks per class per P (over it, half move to the
+//!   global list), the global list [`GLOBAL_BYTES`] per class (over it, blocks go back to the
+//!   allocator). Dropping the scheduler frees every cached block.
+
+use crate::executor::context;
+use crate::executor::sched::Sched;
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::cell::UnsafeCell;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+/// Size classes are multiples of this many bytes (malloc's own granularity on 64-bit glibc,
+/// so rounding to a class costs no memory).
+pub(crate) const CLASS_BYTES: usize = 16;
+/// Classes up to 64 x 16 = 1 KiB; larger (or over-aligned) tasks go straight to the allocator.
+const NCLASSES: usize = 64;
+/// Block alignment of every class (enough for any task whose layout asks for at most 16).
+const CLASS_ALIGN: usize = 16;
+/// Blocks a P keeps per class (Go keeps 64 Gs per P before moving half to the global list).
+pub(crate) const LOCAL_MAX: usize = 64;
+/// Bytes the global list keeps per class; beyond that, memory goes back to the allocator.
+const GLOBAL_BYTES: usize = 256 * 1024;
+
+/// A free block of one class.
+struct Block(NonNull<u8>);
+
+// SAFETY: a free block is plain memory owned by whichever list holds it.
+unsafe impl Send for Block {}
+
+/// `(class index, the class's layout)` for a task cell of `layout`, if it has one.
+#[inline]
+fn class_of(layout: Layout) -> Option<(usize, Layout)> {
+    if layout.align() > CLASS_ALIGN || layout.size() == 0 {
+        return None;
+    }
+    let n = layout.size().div_ceil(CLASS_BYTES);
+    if n > NCLASSES {
+        return None;
+    }
+    // A multiple of 16 up to 1 KiB with align 16 is always a valid layout.
+    let block = Layout::from_size_align(n * CLASS_BYTES, CLASS_ALIGN).ok()?;
+    Some((n - 1, block))
+}
+
+fn raw_alloc(layout: Layout) -> NonNull<u8> {
+    // SAFETY: task layouts are never zero-sized (the header alone is not).
+    let p = unsafe { alloc(layout) };
+    NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
+}
+
+/// One P's free lists (Go's `p.gFree`).
+pub(crate) struct LocalFree {
+    lists: UnsafeCell<[Vec<Block>; NCLASSES]>,
+}
+
+// SAFETY: the lists are only touched by the thread holding the P they belong to (see the module
+// invariants): holding a P is exclusive, so there is never concurrent access.
+unsafe impl Sync for LocalFree {}
+
+impl LocalFree {
+    pub(crate) fn new() -> LocalFree {
+        LocalFree {
+            lists: UnsafeCell::new(std::array::from_fn(|_| Vec::new())),
+        }
+    }
+
+    /// # Safety
+    /// The caller holds the P these lists belong to, and does not call back into this P's
+    /// lists while the returned reference is alive.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn lists(&self) -> &mut [Vec<Block>; NCLASSES] {
+        // SAFETY: exclusive by the caller's contract.
+        unsafe { &mut *self.lists.get() }
+    }
+}
+
+impl Drop for LocalFree {
+    fn drop(&mut self) {
+        free_all(self.lists.get_mut());
+    }
+}
+
+/// The global free lists (Go's `sched.gFree`), for Ps whose own lists ran dry or overflowed.
+pub(crate) struct GlobalFree {
+    lists: Mutex<[Vec<Block>; NCLASSES]>,
+}
+
+impl GlobalFree {
+    pub(crate) fn new() -> GlobalFree {
+        GlobalFree {
+            lists: Mutex::new(std::array::from_fn(|_| Vec::new())),
+        }
+    }
+}
+
+impl Drop for GlobalFree {
+    fn drop(&mut self) {
+        free_all(self.lists.get_mut().unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+fn free_all(lists: &mut [Vec<Block>; NCLASSES]) {
+    for (c, list) in lists.iter_mut().enumerate() {
+        let layout = Layout::from_size_align((c + 1) * CLASS_BYTES, CLASS_ALIGN)
+            .expect("class layouts are valid");
+        for b in list.drain(..) {
+            // SAFETY: every block in a class list was allocated with that class's layout and
+            // is owned by the list.
+            unsafe { dealloc(b.0.as_ptr(), layout) };
+        }
+    }
+}
+
+/// Memory for a task cell of `layout` (Go's `gfget`, else a fresh allocation).
+pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> NonNull<u8> {
+    let Some((c, block)) = class_of(layout) else {
+        return raw_alloc(layout);
+    };
+    if let Some(p) = context::current_p(sched) {
+        // SAFETY: this thread holds P `p` (current_p), and nothing below re-enters its lists.
+        let local = unsafe { sched.allp[p].gfree.lists() };
+        if let Some(b) = local[c].pop() {
+            return b.0;
+        }
+        // Refill half a list from the global one (one lock per LOCAL_MAX / 2 spawns).
+        let mut global = crate::loom::lock(&sched.gfree.lists);
+        let g = &mut global[c];
+        let take = g.len().min(LOCAL_MAX / 2);
+        local[c].extend(g.drain(g.len() - take..));
+        drop(global);
+        if let Some(b) = local[c].pop() {
+            return b.0;
+        }
+    }
+    raw_alloc(block)
+}
+
+/// Give back the memory of a task cell of `layout` (Go's `gfput`).
+///
+/// # Safety
+/// `ptr` came from [`alloc_task`] with the same `layout` and its contents are already dropped.
+pub(crate) unsafe fn free_task(sched: &Sched, ptr: NonNull<u8>, layout: Layout) {
+    let Some((c, block)) = class_of(layout) else {
+        // SAFETY: allocated by `raw_alloc(layout)` in `alloc_task` (no class).
+        unsafe { dealloc(ptr.as_ptr(), layout) };
+        return;
+    };
+    if let Some(p) = context::current_p(sched) {
+        // SAFETY: this thread holds P `p`, and nothing below re-enters its lists.
+        let local = unsafe { sched.allp[p].gfree.lists() };
+        local[c].push(Block(ptr));
+        if local[c].len() > LOCAL_MAX {
+            // Move half to the global list; what it has no room for goes back to the allocator.
+            let room = GLOBAL_BYTES / block.size();
+            let mut global = crate::loom::lock(&sched.gfree.lists);
+            let g = &mut global[c];
+            let keep = local[c].len() - LOCAL_MAX / 2;
+            for b in local[c].drain(keep..) {
+                if g.len() < room {
+                    g.push(b);
+                } else {
+                    // SAFETY: a class block, owned by the list it was just taken from.
+                    unsafe { dealloc(b.0.as_ptr(), block) };
+                }
+            }
+        }
+        return;
+    }
+    // SAFETY: class blocks are allocated with `block` on every path.
+    unsafe { dealloc(ptr.as_ptr(), block) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_round_up_to_16_bytes_and_stop_at_1_kib() {
+        let l = |size, align| Layout::from_size_align(size, align).unwrap();
+        assert_eq!(class_of(l(1, 8)), Some((0, l(16, 16))));
+        assert_eq!(class_of(l(16, 8)), Some((0, l(16, 16))));
+        assert_eq!(class_of(l(152, 8)), Some((9, l(160, 16))));
+        assert_eq!(class_of(l(1024, 16)), Some((63, l(1024, 16))));
+        assert_eq!(class_of(l(1025, 8)), None);
+        assert_eq!(class_of(l(64, 32)), None);
+    }
+}
