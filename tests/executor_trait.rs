@@ -7,24 +7,13 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
+#[path = "support/mod.rs"]
+mod support;
+
 const DEADLINE: Duration = Duration::from_secs(120);
 
-/// Run `body` on its own thread and fail if it does not finish within `DEADLINE`.
 fn with_deadline<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        let out = body();
-        let _ = tx.send(());
-        out
-    });
-    match rx.recv_timeout(DEADLINE) {
-        Ok(()) => worker.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
-            Ok(_) => unreachable!(),
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: no result after {DEADLINE:?}"),
-    }
+    support::with_deadline(DEADLINE, what, body)
 }
 
 /// Code written against the traits only, the way a library would use them.

@@ -13,29 +13,18 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::mpsc;
+
 use std::time::{Duration, Instant};
+
+#[path = "support/mod.rs"]
+mod support;
 
 const DEADLINE: Duration = Duration::from_secs(120);
 const CONNS: usize = 50;
 const PER_CONN: usize = 20; // 1,000 requests in all
 
-/// Run `body` on its own thread and fail if it does not finish within `DEADLINE`.
 fn with_deadline<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        let out = body();
-        let _ = tx.send(());
-        out
-    });
-    match rx.recv_timeout(DEADLINE) {
-        Ok(()) => worker.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
-            Ok(_) => unreachable!(),
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: no result after {DEADLINE:?}"),
-    }
+    support::with_deadline(DEADLINE, what, body)
 }
 
 /// Echoes the request path (and method) back as the body.

@@ -11,8 +11,11 @@ use std::io::{self, ErrorKind, IoSlice};
 use std::net::{Shutdown, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{mpsc, Arc, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
+
+#[path = "support/mod.rs"]
+mod support;
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -24,23 +27,8 @@ fn rt(procs: usize) -> gmp::Runtime {
     gmp::Runtime::builder().procs(procs).build().unwrap()
 }
 
-/// Run `body` on its own thread and fail if it does not finish within `DEADLINE`.
 fn with_deadline<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        let out = body();
-        let _ = tx.send(());
-        out
-    });
-    match rx.recv_timeout(DEADLINE) {
-        Ok(()) => worker.join().unwrap(),
-        // The body panicked: re-raise its panic.
-        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
-            Ok(_) => unreachable!(),
-            Err(p) => std::panic::resume_unwind(p),
-        },
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: hung for {DEADLINE:?}"),
-    }
+    support::with_deadline(DEADLINE, what, body)
 }
 
 /// A shared-lock test: runs `body` as a task on a fresh runtime with `procs` Ps, under the

@@ -163,24 +163,8 @@ pub(crate) fn ready_bits(ev: &mio::event::Event) -> usize {
 #[cfg(all(test, loom))]
 mod tests {
     use super::*;
+    use crate::loom::counting_waker;
     use crate::loom::sync::Arc;
-    use futures_task::ArcWake;
-    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
-
-    // The wake count lives outside the model (std types): `futures_task::waker` needs a std
-    // `Arc`.
-    struct Count(StdAtomicUsize);
-    impl ArcWake for Count {
-        fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
-            arc_self.0.fetch_add(1, SeqCst);
-        }
-    }
-
-    fn counting_waker() -> (std::sync::Arc<Count>, Waker) {
-        let count = std::sync::Arc::new(Count(StdAtomicUsize::new(0)));
-        let waker = futures_task::waker(count.clone());
-        (count, waker)
-    }
 
     /// An event dispatched while a task polls for readiness (between the first readiness check,
     /// the waker registration and the re-check) is never lost: the poll sees it, or the

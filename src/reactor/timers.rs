@@ -310,23 +310,7 @@ mod tests {
 #[cfg(all(test, loom))]
 mod loom_tests {
     use super::*;
-    use futures_task::ArcWake;
-    use std::sync::atomic::AtomicUsize as StdAtomicUsize;
-
-    // The wake count lives outside the model (std types): `futures_task::waker` needs a std
-    // `Arc`.
-    struct Count(StdAtomicUsize);
-    impl ArcWake for Count {
-        fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
-            arc_self.0.fetch_add(1, SeqCst);
-        }
-    }
-
-    fn counting_waker() -> (std::sync::Arc<Count>, Waker) {
-        let count = std::sync::Arc::new(Count(StdAtomicUsize::new(0)));
-        let waker = futures_task::waker(count.clone());
-        (count, waker)
-    }
+    use crate::loom::counting_waker;
 
     /// Cancelled entries still in the heap (what `deleted` must equal once nobody races).
     fn cancelled_in_heap(t: &Timers) -> usize {
