@@ -114,44 +114,52 @@ trait NetExec: Exec {
     ) -> impl Future<Output = io::Result<()>> + Send + 'a;
 }
 
-impl NetExec for Gmp {
-    type Listener = gmp::net::TcpListener;
-    type Stream = gmp::net::TcpStream;
+/// `NetExec` for a runtime whose `net` types take a `SocketAddr` and whose streams implement
+/// the `futures_io` traits (gmp and smol: the same calls, other types).
+macro_rules! futures_io_net_exec {
+    ($rt:ty, $listener:ty, $stream:ty) => {
+        impl NetExec for $rt {
+            type Listener = $listener;
+            type Stream = $stream;
 
-    fn bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send {
-        gmp::net::TcpListener::bind(addr)
-    }
+            fn bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send {
+                <$listener>::bind(addr)
+            }
 
-    fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr> {
-        listener.local_addr()
-    }
+            fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr> {
+                listener.local_addr()
+            }
 
-    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
-        listener.accept().await.map(|(s, _)| s)
-    }
+            async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
+                listener.accept().await.map(|(s, _)| s)
+            }
 
-    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send {
-        gmp::net::TcpStream::connect(addr)
-    }
+            fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send {
+                <$stream>::connect(addr)
+            }
 
-    fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
-        stream.set_nodelay(true)
-    }
+            fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
+                stream.set_nodelay(true)
+            }
 
-    fn write_all<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        futures::io::AsyncWriteExt::write_all(stream, buf)
-    }
+            fn write_all<'a>(
+                stream: &'a mut Self::Stream,
+                buf: &'a [u8],
+            ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+                futures::io::AsyncWriteExt::write_all(stream, buf)
+            }
 
-    fn read_exact<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        futures::io::AsyncReadExt::read_exact(stream, buf)
-    }
+            fn read_exact<'a>(
+                stream: &'a mut Self::Stream,
+                buf: &'a mut [u8],
+            ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+                futures::io::AsyncReadExt::read_exact(stream, buf)
+            }
+        }
+    };
 }
+
+futures_io_net_exec!(Gmp, gmp::net::TcpListener, gmp::net::TcpStream);
 
 impl NetExec for Tokio {
     type Listener = tokio::net::TcpListener;
@@ -191,44 +199,7 @@ impl NetExec for Tokio {
     }
 }
 
-impl NetExec for Smol {
-    type Listener = smol::net::TcpListener;
-    type Stream = smol::net::TcpStream;
-
-    fn bind(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send {
-        smol::net::TcpListener::bind(addr)
-    }
-
-    fn local_addr(listener: &Self::Listener) -> io::Result<SocketAddr> {
-        listener.local_addr()
-    }
-
-    async fn accept(listener: &Self::Listener) -> io::Result<Self::Stream> {
-        listener.accept().await.map(|(s, _)| s)
-    }
-
-    fn connect(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send {
-        smol::net::TcpStream::connect(addr)
-    }
-
-    fn set_nodelay(stream: &Self::Stream) -> io::Result<()> {
-        stream.set_nodelay(true)
-    }
-
-    fn write_all<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        futures::io::AsyncWriteExt::write_all(stream, buf)
-    }
-
-    fn read_exact<'a>(
-        stream: &'a mut Self::Stream,
-        buf: &'a mut [u8],
-    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
-        futures::io::AsyncReadExt::read_exact(stream, buf)
-    }
-}
+futures_io_net_exec!(Smol, smol::net::TcpListener, smol::net::TcpStream);
 
 /// Echo 64-byte messages back until the peer closes (or anything fails).
 async fn echo_server<E: NetExec>(mut stream: E::Stream) {

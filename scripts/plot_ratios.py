@@ -48,18 +48,9 @@ IDLE = ("idle_memory", "idle_memory (heap bytes/task, 100k parked)", 0.30)
 OTHERS = ("smol",)
 
 
-def default_dir():
-    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    return os.path.join(target, "criterion")
-
-
-def median_ns(crit_dir, shape, runtime):
-    path = os.path.join(crit_dir, shape, runtime, "new", "estimates.json")
-    try:
-        with open(path) as f:
-            return float(json.load(f)["median"]["point_estimate"])
-    except (OSError, KeyError, ValueError, TypeError):
-        return None
+# The criterion readers are bench_ratios.py's (same directory).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_ratios import default_dir, median_ns  # noqa: E402
 
 
 def idle_memory(crit_dir):

@@ -298,10 +298,7 @@ impl M {
                 // tasks go to the global queue for the Ms that hold one.
                 if let Some(p) = sched.pidleget_locked() {
                     self.acquirep(sched, p);
-                    let mut list = list.into_iter();
-                    let first = list.next();
-                    sched.injectglist(list, Some(p));
-                    if let Some(t) = first {
+                    if let Some(t) = self.run_first(sched, list) {
                         return Some((t, false));
                     }
                     if was_spinning {
@@ -321,7 +318,14 @@ impl M {
     /// (Go's netpoll `gList`): the first is returned to run now, the rest go out through
     /// `injectglist`.
     fn ready_list(&mut self, sched: &Arc<Sched>, f: impl FnOnce()) -> Option<Notified> {
-        let mut list = context::collect_ready(sched, f).into_iter();
+        let list = context::collect_ready(sched, f);
+        self.run_first(sched, list)
+    }
+
+    /// Of a list of readied tasks, return the first to run now on our P and hand out the rest
+    /// with `injectglist` (Go's `findRunnable` after netpoll).
+    fn run_first(&self, sched: &Arc<Sched>, list: Vec<Notified>) -> Option<Notified> {
+        let mut list = list.into_iter();
         let first = list.next()?;
         sched.injectglist(list, Some(self.p));
         Some(first)

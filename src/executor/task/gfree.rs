@@ -53,9 +53,13 @@ fn class_of(layout: Layout) -> Option<(usize, Layout)> {
     if n > NCLASSES {
         return None;
     }
-    // A multiple of 16 up to 1 KiB with align 16 is always a valid layout.
-    let block = Layout::from_size_align(n * CLASS_BYTES, CLASS_ALIGN).ok()?;
-    Some((n - 1, block))
+    Some((n - 1, class_layout(n - 1)))
+}
+
+/// The layout every block of class `c` is allocated with.
+fn class_layout(c: usize) -> Layout {
+    Layout::from_size_align((c + 1) * CLASS_BYTES, CLASS_ALIGN)
+        .expect("a multiple of 16 up to 1 KiB with align 16 is a valid layout")
 }
 
 fn raw_alloc(layout: Layout) -> NonNull<u8> {
@@ -79,15 +83,19 @@ impl LocalFree {
             lists: UnsafeCell::new(std::array::from_fn(|_| Vec::new())),
         }
     }
+}
 
-    /// # Safety
-    /// The caller holds the P these lists belong to, and does not call back into this P's
-    /// lists while the returned reference is alive.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn lists(&self) -> &mut [Vec<Block>; NCLASSES] {
-        // SAFETY: exclusive by the caller's contract.
-        unsafe { &mut *self.lists.get() }
-    }
+/// The free lists of the P this thread holds in `sched`, if it holds one.
+///
+/// # Safety
+/// The borrow must end before this thread could give up the P, and must not overlap another
+/// borrow of the same lists.
+#[allow(clippy::mut_from_ref)]
+unsafe fn local_lists(sched: &Sched) -> Option<&mut [Vec<Block>; NCLASSES]> {
+    let p = context::current_p(sched)?;
+    // SAFETY: this thread holds P `p` (current_p), and only the holder of a P touches its lists
+    // (module invariants); the caller keeps the borrow short and unique.
+    Some(unsafe { &mut *sched.allp[p].gfree.lists.get() })
 }
 
 impl Drop for LocalFree {
@@ -117,8 +125,7 @@ impl Drop for GlobalFree {
 
 fn free_all(lists: &mut [Vec<Block>; NCLASSES]) {
     for (c, list) in lists.iter_mut().enumerate() {
-        let layout = Layout::from_size_align((c + 1) * CLASS_BYTES, CLASS_ALIGN)
-            .expect("class layouts are valid");
+        let layout = class_layout(c);
         for b in list.drain(..) {
             // SAFETY: every block in a class list was allocated with that class's layout and
             // is owned by the list.
@@ -132,9 +139,8 @@ pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> NonNull<u8> {
     let Some((c, block)) = class_of(layout) else {
         return raw_alloc(layout);
     };
-    if let Some(p) = context::current_p(sched) {
-        // SAFETY: this thread holds P `p` (current_p), and nothing below re-enters its lists.
-        let local = unsafe { sched.allp[p].gfree.lists() };
+    // SAFETY: the borrow ends within this call, which never re-enters the lists.
+    if let Some(local) = unsafe { local_lists(sched) } {
         if let Some(b) = local[c].pop() {
             return b.0;
         }
@@ -161,9 +167,8 @@ pub(crate) unsafe fn free_task(sched: &Sched, ptr: NonNull<u8>, layout: Layout) 
         unsafe { dealloc(ptr.as_ptr(), layout) };
         return;
     };
-    if let Some(p) = context::current_p(sched) {
-        // SAFETY: this thread holds P `p`, and nothing below re-enters its lists.
-        let local = unsafe { sched.allp[p].gfree.lists() };
+    // SAFETY: the borrow ends within this call, which never re-enters the lists.
+    if let Some(local) = unsafe { local_lists(sched) } {
         local[c].push(Block(ptr));
         if local[c].len() > LOCAL_MAX {
             // Move half to the global list; what it has no room for goes back to the allocator.
