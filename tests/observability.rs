@@ -83,7 +83,8 @@ fn leaked_tasks_are_grouped_by_spawn_location() {
     drop(tx);
 }
 
-/// A dump taken during a 100,000-task spawn storm lists every task alive throughout, once.
+/// A dump taken during a 100,000-task spawn storm lists every polled task alive throughout,
+/// once.
 #[test]
 fn dump_under_a_spawn_storm_counts_long_lived_tasks_exactly() {
     let rt = gmp::Runtime::builder().procs(2).build().unwrap();
@@ -99,6 +100,10 @@ fn dump_under_a_spawn_storm_counts_long_lived_tasks_exactly() {
             })
         })
         .collect();
+    // A task is listed from its first poll (before that, `unpolled` counts it).
+    wait_until("long-lived tasks polled", || {
+        rt.handle().dump().count_at(file!(), line) == 1_000
+    });
     let storm = rt.spawn(async {
         for _ in 0..100 {
             let hs: Vec<_> = (0..1_000).map(|_| gmp::spawn(async {})).collect();
@@ -316,4 +321,47 @@ fn dumpsignal_prints_a_task_dump() {
     assert!(status.success(), "{seen}");
     assert!(seen.contains("SCHED "), "{seen}");
     assert!(seen.contains("3 tasks, 1 spawn locations"), "{seen}");
+}
+
+/// Tasks not polled yet are counted in the dump, not listed, and join the list at their
+/// first poll.
+#[test]
+fn dump_counts_tasks_not_polled_yet() {
+    let rt = gmp::Runtime::builder()
+        .procs(1)
+        .stuck_rescue(false)
+        .build()
+        .unwrap();
+    let hold = Arc::new(AtomicBool::new(true));
+    let started = Arc::new(AtomicBool::new(false));
+    let (h2, s2) = (hold.clone(), started.clone());
+    // Occupies the only P without yielding, so nothing else can be polled.
+    let blocker = rt.spawn(async move {
+        s2.store(true, SeqCst);
+        while h2.load(SeqCst) {
+            std::hint::spin_loop();
+        }
+    });
+    wait_until("blocker running", || started.load(SeqCst));
+    let line = line!() + 1;
+    let queued: Vec<_> = (0..10).map(|_| rt.spawn(async {})).collect();
+    let d = rt.handle().dump();
+    assert_eq!(d.unpolled, 10, "{d}");
+    assert_eq!(d.count_at(file!(), line), 0);
+    assert!(
+        d.to_string().contains("10 runnable tasks not polled yet"),
+        "{d}"
+    );
+    assert_eq!(rt.handle().metrics().live_tasks, 11);
+    hold.store(false, SeqCst);
+    rt.block_on(async {
+        blocker.await.unwrap();
+        for h in queued {
+            h.await.unwrap();
+        }
+    });
+    wait_until("all gone", || {
+        let d = rt.handle().dump();
+        d.unpolled == 0 && d.is_empty()
+    });
 }

@@ -104,3 +104,110 @@ fn shutdown_under_load_drops_everything_once() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Tasks that were never polled are in no list, only in run queues: shutdown must still cancel
+/// every one (drop its future, resolve its handle). The only P is held by a task that does not
+/// return until shutdown is over, so none of the 10,000 can be polled first.
+#[test]
+fn shutdown_cancels_tasks_never_polled() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let release = Arc::new(AtomicUsize::new(0));
+    let rt = gmp::Runtime::builder()
+        .procs(1)
+        .stuck_rescue(false)
+        .build()
+        .unwrap();
+    let handle = rt.handle().clone();
+    let (r, d) = (release.clone(), DropCount(drops.clone()));
+    let blocker = rt.spawn(async move {
+        let _d = d;
+        r.store(1, SeqCst);
+        while r.load(SeqCst) == 1 {
+            std::hint::spin_loop();
+        }
+    });
+    wait_for("blocker running", || release.load(SeqCst) == 1);
+    let queued: Vec<_> = (0..10_000)
+        .map(|_| {
+            let d = DropCount(drops.clone());
+            rt.spawn(async move {
+                let _d = d;
+            })
+        })
+        .collect();
+    assert_eq!(handle.dump().unpolled, 10_000);
+    // The M stays inside the blocker's poll: shutdown gives up waiting for it after 50ms.
+    rt.shutdown_timeout(Duration::from_millis(50));
+    assert_eq!(drops.load(SeqCst), 10_000, "queued futures not all dropped");
+    assert!(queued.iter().all(|h| h.is_finished()));
+    for h in queued {
+        let err = futures::executor::block_on(h).unwrap_err();
+        assert!(err.is_cancelled(), "{err}");
+    }
+    release.store(2, SeqCst);
+    // The poll that outlived the timeout runs to its end (here: to completion).
+    wait_for("blocker finished", || blocker.is_finished());
+    assert!(futures::executor::block_on(blocker).is_ok());
+    assert_eq!(drops.load(SeqCst), 10_001);
+}
+
+/// Threads outside the runtime spawning while it shuts down: every handle resolves, every
+/// future is dropped exactly once — whether the spawn landed before shutdown, during its queue
+/// drain, or after.
+#[test]
+fn spawns_racing_shutdown_lose_no_task() {
+    let drops = Arc::new(AtomicUsize::new(0));
+    let created = Arc::new(AtomicUsize::new(0));
+    let after = Arc::new(AtomicUsize::new(0));
+    let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+    let spawners: Vec<_> = (0..3)
+        .map(|i| {
+            let (handle, drops, created, after) = (
+                rt.handle().clone(),
+                drops.clone(),
+                created.clone(),
+                after.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut hs = Vec::new();
+                // Keep spawning until 2,000 spawns have happened after shutdown returned.
+                while after.load(SeqCst) < 2_000 {
+                    if after.load(SeqCst) > 0 {
+                        after.fetch_add(1, SeqCst);
+                    }
+                    let d = DropCount(drops.clone());
+                    created.fetch_add(1, SeqCst);
+                    hs.push(handle.spawn(async move {
+                        let _d = d;
+                        if i == 0 {
+                            // Some wait forever (listed), the rest finish in their first poll.
+                            std::future::pending::<()>().await;
+                        }
+                        gmp::yield_now().await;
+                    }));
+                }
+                hs
+            })
+        })
+        .collect();
+    wait_for("spawns under way", || created.load(SeqCst) > 30_000);
+    drop(rt);
+    after.store(1, SeqCst);
+    let handles: Vec<_> = spawners
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    wait_for("every handle resolved", || {
+        handles.iter().all(|h| h.is_finished())
+    });
+    assert_eq!(drops.load(SeqCst), created.load(SeqCst));
+    assert_eq!(handles.len(), created.load(SeqCst));
+}

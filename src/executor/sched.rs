@@ -24,7 +24,7 @@ use super::runq::{Put, RUNQ_SIZE};
 use super::task::{self, JoinHandle, Notified, TaskId};
 use super::worker;
 use crate::loom::lock;
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Condvar, Mutex};
 use crate::reactor::timers::TimerEntry;
 use crate::reactor::Reactor;
@@ -68,7 +68,7 @@ pub(crate) struct Sched {
     pub(crate) allp: Box<[P]>,
     /// The global run queue (Go's `sched.runq`), lock-free.
     pub(crate) global: SegQueue<Notified>,
-    /// Every live task (Go's `allgs`).
+    /// Every live task that has been polled (Go's `allgs`); the rest are in run queues.
     pub(crate) owned: task::owned::OwnedTasks,
     /// Free task memory the Ps' own lists overflowed (Go's `sched.gFree`).
     pub(crate) gfree: task::gfree::GlobalFree,
@@ -151,7 +151,7 @@ impl Sched {
             coarse_now: AtomicU64::new(1),
             allm: Mutex::new(Vec::new()),
             global: SegQueue::new(),
-            owned: task::owned::OwnedTasks::new(procs),
+            owned: task::owned::OwnedTasks::new(nallp),
             gfree: task::gfree::GlobalFree::new(),
             idle: IdleState::new(procs),
             nmidle: AtomicUsize::new(0),
@@ -200,7 +200,7 @@ impl Sched {
             Some(p) => self.allp[p].next_task_id(&self.next_task_id),
             None => self.next_task_id.fetch_add(1, Relaxed),
         };
-        let (notified, join) = task::new_task(future, self, TaskId(id), at);
+        let (notified, join) = task::new_task(future, self, TaskId(id), at, p);
         if let Some(notified) = notified {
             match p {
                 Some(p) => {
@@ -212,6 +212,16 @@ impl Sched {
                 None => {
                     self.remote_spawned.fetch_add(1, Relaxed);
                     self.inject(notified);
+                    // The task is in no list until its first poll, so a spawn that raced
+                    // shutdown's queue drain must clean up behind itself. `inject` fenced
+                    // (SeqCst) after the push, and shutdown fences between setting the flag
+                    // and draining: either the drain sees our task or we see the flag. (An M
+                    // spawning locally cancels its P's queue on its way out, `M::exit`.)
+                    if self.shutdown.load(SeqCst) {
+                        while let Some(t) = self.global.pop() {
+                            task::shutdown_queued(t);
+                        }
+                    }
                 }
             }
         }
@@ -700,11 +710,14 @@ impl Sched {
             // SAFETY: `close_and_drain` handed us each task's owned-list reference.
             unsafe { task::shutdown(t) };
         }
+        // Tasks never polled are in no list, only in queues: cancel them there. (Pairs with
+        // the fence in a remote spawn: a spawn we miss here sees the flag and drains itself.)
+        fence(SeqCst);
         while let Some(t) = self.global.pop() {
-            drop(t);
+            task::shutdown_queued(t);
         }
         for p in self.allp.iter() {
-            drop(p.runq.drain());
+            p.runq.drain().into_iter().for_each(task::shutdown_queued);
             p.timers.clear();
         }
         // I/O futures still alive (held by other executors) see the runtime is gone.

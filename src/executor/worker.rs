@@ -16,7 +16,7 @@
 use super::context::{self, NO_P};
 use super::processor::{bump, PStatus};
 use super::sched::{MShared, Release, Sched};
-use super::task::Notified;
+use super::task::{self, Notified};
 use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
 use crate::loom::sync::Arc;
 use crate::runtime::Handle;
@@ -420,7 +420,14 @@ impl M {
         if self.p != NO_P {
             let p = self.releasep();
             let pp = &sched.allp[p];
-            drop(pp.runq.drain());
+            // Shutting down: cancel what is left (a task never polled is in no list, so
+            // shutdown could reach it only through a queue), the global queue's too, since
+            // a local spawn of ours may have overflowed there after shutdown's drain.
+            pp.runq.drain().into_iter().for_each(task::shutdown_queued);
+            while sched.shutdown.load(SeqCst) {
+                let Some(t) = sched.global.pop() else { break };
+                task::shutdown_queued(t);
+            }
             pp.set_status(PStatus::Dead);
         }
         if self.spinning {

@@ -43,7 +43,8 @@ pub struct TaskInfo {
 /// Every task alive during [`Handle::dump`](crate::Handle::dump).
 ///
 /// Taken shard by shard from the owned-task list, each shard under its lock for a moment: it
-/// never stops the runtime, and a task alive for the whole dump is listed exactly once. Times
+/// never stops the runtime, and a task polled at least once and alive for the whole dump is
+/// listed exactly once. Tasks not polled yet are counted in [`TaskDump::unpolled`]. Times
 /// come from a coarse clock (ticked by sysmon, 20µs–10ms).
 ///
 /// `Display` groups the tasks by spawn location, groups with the longest-waiting task first:
@@ -56,6 +57,10 @@ pub struct TaskInfo {
 pub struct TaskDump {
     /// The tasks, in no particular order.
     pub tasks: Vec<TaskInfo>,
+    /// Tasks spawned and not polled yet: they sit in run queues (Runnable) and are counted,
+    /// not listed — a task enters the owned-task list at its first poll, which keeps spawning
+    /// free of shared locks.
+    pub unpolled: usize,
 }
 
 pub(crate) fn dump(sched: &Sched) -> TaskDump {
@@ -90,7 +95,10 @@ pub(crate) fn dump(sched: &Sched) -> TaskDump {
             polls: h.polls.load(Relaxed),
         });
     });
-    TaskDump { tasks }
+    TaskDump {
+        tasks,
+        unpolled: sched.owned.unpolled(),
+    }
 }
 
 impl TaskDump {
@@ -145,6 +153,9 @@ impl fmt::Display for TaskDump {
             self.tasks.len(),
             groups.len()
         )?;
+        if self.unpolled > 0 {
+            writeln!(f, "  and {} runnable tasks not polled yet", self.unpolled)?;
+        }
         for ((file, line, col), g) in groups {
             let states: Vec<String> = g
                 .states

@@ -27,7 +27,7 @@ pub(crate) struct Header {
     pub(crate) state: State,
     pub(crate) vtable: &'static Vtable,
     pub(crate) id: TaskId,
-    /// Slot in the owned-task list (allgs), written once before the task is published.
+    /// Slot in the owned-task list (allgs), written once by the first poll; `UNLISTED` before.
     pub(crate) owned_key: AtomicUsize,
     /// The runtime. Not dropped with the cell: `dealloc` takes it out first, because freeing
     /// the memory (to a P's free list) needs it.
@@ -102,7 +102,7 @@ where
                 state: State::new(),
                 vtable: &Self::VTABLE,
                 id,
-                owned_key: AtomicUsize::new(usize::MAX),
+                owned_key: AtomicUsize::new(super::owned::UNLISTED),
                 sched: ManuallyDrop::new(sched),
                 join_waker: AtomicWaker::new(),
                 spawned_at,
@@ -145,6 +145,17 @@ where
             return;
         }
         ToRunning::Poll => {}
+    }
+    // First poll: enter allgs, into this P's shard (see `owned`). Only the runner writes the
+    // key, and RUNNING orders it, so a relaxed load sees our own earlier store.
+    if header.owned_key.load(Ordering::Relaxed) == super::owned::UNLISTED {
+        let p = crate::executor::context::current_p(&header.sched);
+        if !header.sched.owned.insert(ptr, p) {
+            // Shut down: cancel the task ourselves, as a spawn after shutdown does.
+            // SAFETY: we hold RUNNING.
+            unsafe { cancel_and_complete(cell) };
+            return;
+        }
     }
     if crate::executor::processor::METRICS {
         header
@@ -238,8 +249,9 @@ fn complete<F: Future>(cell: &Cell<F>, cancelled: bool) {
         let _ = drop_future(cell);
     }
     let ptr = NonNull::from(header);
-    let removed = header.sched.owned.remove(ptr, cancelled);
-    // The runner's reference, plus allgs' if we took the task out of it.
+    let p = crate::executor::context::current_p(&header.sched);
+    let removed = header.sched.owned.remove(ptr, cancelled, p);
+    // The runner's reference, plus allgs' if we took the task out of it (or it never entered).
     if header.state.ref_dec(1 + removed as usize) {
         // SAFETY: that was the last reference.
         unsafe { (header.vtable.dealloc)(ptr) };

@@ -6,7 +6,8 @@
 //! - [`Notified`]: a queue entry (ring slot, runnext, global injector); running it consumes it.
 //! - [`JoinHandle`]: the spawner's handle on the output.
 //! - a `Waker`: the header pointer itself, so waking allocates nothing and takes no lock.
-//! - the owned-task list ([`owned::OwnedTasks`], Go's `allgs`), so shutdown reaches every task.
+//! - the owned-task list ([`owned::OwnedTasks`], Go's `allgs`), entered at the first poll, so
+//!   shutdown reaches every task (those never polled through the run queues).
 //!
 //! The lifecycle lives in [`state`]; its invariants are listed there.
 
@@ -21,6 +22,8 @@ mod join;
 pub(crate) mod owned;
 #[cfg(not(loom))]
 mod raw;
+#[cfg(all(test, loom))]
+mod spawn_vs_shutdown;
 pub(crate) mod state;
 
 #[cfg(not(loom))]
@@ -28,4 +31,4 @@ pub use join::{JoinError, JoinHandle};
 #[cfg(not(loom))]
 pub use raw::TaskId;
 #[cfg(not(loom))]
-pub(crate) use raw::{new_task, shutdown, Notified};
+pub(crate) use raw::{new_task, shutdown, shutdown_queued, Notified};

@@ -1,15 +1,32 @@
-//! The owned-task list (Go's `allgs`): every live task, so shutdown can reach the ones that sit
-//! in no queue (waiting on a waker), and observability can count them.
+//! The owned-task list (Go's `allgs`): every live task that has been polled, so shutdown can
+//! reach the ones that sit in no queue (waiting on a waker), and observability can list them.
 //!
-//! Sharded by task id so that spawning and completing on different Ps rarely share a lock. Each
-//! entry owns one reference on its task. Once closed (runtime shutdown), inserts fail and the
-//! spawner cancels the new task itself.
+//! Invariants:
+//! - A task enters the list at its **first poll**, by the M that polls it, into the shard of
+//!   that M's P; until then its only home is the queue entry spawn made (runnext, a ring, the
+//!   global queue), and shutdown reaches it by draining the queues (`raw::shutdown_queued`).
+//!   A task that completes in its first poll — most of a spawn storm — never touches a lock,
+//!   and a task's list entry is written and, usually, removed by the same P: no cache line of
+//!   the list moves between cores for it.
+//! - Each listed task's entry owns one reference. A task not yet listed holds that reference
+//!   itself (`owned_key == UNLISTED`), so completing costs the same two references either way.
+//! - Sharded by P (a P's M is the only thread entering tasks into its shard; others only remove
+//!   from it). Once closed (runtime shutdown), entering fails and the M cancels the task itself.
+//! - Counts: the shard counts tasks that left it; the per-P counters count spawns, first polls
+//!   and tasks that finished without ever being listed. Each P's counters are written only by
+//!   the thread holding that P (`context::current_p`), the last slot (no P) atomically.
 
 use super::core::Header;
+use crate::loom::sync::atomic::AtomicU64;
 use crate::loom::sync::atomic::Ordering::Relaxed;
 use crate::loom::sync::Mutex;
 use slab::Slab;
 use std::ptr::NonNull;
+
+/// `owned_key` of a task that has not been entered yet (it holds the list's reference itself).
+pub(crate) const UNLISTED: usize = usize::MAX;
+/// `owned_key` is `shard << SLOT_BITS | slab key`.
+const SLOT_BITS: u32 = 40;
 
 struct Shard {
     tasks: Slab<TaskPtr>,
@@ -24,19 +41,43 @@ struct TaskPtr(NonNull<Header>);
 // SAFETY: a pointer to a task header, whose shared state is synchronised by its atomics.
 unsafe impl Send for TaskPtr {}
 
-/// One shard per pair of cache lines, so that Ps spawning and completing into different
-/// shards never share a line (a `Mutex<Shard>` is ~72 bytes).
+/// One shard per pair of cache lines, so that Ps entering tasks into their own shards never
+/// share a line (a `Mutex<Shard>` is ~72 bytes).
 #[repr(align(128))]
 struct Padded(Mutex<Shard>);
+
+/// A P's counters (see the module invariants), on their own cache lines.
+#[repr(align(128))]
+#[derive(Default)]
+struct Counts {
+    spawned: AtomicU64,
+    listed: AtomicU64,
+    /// Finished without ever being listed: completed in the first poll, or cancelled first.
+    completed: AtomicU64,
+    cancelled: AtomicU64,
+}
 
 pub(crate) struct OwnedTasks {
     shards: Box<[Padded]>,
     mask: usize,
+    /// One per P, then one shared by threads holding no P.
+    counts: Box<[Counts]>,
+}
+
+/// Add one to a counter: a plain load and store for the P's own slot (only its holder writes
+/// it), an atomic add for the shared slot.
+fn bump(c: &AtomicU64, shared: bool) {
+    if shared {
+        c.fetch_add(1, Relaxed);
+    } else {
+        c.store(c.load(Relaxed) + 1, Relaxed);
+    }
 }
 
 impl OwnedTasks {
-    pub(crate) fn new(procs: usize) -> OwnedTasks {
-        let n = (procs * 4).next_power_of_two().min(256);
+    /// A list for `nallp` Ps (reserve Ps included).
+    pub(crate) fn new(nallp: usize) -> OwnedTasks {
+        let n = nallp.max(4).next_power_of_two();
         OwnedTasks {
             shards: (0..n)
                 .map(|_| {
@@ -49,38 +90,75 @@ impl OwnedTasks {
                 })
                 .collect(),
             mask: n - 1,
+            counts: (0..=nallp).map(|_| Counts::default()).collect(),
         }
     }
 
-    fn shard(&self, header: &Header) -> &Mutex<Shard> {
-        &self.shards[header.id.0 as usize & self.mask].0
+    /// The counters of P `p`, or the shared ones; and whether they are shared.
+    fn counts(&self, p: Option<usize>) -> (&Counts, bool) {
+        match p {
+            Some(p) if p + 1 < self.counts.len() => (&self.counts[p], false),
+            _ => (&self.counts[self.counts.len() - 1], true),
+        }
     }
 
-    /// Enter a new task; false once the list is closed.
-    pub(crate) fn insert(&self, ptr: NonNull<Header>) -> bool {
-        // SAFETY: the caller holds a reference.
+    /// Count a spawn by the holder of P `p` (or by a thread without one).
+    pub(crate) fn note_spawn(&self, p: Option<usize>) {
+        let (c, shared) = self.counts(p);
+        bump(&c.spawned, shared);
+    }
+
+    /// Enter a task at its first poll, into P `p`'s shard; false once the list is closed.
+    ///
+    /// The caller holds the task's `RUNNING` bit and `owned_key == UNLISTED`: the reference the
+    /// task held for the list passes to the entry.
+    pub(crate) fn insert(&self, ptr: NonNull<Header>, p: Option<usize>) -> bool {
+        // SAFETY: the caller (the runner) holds a reference.
         let header = unsafe { ptr.as_ref() };
-        let mut shard = crate::loom::lock(self.shard(header));
-        if shard.closed {
+        let shard = match p {
+            Some(p) => p & self.mask,
+            None => header.id.0 as usize & self.mask,
+        };
+        let mut guard = crate::loom::lock(&self.shards[shard].0);
+        if guard.closed {
             return false;
         }
-        let key = shard.tasks.insert(TaskPtr(ptr));
-        header.owned_key.store(key, Relaxed);
+        let key = guard.tasks.insert(TaskPtr(ptr));
+        drop(guard);
+        assert!(
+            key < 1 << SLOT_BITS,
+            "gmp: more than 2^40 live tasks in one shard"
+        );
+        header.owned_key.store(shard << SLOT_BITS | key, Relaxed);
+        let (c, shared) = self.counts(p);
+        bump(&c.listed, shared);
         true
     }
 
-    /// Remove a finished task; true when it was still listed (its list reference passes to
-    /// the caller). Counted as completed or cancelled, under the shard lock already taken.
-    pub(crate) fn remove(&self, ptr: NonNull<Header>, cancelled: bool) -> bool {
+    /// A task finished (the caller holds `RUNNING`). True when the caller now holds the list's
+    /// reference: the task was listed and is taken out, or was never listed. False when
+    /// shutdown already drained it (and took that reference). Counted as completed or
+    /// cancelled either way.
+    pub(crate) fn remove(&self, ptr: NonNull<Header>, cancelled: bool, p: Option<usize>) -> bool {
         // SAFETY: the caller holds a reference.
         let header = unsafe { ptr.as_ref() };
         let key = header.owned_key.load(Relaxed);
-        if key == usize::MAX {
-            return false;
+        if key == UNLISTED {
+            let (c, shared) = self.counts(p);
+            bump(
+                if cancelled {
+                    &c.cancelled
+                } else {
+                    &c.completed
+                },
+                shared,
+            );
+            return true;
         }
-        let mut shard = crate::loom::lock(self.shard(header));
-        if shard.tasks.get(key) == Some(&TaskPtr(ptr)) {
-            shard.tasks.remove(key);
+        let (shard, slot) = (key >> SLOT_BITS, key & ((1 << SLOT_BITS) - 1));
+        let mut shard = crate::loom::lock(&self.shards[shard].0);
+        if shard.tasks.get(slot) == Some(&TaskPtr(ptr)) {
+            shard.tasks.remove(slot);
             if cancelled {
                 shard.cancelled += 1;
             } else {
@@ -103,23 +181,39 @@ impl OwnedTasks {
         out
     }
 
-    /// Number of live tasks.
+    /// Tasks spawned and never polled (they sit in run queues). Read without a lock, so a
+    /// snapshot taken while tasks move can be off by the few in flight.
+    pub(crate) fn unpolled(&self) -> usize {
+        let (mut spawned, mut gone) = (0u64, 0u64);
+        for c in self.counts.iter() {
+            spawned += c.spawned.load(Relaxed);
+            gone += c.listed.load(Relaxed) + c.completed.load(Relaxed) + c.cancelled.load(Relaxed);
+        }
+        spawned.saturating_sub(gone) as usize
+    }
+
+    /// Number of live tasks: the listed ones plus those not polled yet.
     pub(crate) fn len(&self) -> usize {
-        self.shards
+        let listed: usize = self
+            .shards
             .iter()
             .map(|s| crate::loom::lock(&s.0).tasks.len())
-            .sum()
+            .sum();
+        listed + self.unpolled()
     }
 
     /// Tasks completed and cancelled so far.
     pub(crate) fn finished(&self) -> (u64, u64) {
-        self.shards.iter().fold((0, 0), |(c, x), s| {
+        let listed = self.shards.iter().fold((0, 0), |(c, x), s| {
             let s = crate::loom::lock(&s.0);
             (c + s.completed, x + s.cancelled)
+        });
+        self.counts.iter().fold(listed, |(c, x), n| {
+            (c + n.completed.load(Relaxed), x + n.cancelled.load(Relaxed))
         })
     }
 
-    /// Visit every live task under its shard lock (for task dumps).
+    /// Visit every listed task under its shard lock (for task dumps).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
         for shard in self.shards.iter() {
             let shard = crate::loom::lock(&shard.0);

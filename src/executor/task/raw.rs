@@ -8,6 +8,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::ptr::NonNull;
+use std::sync::atomic::Ordering::Acquire;
 
 /// A task's unique id (Go's `goid`). Ids are never reused within a process.
 ///
@@ -82,14 +83,16 @@ impl Drop for Notified {
     }
 }
 
-/// Allocate a task and hand back its first queue entry and its join handle. The task is entered
-/// into `sched.owned`; if the runtime has shut down it is cancelled at once and `None` comes
-/// back instead of a queue entry.
+/// Allocate a task and hand back its first queue entry and its join handle, for a spawn by
+/// the holder of P `p` (or by a thread without one). The task enters `sched.owned` only at its
+/// first poll (see `owned`); if the runtime is shutting down it is cancelled at once and `None`
+/// comes back instead of a queue entry.
 pub(crate) fn new_task<F>(
     future: F,
     sched: &Arc<Sched>,
     id: TaskId,
     at: &'static Location<'static>,
+    p: Option<usize>,
 ) -> (Option<Notified>, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
@@ -98,14 +101,27 @@ where
     let ptr = Cell::allocate(future, sched.clone(), id, at);
     let join = JoinHandle::new(ptr);
     let notified = Notified(ptr);
-    if sched.owned.insert(ptr) {
+    sched.owned.note_spawn(p);
+    if !sched.shutdown.load(Acquire) {
         (Some(notified), join)
     } else {
-        // SAFETY: we hold the owned-list reference that was never entered into the list.
-        unsafe { shutdown(ptr) };
-        drop(notified);
+        shutdown_queued(notified);
         (None, join)
     }
+}
+
+/// Cancel a queued task for runtime shutdown (unless it already completed) and drop the queue
+/// entry. This is how shutdown reaches tasks that were never polled, so never listed: it
+/// drains every queue through here after cancelling the listed ones.
+pub(crate) fn shutdown_queued(task: Notified) {
+    let ptr = task.0;
+    // SAFETY: the entry's reference keeps the header alive.
+    let header = unsafe { ptr.as_ref() };
+    if header.state.transition_to_shutdown() {
+        // SAFETY: we won RUNNING (with an extra reference that `cancel` releases).
+        unsafe { (header.vtable.cancel)(ptr) };
+    }
+    drop(task);
 }
 
 /// Cancel a task for runtime shutdown and release the owned-list reference the caller holds.

@@ -8,7 +8,8 @@
 //!   re-queues the task after `Pending`, reusing its own reference.
 //! - `COMPLETE` is set once; after it the output (if any) belongs to the join handle, or, when
 //!   `JOIN_INTEREST` was already clear, to the completing thread, which drops it.
-//! - References: the owned-task list (allgs), the queue entry or runner, the join handle, and
+//! - References: the owned-task list (allgs; before the first poll the task holds that one
+//!   itself), the queue entry or runner, the join handle, and
 //!   every `Waker` clone hold one each. The memory is freed when the count drops to zero.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
