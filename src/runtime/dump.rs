@@ -32,9 +32,12 @@ pub struct TaskInfo {
     pub state: TaskState,
     /// Where it was spawned (`#[track_caller]` on every spawn function).
     pub spawned_at: &'static Location<'static>,
-    /// Time since it was spawned.
+    /// Time since it was spawned. The spawn time is kept in units of about 16.8 ms (2^24 ns),
+    /// rounded down, so this may be up to that much too long, and it is never less than
+    /// `in_state`. Tasks spawned after the runtime has run about 2.28 years (2^56 ns) count
+    /// their age from that mark: too long rather than wrapped around.
     pub age: Duration,
-    /// Time in its current state.
+    /// Time in its current state (on the coarse clock, no further rounding).
     pub in_state: Duration,
     /// Times it has been polled.
     pub polls: u32,
@@ -45,7 +48,8 @@ pub struct TaskInfo {
 /// Taken shard by shard from the owned-task list, each shard under its lock for a moment: it
 /// never stops the runtime, and a task polled at least once and alive for the whole dump is
 /// listed exactly once. Tasks not polled yet are counted in [`TaskDump::unpolled`]. Times
-/// come from a coarse clock (ticked by sysmon, 20µs–10ms).
+/// come from a coarse clock (ticked by sysmon, 20µs–10ms); ages are further rounded to about
+/// 16.8 ms (see [`TaskInfo::age`]).
 ///
 /// `Display` groups the tasks by spawn location, groups with the longest-waiting task first:
 ///
@@ -90,7 +94,7 @@ pub(crate) fn dump(sched: &Sched) -> TaskDump {
             id: h.id,
             state,
             spawned_at: h.spawned_at,
-            age: Duration::from_nanos(now.saturating_sub(h.born)),
+            age: Duration::from_nanos(now.saturating_sub(h.born_ns())),
             in_state: Duration::from_nanos(now.saturating_sub(since)),
             polls: h.polls.load(Relaxed),
         });
