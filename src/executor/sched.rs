@@ -200,7 +200,7 @@ impl Sched {
             Some(p) => self.allp[p].next_task_id(&self.next_task_id),
             None => self.next_task_id.fetch_add(1, Relaxed),
         };
-        let (notified, join) = task::new_task(future, self, TaskId(id), at, p);
+        let (notified, join) = task::new_task(future, self, TaskId::new(id), at, p);
         if let Some(notified) = notified {
             match p {
                 Some(p) => {
@@ -440,7 +440,7 @@ impl Sched {
     pub(crate) fn task_location(&self, id: u64) -> Option<&'static Location<'static>> {
         let mut found = None;
         self.owned.for_each(|h| {
-            if h.id.0 == id {
+            if h.id.as_u64() == id {
                 found = Some(h.spawned_at);
             }
         });

@@ -113,7 +113,7 @@ impl M {
             bump(&pp.schedtick);
             pp.clear_preempt();
         }
-        pp.set_curg(task.id().0);
+        pp.set_curg(task.id().as_u64());
         task.run();
         if context::take_lost_p() {
             // sysmon handed our P to another M during a blocking section.

@@ -80,7 +80,7 @@ pub(crate) fn dump(sched: &Sched) -> TaskDump {
     sched.owned.for_each(|h| {
         let snap = h.state.load();
         let state = if snap.is_running() {
-            match running.iter().find(|(id, _)| *id == h.id.0) {
+            match running.iter().find(|(id, _)| *id == h.id.as_u64()) {
                 Some((_, PStatus::Syscall)) => TaskState::Syscall,
                 _ => TaskState::Running,
             }

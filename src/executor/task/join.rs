@@ -141,7 +141,9 @@ pub struct JoinError {
 enum Repr {
     Cancelled,
     // A Mutex makes the `Send`-only payload `Sync`, so `JoinError` fits `Box<dyn Error + Send + Sync>`.
-    Panic(Mutex<Box<dyn Any + Send + 'static>>),
+    // Boxed: a panic is rare, and every task cell reserves room for a `Result<_, JoinError>`,
+    // so the error stays two words (16 B, not 40) and small tasks stay in a smaller size class.
+    Panic(Box<Mutex<Box<dyn Any + Send + 'static>>>),
 }
 
 impl JoinError {
@@ -155,7 +157,7 @@ impl JoinError {
     pub(crate) fn panic(id: TaskId, payload: Box<dyn Any + Send + 'static>) -> JoinError {
         JoinError {
             id,
-            repr: Repr::Panic(Mutex::new(payload)),
+            repr: Repr::Panic(Box::new(Mutex::new(payload))),
         }
     }
 
@@ -233,5 +235,15 @@ impl std::error::Error for JoinError {}
 impl From<JoinError> for std::io::Error {
     fn from(e: JoinError) -> std::io::Error {
         std::io::Error::other(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn join_error_is_two_words() {
+        // Every task cell reserves room for a `Result<Output, JoinError>`.
+        assert_eq!(std::mem::size_of::<super::JoinError>(), 16);
+        assert_eq!(std::mem::size_of::<Result<(), super::JoinError>>(), 16);
     }
 }

@@ -117,7 +117,7 @@ impl OwnedTasks {
         let header = unsafe { ptr.as_ref() };
         let shard = match p {
             Some(p) => p & self.mask,
-            None => header.id.0 as usize & self.mask,
+            None => header.id.as_u64() as usize & self.mask,
         };
         let mut guard = crate::loom::lock(&self.shards[shard].0);
         if guard.closed {

@@ -20,12 +20,18 @@ use std::sync::atomic::Ordering::Acquire;
 /// # rt.block_on(h).unwrap();
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-pub struct TaskId(pub(crate) u64);
+pub struct TaskId(std::num::NonZeroU64);
 
 impl TaskId {
+    /// Ids start at 1; the zero left over gives `JoinError` and `Result<_, JoinError>` a niche,
+    /// which keeps every task cell 8 bytes smaller.
+    pub(crate) fn new(id: u64) -> TaskId {
+        TaskId(std::num::NonZeroU64::new(id).expect("gmp: task ids start at 1"))
+    }
+
     /// The id as a number.
     pub fn as_u64(self) -> u64 {
-        self.0
+        self.0.get()
     }
 }
 
