@@ -48,7 +48,6 @@ pub(crate) struct P {
     pub(crate) overflows: AtomicU64,
     /// Times the 1-in-61 check took a G from the global queue first.
     pub(crate) fairness_picks: AtomicU64,
-    pub(crate) spawned: AtomicU64,
     id_next: AtomicU64,
     id_end: AtomicU64,
     /// This P's timers (Go's `p.timers`).
@@ -100,7 +99,6 @@ impl P {
             stolen_tasks: AtomicU64::new(0),
             overflows: AtomicU64::new(0),
             fairness_picks: AtomicU64::new(0),
-            spawned: AtomicU64::new(0),
             id_next: AtomicU64::new(0),
             id_end: AtomicU64::new(0),
             timers: Timers::new(),

@@ -90,7 +90,6 @@ pub(crate) struct Sched {
     next_mid: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
     next_task_id: AtomicU64,
-    remote_spawned: AtomicU64,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     exit_lock: Mutex<()>,
     exit_cvar: Condvar,
@@ -159,7 +158,6 @@ impl Sched {
             next_mid: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             next_task_id: AtomicU64::new(1),
-            remote_spawned: AtomicU64::new(0),
             threads: Mutex::new(Vec::new()),
             exit_lock: Mutex::new(()),
             exit_cvar: Condvar::new(),
@@ -203,14 +201,8 @@ impl Sched {
         let (notified, join) = task::new_task(future, self, TaskId::new(id), at, p);
         if let Some(notified) = notified {
             match p {
-                Some(p) => {
-                    if super::processor::METRICS {
-                        bump(&self.allp[p].spawned);
-                    }
-                    self.runqput(p, notified, true);
-                }
+                Some(p) => self.runqput(p, notified, true),
                 None => {
-                    self.remote_spawned.fetch_add(1, Relaxed);
                     self.inject(notified);
                     // The task is in no list until its first poll, so a spawn that raced
                     // shutdown's queue drain must clean up behind itself. `inject` fenced
@@ -741,7 +733,7 @@ impl Sched {
                 stolen_tasks: p.stolen_tasks.load(Relaxed),
                 runq_overflows: p.overflows.load(Relaxed),
                 fairness_picks: p.fairness_picks.load(Relaxed),
-                tasks_spawned: p.spawned.load(Relaxed),
+                tasks_spawned: self.owned.spawned(Some(p.id)),
             })
             .collect();
         let (tasks_completed, tasks_cancelled) = self.owned.finished();
@@ -754,8 +746,7 @@ impl Sched {
             idle_threads: self.nmidle.load(Relaxed),
             spinning_threads: self.idle.nmspinning(),
             live_tasks: self.owned.len(),
-            tasks_spawned: self.remote_spawned.load(Relaxed)
-                + all.iter().map(|p| p.tasks_spawned).sum::<u64>(),
+            tasks_spawned: self.owned.spawned_total(),
             global_queue_len: self.global.len(),
             polls: all.iter().map(|p| p.polls).sum(),
             steals: all.iter().map(|p| p.steals).sum(),

@@ -181,6 +181,16 @@ impl OwnedTasks {
         out
     }
 
+    /// Tasks spawned by the holder of P `p` (or by threads without one).
+    pub(crate) fn spawned(&self, p: Option<usize>) -> u64 {
+        self.counts(p).0.spawned.load(Relaxed)
+    }
+
+    /// Tasks spawned, by anyone.
+    pub(crate) fn spawned_total(&self) -> u64 {
+        self.counts.iter().map(|c| c.spawned.load(Relaxed)).sum()
+    }
+
     /// Tasks spawned and never polled (they sit in run queues). Read without a lock, so a
     /// snapshot taken while tasks move can be off by the few in flight.
     pub(crate) fn unpolled(&self) -> usize {
