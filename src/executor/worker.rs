@@ -114,7 +114,7 @@ impl M {
             pp.clear_preempt();
         }
         pp.set_curg(task.id().as_u64());
-        task.run();
+        task.run(self.p);
         if context::take_lost_p() {
             // sysmon handed our P to another M during a blocking section.
             self.p = NO_P;

@@ -118,7 +118,8 @@ impl Handle {
     /// let _stuck = rt.spawn(std::future::pending::<()>());
     /// # drop(rx);
     /// let dump = rt.handle().dump();
-    /// assert!(dump.len() >= 1);
+    /// // Listed from its first poll; until then counted in `unpolled`.
+    /// assert!(dump.len() + dump.unpolled >= 1);
     /// println!("{dump}");
     /// ```
     pub fn dump(&self) -> super::TaskDump {

@@ -76,7 +76,8 @@ impl Header {
 }
 
 pub(crate) struct Vtable {
-    pub(crate) run: unsafe fn(NonNull<Header>),
+    /// Poll once; the caller's M holds P `p` (whose owned-list shard a first poll enters).
+    pub(crate) run: unsafe fn(NonNull<Header>, usize),
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// `dst` is a `*mut Poll<Result<F::Output, JoinError>>`.
     pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
@@ -147,7 +148,7 @@ unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
 }
 
 /// Poll the task once, consuming the queue entry's reference (or re-queueing it).
-unsafe fn run<F: Future + Send + 'static>(ptr: NonNull<Header>)
+unsafe fn run<F: Future + Send + 'static>(ptr: NonNull<Header>, p: usize)
 where
     F::Output: Send + 'static,
 {
@@ -169,14 +170,13 @@ where
     }
     // First poll: enter allgs, into this P's shard (see `owned`). Only the runner writes the
     // key, and RUNNING orders it, so a relaxed load sees our own earlier store.
-    if header.owned_key.load(Ordering::Relaxed) == super::owned::UNLISTED {
-        let p = crate::executor::context::current_p(&header.sched);
-        if !header.sched.owned.insert(ptr, p) {
-            // Shut down: cancel the task ourselves, as a spawn after shutdown does.
-            // SAFETY: we hold RUNNING.
-            unsafe { cancel_and_complete(cell) };
-            return;
-        }
+    if header.owned_key.load(Ordering::Relaxed) == super::owned::UNLISTED
+        && !header.sched.owned.insert(ptr, Some(p))
+    {
+        // Shut down: cancel the task ourselves, as a spawn after shutdown does.
+        // SAFETY: we hold RUNNING.
+        unsafe { cancel_and_complete(cell) };
+        return;
     }
     if crate::executor::processor::METRICS {
         header
@@ -270,8 +270,10 @@ fn complete<F: Future>(cell: &Cell<F>, cancelled: bool) {
         let _ = drop_future(cell);
     }
     let ptr = NonNull::from(header);
-    let p = crate::executor::context::current_p(&header.sched);
-    let removed = header.sched.owned.remove(ptr, cancelled, p);
+    // (The P is looked up only for a task never listed: the poll may have lost the M's P.)
+    let removed = header.sched.owned.remove(ptr, cancelled, || {
+        crate::executor::context::current_p(&header.sched)
+    });
     // The runner's reference, plus allgs' if we took the task out of it (or it never entered).
     if header.state.ref_dec(1 + removed as usize) {
         // SAFETY: that was the last reference.

@@ -12,8 +12,8 @@
 //!   itself (`owned_key == UNLISTED`), so completing costs the same two references either way.
 //! - Sharded by P (a P's M is the only thread entering tasks into its shard; others only remove
 //!   from it). Once closed (runtime shutdown), entering fails and the M cancels the task itself.
-//! - Counts: the shard counts tasks that left it; the per-P counters count spawns, first polls
-//!   and tasks that finished without ever being listed. Each P's counters are written only by
+//! - Counts: the shard counts tasks that entered and left it (under its lock); the per-P
+//!   counters count spawns and tasks that finished without ever being listed. Each P's counters are written only by
 //!   the thread holding that P (`context::current_p`), the last slot (no P) atomically.
 
 use super::core::Header;
@@ -31,6 +31,8 @@ const SLOT_BITS: u32 = 40;
 struct Shard {
     tasks: Slab<TaskPtr>,
     closed: bool,
+    /// Tasks entered so far.
+    entered: u64,
     /// Tasks that left the list completed (with output or panic), and cancelled.
     completed: u64,
     cancelled: u64,
@@ -51,7 +53,6 @@ struct Padded(Mutex<Shard>);
 #[derive(Default)]
 struct Counts {
     spawned: AtomicU64,
-    listed: AtomicU64,
     /// Finished without ever being listed: completed in the first poll, or cancelled first.
     completed: AtomicU64,
     cancelled: AtomicU64,
@@ -84,6 +85,7 @@ impl OwnedTasks {
                     Padded(Mutex::new(Shard {
                         tasks: Slab::new(),
                         closed: false,
+                        entered: 0,
                         completed: 0,
                         cancelled: 0,
                     }))
@@ -124,27 +126,32 @@ impl OwnedTasks {
             return false;
         }
         let key = guard.tasks.insert(TaskPtr(ptr));
+        guard.entered += 1;
         drop(guard);
         assert!(
             key < 1 << SLOT_BITS,
             "gmp: more than 2^40 live tasks in one shard"
         );
         header.owned_key.store(shard << SLOT_BITS | key, Relaxed);
-        let (c, shared) = self.counts(p);
-        bump(&c.listed, shared);
         true
     }
 
     /// A task finished (the caller holds `RUNNING`). True when the caller now holds the list's
     /// reference: the task was listed and is taken out, or was never listed. False when
     /// shutdown already drained it (and took that reference). Counted as completed or
-    /// cancelled either way.
-    pub(crate) fn remove(&self, ptr: NonNull<Header>, cancelled: bool, p: Option<usize>) -> bool {
+    /// cancelled either way. `p` gives the P this thread holds; it is asked only for a task
+    /// never listed (a rare path: cancelled before its first poll).
+    pub(crate) fn remove(
+        &self,
+        ptr: NonNull<Header>,
+        cancelled: bool,
+        p: impl FnOnce() -> Option<usize>,
+    ) -> bool {
         // SAFETY: the caller holds a reference.
         let header = unsafe { ptr.as_ref() };
         let key = header.owned_key.load(Relaxed);
         if key == UNLISTED {
-            let (c, shared) = self.counts(p);
+            let (c, shared) = self.counts(p());
             bump(
                 if cancelled {
                     &c.cancelled
@@ -191,25 +198,33 @@ impl OwnedTasks {
         self.counts.iter().map(|c| c.spawned.load(Relaxed)).sum()
     }
 
-    /// Tasks spawned and never polled (they sit in run queues). Read without a lock, so a
-    /// snapshot taken while tasks move can be off by the few in flight.
+    /// Tasks spawned and never polled (they sit in run queues). The per-P counters are read
+    /// without a lock, so a snapshot taken while tasks move can be off by the few in flight.
     pub(crate) fn unpolled(&self) -> usize {
-        let (mut spawned, mut gone) = (0u64, 0u64);
+        let entered: u64 = self
+            .shards
+            .iter()
+            .map(|s| crate::loom::lock(&s.0).entered)
+            .sum();
+        self.unpolled_given(entered)
+    }
+
+    fn unpolled_given(&self, entered: u64) -> usize {
+        let (mut spawned, mut gone) = (0u64, entered);
         for c in self.counts.iter() {
             spawned += c.spawned.load(Relaxed);
-            gone += c.listed.load(Relaxed) + c.completed.load(Relaxed) + c.cancelled.load(Relaxed);
+            gone += c.completed.load(Relaxed) + c.cancelled.load(Relaxed);
         }
         spawned.saturating_sub(gone) as usize
     }
 
     /// Number of live tasks: the listed ones plus those not polled yet.
     pub(crate) fn len(&self) -> usize {
-        let listed: usize = self
-            .shards
-            .iter()
-            .map(|s| crate::loom::lock(&s.0).tasks.len())
-            .sum();
-        listed + self.unpolled()
+        let (listed, entered) = self.shards.iter().fold((0, 0), |(n, e), s| {
+            let s = crate::loom::lock(&s.0);
+            (n + s.tasks.len(), e + s.entered)
+        });
+        listed + self.unpolled_given(entered)
     }
 
     /// Tasks completed and cancelled so far.

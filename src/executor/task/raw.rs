@@ -73,12 +73,12 @@ impl Notified {
         unsafe { self.0.as_ref().id }
     }
 
-    /// Poll the task once (Go's `execute`).
-    pub(crate) fn run(self) {
+    /// Poll the task once (Go's `execute`), on an M holding P `p`.
+    pub(crate) fn run(self, p: usize) {
         let ptr = self.0;
         std::mem::forget(self);
         // SAFETY: we hand our reference to `run`, which consumes it.
-        unsafe { (ptr.as_ref().vtable.run)(ptr) }
+        unsafe { (ptr.as_ref().vtable.run)(ptr, p) }
     }
 }
 
