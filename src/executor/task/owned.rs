@@ -8,7 +8,7 @@
 //!   A task that completes in its first poll — most of a spawn storm — never touches a lock,
 //!   and a task's list entry is written and, usually, removed by the same P: no cache line of
 //!   the list moves between cores for it.
-//! - Each listed task's entry owns one reference. A task not yet listed holds that reference
+//! - Each listed task's entry (one word) owns one reference. A task not yet listed holds that reference
 //!   itself (`owned_key == UNLISTED`), so completing costs the same two references either way.
 //! - Sharded by P (a P's M is the only thread entering tasks into its shard; others only remove
 //!   from it). Once closed (runtime shutdown), entering fails and the M cancels the task itself.
@@ -20,7 +20,6 @@ use super::core::Header;
 use crate::loom::sync::atomic::AtomicU64;
 use crate::loom::sync::atomic::Ordering::Relaxed;
 use crate::loom::sync::Mutex;
-use slab::Slab;
 use std::ptr::NonNull;
 
 /// `owned_key` of a task that has not been entered yet (it holds the list's reference itself).
@@ -29,7 +28,7 @@ pub(crate) const UNLISTED: usize = usize::MAX;
 const SLOT_BITS: u32 = 40;
 
 struct Shard {
-    tasks: Slab<TaskPtr>,
+    tasks: TaskSlab,
     closed: bool,
     /// Tasks entered so far.
     entered: u64,
@@ -38,10 +37,76 @@ struct Shard {
     cancelled: u64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct TaskPtr(NonNull<Header>);
-// SAFETY: a pointer to a task header, whose shared state is synchronised by its atomics.
-unsafe impl Send for TaskPtr {}
+/// A slab of task pointers at one word per slot (the `slab` crate's entries are two): an
+/// occupied slot holds the header's address (8-aligned, so even and non-zero), a vacant one
+/// `next_vacant << 1 | 1`. Freed slots are reused last-in first-out, so a P that enters and
+/// removes tasks in turn keeps touching the same few cache lines.
+struct TaskSlab {
+    slots: Vec<usize>,
+    /// First vacant slot, or `NO_SLOT`.
+    vacant: usize,
+    len: usize,
+}
+
+const NO_SLOT: usize = usize::MAX >> 1;
+
+impl TaskSlab {
+    fn new() -> TaskSlab {
+        TaskSlab {
+            slots: Vec::new(),
+            vacant: NO_SLOT,
+            len: 0,
+        }
+    }
+
+    fn insert(&mut self, ptr: NonNull<Header>) -> usize {
+        let addr = ptr.as_ptr() as usize;
+        debug_assert_eq!(addr & 1, 0, "task headers are word-aligned");
+        self.len += 1;
+        if self.vacant == NO_SLOT {
+            self.slots.push(addr);
+            return self.slots.len() - 1;
+        }
+        let key = self.vacant;
+        self.vacant = self.slots[key] >> 1;
+        self.slots[key] = addr;
+        key
+    }
+
+    /// Vacate slot `key` if it holds `ptr`.
+    fn remove(&mut self, key: usize, ptr: NonNull<Header>) -> bool {
+        match self.slots.get_mut(key) {
+            Some(slot) if *slot == ptr.as_ptr() as usize => {
+                *slot = self.vacant << 1 | 1;
+                self.vacant = key;
+                self.len -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = NonNull<Header>> + '_ {
+        self.slots.iter().filter_map(|&v| occupied(v))
+    }
+
+    fn drain(&mut self) -> impl Iterator<Item = NonNull<Header>> {
+        self.vacant = NO_SLOT;
+        self.len = 0;
+        std::mem::take(&mut self.slots)
+            .into_iter()
+            .filter_map(occupied)
+    }
+}
+
+/// The task in a slot's word, if the slot is occupied.
+fn occupied(v: usize) -> Option<NonNull<Header>> {
+    if v & 1 == 0 {
+        NonNull::new(v as *mut Header)
+    } else {
+        None
+    }
+}
 
 /// One shard per pair of cache lines, so that Ps entering tasks into their own shards never
 /// share a line (a `Mutex<Shard>` is ~72 bytes).
@@ -83,7 +148,7 @@ impl OwnedTasks {
             shards: (0..n)
                 .map(|_| {
                     Padded(Mutex::new(Shard {
-                        tasks: Slab::new(),
+                        tasks: TaskSlab::new(),
                         closed: false,
                         entered: 0,
                         completed: 0,
@@ -125,7 +190,7 @@ impl OwnedTasks {
         if guard.closed {
             return false;
         }
-        let key = guard.tasks.insert(TaskPtr(ptr));
+        let key = guard.tasks.insert(ptr);
         guard.entered += 1;
         drop(guard);
         assert!(
@@ -164,8 +229,7 @@ impl OwnedTasks {
         }
         let (shard, slot) = (key >> SLOT_BITS, key & ((1 << SLOT_BITS) - 1));
         let mut shard = crate::loom::lock(&self.shards[shard].0);
-        if shard.tasks.get(slot) == Some(&TaskPtr(ptr)) {
-            shard.tasks.remove(slot);
+        if shard.tasks.remove(slot, ptr) {
             if cancelled {
                 shard.cancelled += 1;
             } else {
@@ -183,7 +247,7 @@ impl OwnedTasks {
         for shard in self.shards.iter() {
             let mut shard = crate::loom::lock(&shard.0);
             shard.closed = true;
-            out.extend(shard.tasks.drain().map(|t| t.0));
+            out.extend(shard.tasks.drain());
         }
         out
     }
@@ -222,7 +286,7 @@ impl OwnedTasks {
     pub(crate) fn len(&self) -> usize {
         let (listed, entered) = self.shards.iter().fold((0, 0), |(n, e), s| {
             let s = crate::loom::lock(&s.0);
-            (n + s.tasks.len(), e + s.entered)
+            (n + s.tasks.len, e + s.entered)
         });
         listed + self.unpolled_given(entered)
     }
@@ -242,10 +306,39 @@ impl OwnedTasks {
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
         for shard in self.shards.iter() {
             let shard = crate::loom::lock(&shard.0);
-            for (_, t) in shard.tasks.iter() {
+            for t in shard.tasks.iter() {
                 // SAFETY: listed tasks are alive: the list holds a reference.
-                f(unsafe { t.0.as_ref() });
+                f(unsafe { t.as_ref() });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_slab_reuses_vacant_slots_and_lists_the_occupied() {
+        // Addresses only (never dereferenced): word-aligned, as headers are.
+        let p = |n: usize| NonNull::new((n * 64) as *mut Header).unwrap();
+        let mut s = TaskSlab::new();
+        let keys: Vec<usize> = (1..=4).map(|n| s.insert(p(n))).collect();
+        assert_eq!(keys, [0, 1, 2, 3]);
+        assert!(s.remove(1, p(2)));
+        assert!(!s.remove(1, p(2)), "already vacant");
+        assert!(!s.remove(0, p(2)), "another task's slot");
+        assert!(!s.remove(9, p(1)), "out of range");
+        assert!(s.remove(3, p(4)));
+        assert_eq!(s.len, 2);
+        assert_eq!(s.insert(p(5)), 3, "last vacated first");
+        assert_eq!(s.insert(p(6)), 1);
+        assert_eq!(s.insert(p(7)), 4);
+        let mut listed: Vec<usize> = s.iter().map(|t| t.as_ptr() as usize / 64).collect();
+        listed.sort();
+        assert_eq!(listed, [1, 3, 5, 6, 7]);
+        assert_eq!(s.drain().count(), 5);
+        assert_eq!((s.len, s.iter().count()), (0, 0));
+        assert_eq!(s.insert(p(8)), 0);
     }
 }
