@@ -155,6 +155,19 @@ fn settled_heap() -> usize {
     }
 }
 
+/// `n` more oneshot pairs, the shape each parked task waits on.
+fn channels(
+    n: usize,
+    senders: &mut Vec<oneshot::Sender<()>>,
+    receivers: &mut Vec<oneshot::Receiver<()>>,
+) {
+    for _ in 0..n {
+        let (tx, rx) = oneshot::channel::<()>();
+        senders.push(tx);
+        receivers.push(rx);
+    }
+}
+
 /// Spawn one parked task per receiver (detached).
 fn spawn_parked<E: Exec>(rt: &E, receivers: &mut Vec<oneshot::Receiver<()>>) {
     for rx in receivers.drain(..) {
@@ -194,11 +207,7 @@ fn measure<E: Exec>(tasks: usize, procs: usize) -> Sample {
     let mut receivers = Vec::with_capacity(tasks.max(WARMUP_TASKS));
 
     // Warm-up: the same shape, smaller.
-    for _ in 0..WARMUP_TASKS {
-        let (tx, rx) = oneshot::channel::<()>();
-        senders.push(tx);
-        receivers.push(rx);
-    }
+    channels(WARMUP_TASKS, &mut senders, &mut receivers);
     spawn_parked(&rt, &mut receivers);
     wait_for("warm-up tasks park", || PARKED.load(SeqCst) == WARMUP_TASKS);
     release(&mut senders, WARMUP_TASKS);
@@ -208,11 +217,7 @@ fn measure<E: Exec>(tasks: usize, procs: usize) -> Sample {
     let heap0 = settled_heap();
     let rss0 = rss();
 
-    for _ in 0..tasks {
-        let (tx, rx) = oneshot::channel::<()>();
-        senders.push(tx);
-        receivers.push(rx);
-    }
+    channels(tasks, &mut senders, &mut receivers);
     let heap1 = heap();
 
     spawn_parked(&rt, &mut receivers);
@@ -226,11 +231,7 @@ fn measure<E: Exec>(tasks: usize, procs: usize) -> Sample {
     // A second round: what the first one left behind should be reused, not added to.
     PARKED.store(0, SeqCst);
     DONE.store(0, SeqCst);
-    for _ in 0..tasks {
-        let (tx, rx) = oneshot::channel::<()>();
-        senders.push(tx);
-        receivers.push(rx);
-    }
+    channels(tasks, &mut senders, &mut receivers);
     spawn_parked(&rt, &mut receivers);
     wait_for("second-round tasks park", || PARKED.load(SeqCst) == tasks);
     release(&mut senders, tasks);

@@ -210,9 +210,7 @@ impl Sched {
                     // and draining: either the drain sees our task or we see the flag. (An M
                     // spawning locally cancels its P's queue on its way out, `M::exit`.)
                     if self.shutdown.load(SeqCst) {
-                        while let Some(t) = self.global.pop() {
-                            task::shutdown_queued(t);
-                        }
+                        self.cancel_global_queue();
                     }
                 }
             }
@@ -705,15 +703,21 @@ impl Sched {
         // Tasks never polled are in no list, only in queues: cancel them there. (Pairs with
         // the fence in a remote spawn: a spawn we miss here sees the flag and drains itself.)
         fence(SeqCst);
-        while let Some(t) = self.global.pop() {
-            task::shutdown_queued(t);
-        }
+        self.cancel_global_queue();
         for p in self.allp.iter() {
             p.runq.drain().into_iter().for_each(task::shutdown_queued);
             p.timers.clear();
         }
         // I/O futures still alive (held by other executors) see the runtime is gone.
         self.reactor.shutdown();
+    }
+
+    /// Cancel every task on the global queue (shutdown's sweep: a task never polled is in no
+    /// list, so a queue is the only place to find it).
+    pub(crate) fn cancel_global_queue(&self) {
+        while let Some(t) = self.global.pop() {
+            task::shutdown_queued(t);
+        }
     }
 
     // ---- observability --------------------------------------------------------------------

@@ -424,9 +424,8 @@ impl M {
             // shutdown could reach it only through a queue), the global queue's too, since
             // a local spawn of ours may have overflowed there after shutdown's drain.
             pp.runq.drain().into_iter().for_each(task::shutdown_queued);
-            while sched.shutdown.load(SeqCst) {
-                let Some(t) = sched.global.pop() else { break };
-                task::shutdown_queued(t);
+            if sched.shutdown.load(SeqCst) {
+                sched.cancel_global_queue();
             }
             pp.set_status(PStatus::Dead);
         }

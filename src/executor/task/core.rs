@@ -171,7 +171,7 @@ where
     // First poll: enter allgs, into this P's shard (see `owned`). Only the runner writes the
     // key, and RUNNING orders it, so a relaxed load sees our own earlier store.
     if header.owned_key.load(Ordering::Relaxed) == super::owned::UNLISTED
-        && !header.sched.owned.insert(ptr, Some(p))
+        && !header.sched.owned.insert(ptr, p)
     {
         // Shut down: cancel the task ourselves, as a spawn after shutdown does.
         // SAFETY: we hold RUNNING.

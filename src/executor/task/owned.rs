@@ -5,15 +5,15 @@
 //! - A task enters the list at its **first poll**, by the M that polls it, into the shard of
 //!   that M's P; until then its only home is the queue entry spawn made (runnext, a ring, the
 //!   global queue), and shutdown reaches it by draining the queues (`raw::shutdown_queued`).
-//!   A task that completes in its first poll — most of a spawn storm — never touches a lock,
-//!   and a task's list entry is written and, usually, removed by the same P: no cache line of
-//!   the list moves between cores for it.
-//! - Each listed task's entry (one word) owns one reference. A task not yet listed holds that reference
-//!   itself (`owned_key == UNLISTED`), so completing costs the same two references either way.
+//!   So a spawn takes no shared lock, and a task's entry is written and, usually, removed by
+//!   the same P: no cache line of the list moves between cores for it.
+//! - Each listed task's entry (one word) owns one reference. A task not yet listed holds that
+//!   reference itself (`owned_key == UNLISTED`), so completing costs the same two references
+//!   either way. Only a task cancelled before its first poll finishes unlisted.
 //! - Sharded by P (a P's M is the only thread entering tasks into its shard; others only remove
 //!   from it). Once closed (runtime shutdown), entering fails and the M cancels the task itself.
 //! - Counts: the shard counts tasks that entered and left it (under its lock); the per-P
-//!   counters count spawns and tasks that finished without ever being listed. Each P's counters are written only by
+//!   counters count spawns and tasks cancelled unlisted. Each P's counters are written only by
 //!   the thread holding that P (`context::current_p`), the last slot (no P) atomically.
 
 use super::core::Header;
@@ -118,8 +118,7 @@ struct Padded(Mutex<Shard>);
 #[derive(Default)]
 struct Counts {
     spawned: AtomicU64,
-    /// Finished without ever being listed: completed in the first poll, or cancelled first.
-    completed: AtomicU64,
+    /// Cancelled before their first poll (so never listed).
     cancelled: AtomicU64,
 }
 
@@ -136,7 +135,7 @@ fn bump(c: &AtomicU64, shared: bool) {
     if shared {
         c.fetch_add(1, Relaxed);
     } else {
-        c.store(c.load(Relaxed) + 1, Relaxed);
+        crate::executor::processor::bump(c);
     }
 }
 
@@ -179,13 +178,10 @@ impl OwnedTasks {
     ///
     /// The caller holds the task's `RUNNING` bit and `owned_key == UNLISTED`: the reference the
     /// task held for the list passes to the entry.
-    pub(crate) fn insert(&self, ptr: NonNull<Header>, p: Option<usize>) -> bool {
+    pub(crate) fn insert(&self, ptr: NonNull<Header>, p: usize) -> bool {
         // SAFETY: the caller (the runner) holds a reference.
         let header = unsafe { ptr.as_ref() };
-        let shard = match p {
-            Some(p) => p & self.mask,
-            None => header.id.as_u64() as usize & self.mask,
-        };
+        let shard = p & self.mask;
         let mut guard = crate::loom::lock(&self.shards[shard].0);
         if guard.closed {
             return false;
@@ -205,7 +201,7 @@ impl OwnedTasks {
     /// reference: the task was listed and is taken out, or was never listed. False when
     /// shutdown already drained it (and took that reference). Counted as completed or
     /// cancelled either way. `p` gives the P this thread holds; it is asked only for a task
-    /// never listed (a rare path: cancelled before its first poll).
+    /// never listed (the rare path: cancelled before its first poll).
     pub(crate) fn remove(
         &self,
         ptr: NonNull<Header>,
@@ -216,15 +212,9 @@ impl OwnedTasks {
         let header = unsafe { ptr.as_ref() };
         let key = header.owned_key.load(Relaxed);
         if key == UNLISTED {
+            debug_assert!(cancelled, "gmp: an unlisted task can only be cancelled");
             let (c, shared) = self.counts(p());
-            bump(
-                if cancelled {
-                    &c.cancelled
-                } else {
-                    &c.completed
-                },
-                shared,
-            );
+            bump(&c.cancelled, shared);
             return true;
         }
         let (shard, slot) = (key >> SLOT_BITS, key & ((1 << SLOT_BITS) - 1));
@@ -277,7 +267,7 @@ impl OwnedTasks {
         let (mut spawned, mut gone) = (0u64, entered);
         for c in self.counts.iter() {
             spawned += c.spawned.load(Relaxed);
-            gone += c.completed.load(Relaxed) + c.cancelled.load(Relaxed);
+            gone += c.cancelled.load(Relaxed);
         }
         spawned.saturating_sub(gone) as usize
     }
@@ -297,9 +287,9 @@ impl OwnedTasks {
             let s = crate::loom::lock(&s.0);
             (c + s.completed, x + s.cancelled)
         });
-        self.counts.iter().fold(listed, |(c, x), n| {
-            (c + n.completed.load(Relaxed), x + n.cancelled.load(Relaxed))
-        })
+        let (completed, cancelled) = listed;
+        let unlisted: u64 = self.counts.iter().map(|n| n.cancelled.load(Relaxed)).sum();
+        (completed, cancelled + unlisted)
     }
 
     /// Visit every listed task under its shard lock (for task dumps).

@@ -121,19 +121,15 @@ where
 /// drains every queue through here after cancelling the listed ones.
 pub(crate) fn shutdown_queued(task: Notified) {
     let ptr = task.0;
-    // SAFETY: the entry's reference keeps the header alive.
-    let header = unsafe { ptr.as_ref() };
-    if header.state.transition_to_shutdown() {
-        // SAFETY: we won RUNNING (with an extra reference that `cancel` releases).
-        unsafe { (header.vtable.cancel)(ptr) };
-    }
-    drop(task);
+    std::mem::forget(task);
+    // SAFETY: the queue entry's reference, ours, is the one `shutdown` releases.
+    unsafe { shutdown(ptr) }
 }
 
-/// Cancel a task for runtime shutdown and release the owned-list reference the caller holds.
+/// Cancel a task for runtime shutdown and release the reference the caller holds.
 ///
 /// # Safety
-/// The caller owns the task's owned-list reference (it took the task out of allgs).
+/// The caller owns one reference to the task (its owned-list entry, or a queue entry).
 pub(crate) unsafe fn shutdown(ptr: NonNull<Header>) {
     // SAFETY: the caller's reference keeps the header alive.
     let header = unsafe { ptr.as_ref() };
@@ -141,6 +137,6 @@ pub(crate) unsafe fn shutdown(ptr: NonNull<Header>) {
         // SAFETY: we won RUNNING (with an extra reference that `cancel` releases).
         unsafe { (header.vtable.cancel)(ptr) };
     }
-    // SAFETY: releasing the owned-list reference.
+    // SAFETY: releasing the caller's reference.
     unsafe { super::core::drop_reference(ptr) };
 }
