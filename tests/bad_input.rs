@@ -43,6 +43,11 @@ fn run_child(scenario: &str) -> String {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "child", "--nocapture", "--test-threads=1"])
         .env("GMP_BAD_INPUT_CHILD", scenario)
+        // One malloc arena: under the address-space limit of the thread scenarios, each new
+        // thread's first malloc would otherwise reserve a 64-128 MiB arena, and a few of them
+        // eat the headroom that the limit leaves for small mappings — such as the signal stack
+        // std maps when a thread (created just before the limit) starts, whose failure aborts.
+        .env("MALLOC_ARENA_MAX", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -106,7 +106,7 @@ impl M {
 
     /// Go's `execute`: poll one G. A G taken from runnext inherits the running time slice (no
     /// schedtick bump, preempt flag kept), so a ping-pong chain shares one slice.
-    fn execute(&mut self, sched: &Sched, task: Notified, inherit: bool) {
+    fn execute(&mut self, sched: &Arc<Sched>, task: Notified, inherit: bool) {
         let pp = &sched.allp[self.p];
         bump(&pp.polls);
         if !inherit {
@@ -114,7 +114,7 @@ impl M {
             pp.clear_preempt();
         }
         pp.set_curg(task.id().as_u64());
-        task.run(self.p);
+        task.run(self.p, sched);
         if context::take_lost_p() {
             // sysmon handed our P to another M during a blocking section.
             self.p = NO_P;

@@ -4,8 +4,15 @@
 //! task's identity: wakers, queue slots and join handles all carry it. The vtable recovers the
 //! concrete `Cell<F>` for polling, reading the output and freeing.
 //!
-//! Invariants: the stage is touched only by the thread holding `RUNNING`, or by the join handle
-//! after `COMPLETE` while `JOIN_INTEREST` is set, or by the completing thread when it is not.
+//! Invariants:
+//! - The stage is touched only by the thread holding `RUNNING`, or by the join handle after
+//!   `COMPLETE` while `JOIN_INTEREST` is set, or by the completing thread when it is not.
+//! - A thread touches the cell only while it holds a reference. Queueing a task hands a
+//!   reference to the queue, and from the push on another M may run, complete and free the
+//!   task, so nothing in the cell may be read after it — not even `header.sched`, the runtime
+//!   that `schedule` is still running on (it goes on to wake peers). Hence a by-value wake
+//!   keeps its own reference until `schedule` returns, and the runner re-queues through its
+//!   M's own handle on the runtime. Debug builds poison freed cells, so a breach faults.
 
 use super::atomic_waker::AtomicWaker;
 use super::state::{State, ToIdle, ToRunning, WakeByVal};
@@ -76,8 +83,9 @@ impl Header {
 }
 
 pub(crate) struct Vtable {
-    /// Poll once; the caller's M holds P `p` (whose owned-list shard a first poll enters).
-    pub(crate) run: unsafe fn(NonNull<Header>, usize),
+    /// Poll once; the caller is an M of `sched` (the task's runtime) holding P `p` (whose
+    /// owned-list shard a first poll enters).
+    pub(crate) run: unsafe fn(NonNull<Header>, usize, &Arc<Sched>),
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// `dst` is a `*mut Poll<Result<F::Output, JoinError>>`.
     pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
@@ -148,13 +156,21 @@ unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
 }
 
 /// Poll the task once, consuming the queue entry's reference (or re-queueing it).
-unsafe fn run<F: Future + Send + 'static>(ptr: NonNull<Header>, p: usize)
+///
+/// `sched` is the running M's own handle on the task's runtime, used instead of
+/// `header.sched` wherever the cell may already be gone: once a re-queue has published the
+/// task, another M can run, complete and free it while `schedule` is still waking peers.
+unsafe fn run<F: Future + Send + 'static>(ptr: NonNull<Header>, p: usize, sched: &Arc<Sched>)
 where
     F::Output: Send + 'static,
 {
     // SAFETY: the queue entry we consume holds a reference, so the cell is alive.
     let cell = unsafe { cell::<F>(ptr) };
     let header = &cell.header;
+    debug_assert!(
+        Arc::ptr_eq(sched, &header.sched),
+        "gmp: a task run by another runtime's M"
+    );
     match header.state.transition_to_running() {
         ToRunning::Stale => {
             // SAFETY: dropping the entry's reference.
@@ -171,7 +187,7 @@ where
     // First poll: enter allgs, into this P's shard (see `owned`). Only the runner writes the
     // key, and RUNNING orders it, so a relaxed load sees our own earlier store.
     if header.owned_key.load(Ordering::Relaxed) == super::owned::UNLISTED
-        && !header.sched.owned.insert(ptr, p)
+        && !sched.owned.insert(ptr, p)
     {
         // Shut down: cancel the task ourselves, as a spawn after shutdown does.
         // SAFETY: we hold RUNNING.
@@ -212,9 +228,9 @@ where
         Ok(true) => complete(cell, false),
         Ok(false) => match header.state.transition_to_idle() {
             ToIdle::Idle => {}
-            ToIdle::Requeue => header
-                .sched
-                .schedule(super::Notified::from_header(ptr), true),
+            // The runner's reference becomes the queue entry: from the push on, the cell is
+            // not ours to touch (nor `header.sched`, which lives in it).
+            ToIdle::Requeue => sched.schedule(super::Notified::from_header(ptr), true),
             // SAFETY: we still hold RUNNING.
             ToIdle::Cancel => unsafe { cancel_and_complete(cell) },
         },
@@ -286,6 +302,11 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
     unsafe { cancel_and_complete(cell::<F>(ptr)) }
 }
 
+/// The byte debug builds fill freed task cells with: every pointer read from one is
+/// non-canonical (`0xa5a5…`), so dereferencing it faults.
+#[cfg(debug_assertions)]
+const POISON: u8 = 0xa5;
+
 unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     let cell = ptr.cast::<Cell<F>>();
     // SAFETY: the last reference is gone, so the cell is ours: take the runtime out of the
@@ -294,6 +315,11 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     unsafe {
         let sched = ManuallyDrop::take(&mut (*cell.as_ptr()).header.sched);
         std::ptr::drop_in_place(cell.as_ptr());
+        // Debug builds poison the dead cell: a free list hands memory back unchanged, so a
+        // stale read of a freed task (its `sched` pointer, say) would otherwise find the old,
+        // still plausible values and go unnoticed; poisoned, it faults at once.
+        #[cfg(debug_assertions)]
+        std::ptr::write_bytes(cell.as_ptr().cast::<u8>(), POISON, size_of::<Cell<F>>());
         super::gfree::free_task(&sched, cell.cast(), Layout::new::<Cell<F>>());
         drop(sched);
     }
@@ -361,10 +387,15 @@ unsafe fn waker_wake(data: *const ()) {
     match header.state.transition_to_notified_by_val() {
         WakeByVal::Nothing => {}
         WakeByVal::Submit => {
+            // The transition added the queue entry's reference; ours keeps the cell, and the
+            // `header.sched` that `schedule` runs on, alive until the entry is published and
+            // its peers woken (another M may run and free the task meanwhile).
             header.stamp();
             header
                 .sched
-                .schedule(super::Notified::from_header(ptr), false)
+                .schedule(super::Notified::from_header(ptr), false);
+            // SAFETY: releasing the waker's own reference.
+            unsafe { drop_reference(ptr) };
         }
         // SAFETY: the last reference is gone.
         WakeByVal::Dealloc => unsafe { (header.vtable.dealloc)(ptr) },

@@ -9,8 +9,11 @@
 //!
 //! Invariants:
 //! - Every task cell whose layout has a size class is allocated with that class's layout
-//!   (size rounded up to [`CLASS_BYTES`], align 16), whichever path allocates it, so any path
-//!   may free it: a P's list, the global list or the allocator.
+//!   (size rounded up to the class's, align 16), whichever path allocates it, so any path may
+//!   free it: a P's list, the global list or the allocator.
+//! - Class sizes are the sizes a glibc chunk can hold: chunks are multiples of 16 bytes with
+//!   an 8-byte header, so they hold 24, 40, 56, … bytes (`16k + 8`). A 120-byte cell asks for
+//!   120 and gets a 128-byte chunk; rounding it to 128 would cost a 144-byte chunk.
 //! - A P's lists are touched only by the thread that holds that P (`context::current_p`):
 //!   holding a P is exclusive, so they need no synchronisation. Anyone else (a thread outside
 //!   the runtime, an M in a blocking section) uses the global list or the allocator.
@@ -25,10 +28,13 @@ use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
-/// Size classes are multiples of this many bytes (malloc's own granularity on 64-bit glibc,
-/// so rounding to a class costs no memory).
-pub(crate) const CLASS_BYTES: usize = 16;
-/// Classes up to 64 x 16 = 1 KiB; larger (or over-aligned) tasks go straight to the allocator.
+/// Class sizes step by this many bytes (malloc's chunk granularity on 64-bit glibc).
+const CLASS_STEP: usize = 16;
+/// What a chunk holds beyond a multiple of [`CLASS_STEP`]: glibc's chunk header is one word,
+/// so a 16k-byte chunk holds 16k - 8 bytes. Class `c` holds `(c + 1) * 16 + 8` bytes.
+const CLASS_SLACK: usize = 8;
+/// Classes up to 64 x 16 + 8 = 1,032 bytes (glibc's largest per-thread-cached size); larger
+/// (or over-aligned) tasks go straight to the allocator.
 const NCLASSES: usize = 64;
 /// Block alignment of every class (enough for any task whose layout asks for at most 16).
 const CLASS_ALIGN: usize = 16;
@@ -49,17 +55,23 @@ fn class_of(layout: Layout) -> Option<(usize, Layout)> {
     if layout.align() > CLASS_ALIGN || layout.size() == 0 {
         return None;
     }
-    let n = layout.size().div_ceil(CLASS_BYTES);
-    if n > NCLASSES {
+    // The smallest class holding `size`: (c + 1) * 16 + 8 >= size.
+    let c = layout
+        .size()
+        .saturating_sub(CLASS_SLACK)
+        .div_ceil(CLASS_STEP)
+        .max(1)
+        - 1;
+    if c >= NCLASSES {
         return None;
     }
-    Some((n - 1, class_layout(n - 1)))
+    Some((c, class_layout(c)))
 }
 
 /// The layout every block of class `c` is allocated with.
 fn class_layout(c: usize) -> Layout {
-    Layout::from_size_align((c + 1) * CLASS_BYTES, CLASS_ALIGN)
-        .expect("a multiple of 16 up to 1 KiB with align 16 is a valid layout")
+    Layout::from_size_align((c + 1) * CLASS_STEP + CLASS_SLACK, CLASS_ALIGN)
+        .expect("a size up to 1,032 bytes with align 16 is a valid layout")
 }
 
 fn raw_alloc(layout: Layout) -> NonNull<u8> {
@@ -196,13 +208,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classes_round_up_to_16_bytes_and_stop_at_1_kib() {
+    fn classes_are_the_sizes_a_malloc_chunk_holds_and_stop_at_1032_bytes() {
         let l = |size, align| Layout::from_size_align(size, align).unwrap();
-        assert_eq!(class_of(l(1, 8)), Some((0, l(16, 16))));
-        assert_eq!(class_of(l(16, 8)), Some((0, l(16, 16))));
-        assert_eq!(class_of(l(152, 8)), Some((9, l(160, 16))));
-        assert_eq!(class_of(l(1024, 16)), Some((63, l(1024, 16))));
-        assert_eq!(class_of(l(1025, 8)), None);
+        assert_eq!(class_of(l(1, 8)), Some((0, l(24, 16))));
+        assert_eq!(class_of(l(24, 8)), Some((0, l(24, 16))));
+        assert_eq!(class_of(l(25, 8)), Some((1, l(40, 16))));
+        // The 120-byte cell of a task with a 24-byte future: a 128-byte chunk, not 144.
+        assert_eq!(class_of(l(120, 8)), Some((6, l(120, 16))));
+        assert_eq!(class_of(l(128, 16)), Some((7, l(136, 16))));
+        assert_eq!(class_of(l(152, 8)), Some((8, l(152, 16))));
+        assert_eq!(class_of(l(1032, 16)), Some((63, l(1032, 16))));
+        assert_eq!(class_of(l(1033, 8)), None);
         assert_eq!(class_of(l(64, 32)), None);
+        // Every size maps to the smallest class that holds it.
+        for size in 1..=1032 {
+            let (c, layout) = class_of(l(size, 8)).unwrap();
+            assert!(layout.size() >= size && (c == 0 || class_layout(c - 1).size() < size));
+        }
     }
 }

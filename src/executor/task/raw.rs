@@ -73,12 +73,13 @@ impl Notified {
         unsafe { self.0.as_ref().id }
     }
 
-    /// Poll the task once (Go's `execute`), on an M holding P `p`.
-    pub(crate) fn run(self, p: usize) {
+    /// Poll the task once (Go's `execute`), on an M of `sched` (the task's runtime) holding
+    /// P `p`.
+    pub(crate) fn run(self, p: usize, sched: &Arc<Sched>) {
         let ptr = self.0;
         std::mem::forget(self);
         // SAFETY: we hand our reference to `run`, which consumes it.
-        unsafe { (ptr.as_ref().vtable.run)(ptr, p) }
+        unsafe { (ptr.as_ref().vtable.run)(ptr, p, sched) }
     }
 }
 

@@ -91,7 +91,9 @@ pub(crate) enum ToIdle {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum WakeByVal {
     Nothing,
-    /// The reference became the queue entry: submit it.
+    /// A reference was added for a queue entry: submit it, then release the caller's own
+    /// reference, which keeps the task alive until the entry is published (and the task,
+    /// perhaps, already run and freed by another M).
     Submit,
     /// That was the last reference: free the task.
     Dealloc,
@@ -180,7 +182,7 @@ impl State {
         })
     }
 
-    /// `wake`: consumes one reference.
+    /// `wake`: consumes one reference (on `Submit`, after the caller has queued the task).
     pub(crate) fn transition_to_notified_by_val(&self) -> WakeByVal {
         self.update(|cur| {
             if cur & RUNNING != 0 {
@@ -195,7 +197,11 @@ impl State {
                 };
                 (Some(next), res)
             } else {
-                (Some(cur | NOTIFIED), WakeByVal::Submit)
+                assert!(
+                    cur >> REF_SHIFT < REF_MAX,
+                    "gmp: task reference count overflow"
+                );
+                (Some((cur | NOTIFIED) + REF_ONE), WakeByVal::Submit)
             }
         })
     }
@@ -274,7 +280,12 @@ mod loom_tests {
             let (s2, d2) = (state.clone(), data.clone());
             let waker = thread::spawn(move || {
                 d2.store(true, SeqCst);
-                s2.transition_to_notified_by_val() == WakeByVal::Submit
+                let submit = s2.transition_to_notified_by_val() == WakeByVal::Submit;
+                if submit {
+                    // (the entry is queued here) then the waker's own reference goes
+                    assert!(!s2.ref_dec(1));
+                }
+                submit
             });
             assert_eq!(state.transition_to_running(), ToRunning::Poll);
             let saw = data.load(SeqCst);
@@ -419,7 +430,13 @@ mod loom_tests {
             assert_eq!(state.transition_to_idle(), ToIdle::Idle);
             state.ref_inc(); // waker
             let s2 = state.clone();
-            let waker = thread::spawn(move || s2.transition_to_notified_by_val());
+            let waker = thread::spawn(move || {
+                let woke = s2.transition_to_notified_by_val();
+                if woke == WakeByVal::Submit {
+                    assert!(!s2.ref_dec(1), "the queue entry still holds the task");
+                }
+                woke
+            });
             assert!(
                 state.transition_to_shutdown(),
                 "an idle task is shut down by the caller"
