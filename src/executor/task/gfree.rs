@@ -15,16 +15,21 @@
 //!   an 8-byte header, so they hold 24, 40, 56, … bytes (`16k + 8`). A 120-byte cell asks for
 //!   120 and gets a 128-byte chunk; rounding it to 128 would cost a 144-byte chunk.
 //! - A P's lists are touched only by the thread that holds that P (`context::current_p`):
-//!   holding a P is exclusive, so they need no synchronisation. Anyone else (a thread outside
-//!   the runtime, an M in a blocking section) uses the global list or the allocator.
-//! - Lists are bounded: [`LOCAL_MAX`] blocks per class per P (over it, half move to the
-//!   global list), the global list [`GLOBAL_BYTES`] per class (over it, blocks go back to the
-//!   allocator). Dropping the scheduler frees every cached block.
+//!   holding a P is exclusive, so they need no synchronisation. A thread holding no P (one
+//!   outside the runtime spawning tasks or dropping the last `JoinHandle`, an M in a blocking
+//!   section) keeps a small thread-local stash of one class instead, refilled from and
+//!   spilled to the global list in batches, so a thread that spawns from outside the runtime
+//!   takes one lock per [`STASH_BATCH`] spawns instead of a `malloc` per spawn.
+//! - Lists are bounded: [`LOCAL_MAX`] blocks per class per P and per stash (over it, half
+//!   move to the global list), the global list [`GLOBAL_BYTES`] per class (over it, blocks go
+//!   back to the allocator). Dropping the scheduler frees every block in its lists; a thread's
+//!   exit frees its stash. Blocks are plain memory of a class layout, so a block may move
+//!   between runtimes' lists and stashes.
 
 use crate::executor::context;
 use crate::executor::sched::Sched;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
-use std::cell::UnsafeCell;
+use std::cell::{RefCell, UnsafeCell};
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
@@ -41,7 +46,11 @@ const CLASS_ALIGN: usize = 16;
 /// Blocks a P keeps per class (Go keeps 64 Gs per P before moving half to the global list).
 pub(crate) const LOCAL_MAX: usize = 64;
 /// Bytes the global list keeps per class; beyond that, memory goes back to the allocator.
-const GLOBAL_BYTES: usize = 256 * 1024;
+/// (1 MiB holds about 8,700 cells of 120 bytes: a burst of remote spawns that large is
+/// served from the list the next time.)
+const GLOBAL_BYTES: usize = 1024 * 1024;
+/// Blocks a stash takes from the global list at once.
+const STASH_BATCH: usize = LOCAL_MAX / 2;
 
 /// A free block of one class.
 struct Block(NonNull<u8>);
@@ -146,6 +155,65 @@ fn free_all(lists: &mut [Vec<Block>; NCLASSES]) {
     }
 }
 
+/// A thread's free blocks of one class, for when it holds no P (see the module invariants).
+struct Stash {
+    /// The class of `blocks` (meaningless while empty).
+    class: usize,
+    blocks: Vec<Block>,
+}
+
+impl Drop for Stash {
+    fn drop(&mut self) {
+        let layout = class_layout(self.class);
+        for b in self.blocks.drain(..) {
+            // SAFETY: every block in the stash has class `class`'s layout and is owned by it.
+            unsafe { dealloc(b.0.as_ptr(), layout) };
+        }
+    }
+}
+
+thread_local! {
+    static STASH: RefCell<Stash> = const {
+        RefCell::new(Stash {
+            class: 0,
+            blocks: Vec::new(),
+        })
+    };
+}
+
+/// Run `f` on this thread's stash, if it is there (not during thread exit) and not in use.
+fn with_stash<R>(f: impl FnOnce(&mut Stash) -> R) -> Option<R> {
+    STASH
+        .try_with(|s| s.try_borrow_mut().ok().map(|mut s| f(&mut s)))
+        .ok()
+        .flatten()
+}
+
+/// Move `list`'s blocks from index `keep` on to the global list of class `c`; what it has
+/// no room for goes back to the allocator.
+fn spill(sched: &Sched, c: usize, list: &mut Vec<Block>, keep: usize) {
+    let block = class_layout(c);
+    let room = GLOBAL_BYTES / block.size();
+    let mut global = crate::loom::lock(&sched.gfree.lists);
+    let g = &mut global[c];
+    for b in list.drain(keep..) {
+        if g.len() < room {
+            g.push(b);
+        } else {
+            // SAFETY: a class block, owned by the list it was just taken from.
+            unsafe { dealloc(b.0.as_ptr(), block) };
+        }
+    }
+}
+
+/// Take up to `n` blocks of class `c` from the global list into `list`.
+fn refill(sched: &Sched, c: usize, list: &mut Vec<Block>, n: usize) {
+    let mut global = crate::loom::lock(&sched.gfree.lists);
+    let g = &mut global[c];
+    let take = g.len().min(n);
+    list.extend(g.drain(g.len() - take..));
+}
+
 /// Memory for a task cell of `layout` (Go's `gfget`, else a fresh allocation).
 pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> NonNull<u8> {
     let Some((c, block)) = class_of(layout) else {
@@ -157,16 +225,28 @@ pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> NonNull<u8> {
             return b.0;
         }
         // Refill half a list from the global one (one lock per LOCAL_MAX / 2 spawns).
-        let mut global = crate::loom::lock(&sched.gfree.lists);
-        let g = &mut global[c];
-        let take = g.len().min(LOCAL_MAX / 2);
-        local[c].extend(g.drain(g.len() - take..));
-        drop(global);
+        refill(sched, c, &mut local[c], LOCAL_MAX / 2);
         if let Some(b) = local[c].pop() {
             return b.0;
         }
+        return raw_alloc(block);
     }
-    raw_alloc(block)
+    let stashed = with_stash(|st| {
+        if st.class != c && !st.blocks.is_empty() {
+            // Switching classes: the old class's blocks go to the global list.
+            let old = st.class;
+            spill(sched, old, &mut st.blocks, 0);
+        }
+        st.class = c;
+        if st.blocks.is_empty() {
+            refill(sched, c, &mut st.blocks, STASH_BATCH);
+        }
+        st.blocks.pop()
+    });
+    match stashed.flatten() {
+        Some(b) => b.0,
+        None => raw_alloc(block),
+    }
 }
 
 /// Give back the memory of a task cell of `layout` (Go's `gfput`).
@@ -183,29 +263,76 @@ pub(crate) unsafe fn free_task(sched: &Sched, ptr: NonNull<u8>, layout: Layout) 
     if let Some(local) = unsafe { local_lists(sched) } {
         local[c].push(Block(ptr));
         if local[c].len() > LOCAL_MAX {
-            // Move half to the global list; what it has no room for goes back to the allocator.
-            let room = GLOBAL_BYTES / block.size();
-            let mut global = crate::loom::lock(&sched.gfree.lists);
-            let g = &mut global[c];
+            // Move half to the global list.
             let keep = local[c].len() - LOCAL_MAX / 2;
-            for b in local[c].drain(keep..) {
-                if g.len() < room {
-                    g.push(b);
-                } else {
-                    // SAFETY: a class block, owned by the list it was just taken from.
-                    unsafe { dealloc(b.0.as_ptr(), block) };
-                }
-            }
+            spill(sched, c, &mut local[c], keep);
         }
         return;
     }
-    // SAFETY: class blocks are allocated with `block` on every path.
-    unsafe { dealloc(ptr.as_ptr(), block) };
+    let stashed = with_stash(|st| {
+        if st.class != c {
+            if !st.blocks.is_empty() {
+                // Keep the class this thread frees most recently; the old one's blocks go
+                // to the global list.
+                let old = st.class;
+                spill(sched, old, &mut st.blocks, 0);
+            }
+            st.class = c;
+        }
+        st.blocks.push(Block(ptr));
+        if st.blocks.len() > LOCAL_MAX {
+            let keep = st.blocks.len() - LOCAL_MAX / 2;
+            spill(sched, c, &mut st.blocks, keep);
+        }
+    });
+    if stashed.is_none() {
+        // SAFETY: class blocks are allocated with `block` on every path.
+        unsafe { dealloc(ptr.as_ptr(), block) };
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A thread holding no P (this test's) recycles through its stash and the global list.
+    #[test]
+    fn a_thread_without_a_p_reuses_blocks_through_its_stash_and_the_global_list() {
+        let rt = crate::Runtime::builder().procs(1).build().unwrap();
+        let sched = &rt.handle().sched;
+        let layout = Layout::from_size_align(120, 8).unwrap();
+        let (c, _) = class_of(layout).unwrap();
+        let a = alloc_task(sched, layout);
+        // SAFETY: blocks from `alloc_task(layout)`, holding nothing to drop (here and below).
+        unsafe { free_task(sched, a, layout) };
+        assert_eq!(
+            alloc_task(sched, layout),
+            a,
+            "the block just freed comes back"
+        );
+        unsafe { free_task(sched, a, layout) };
+        // More than a stash keeps: the surplus goes to the global list, and comes back.
+        let n = 4 * LOCAL_MAX;
+        let blocks: std::collections::HashSet<_> =
+            (0..n).map(|_| alloc_task(sched, layout)).collect();
+        for &b in &blocks {
+            unsafe { free_task(sched, b, layout) };
+        }
+        let global = sched.gfree.lists.lock().unwrap()[c].len();
+        assert!(
+            global >= n - LOCAL_MAX,
+            "{global} blocks on the global list"
+        );
+        let again: std::collections::HashSet<_> =
+            (0..n).map(|_| alloc_task(sched, layout)).collect();
+        assert_eq!(
+            again, blocks,
+            "every block is reused, none comes from the allocator"
+        );
+        for &b in &again {
+            unsafe { free_task(sched, b, layout) };
+        }
+    }
 
     #[test]
     fn classes_are_the_sizes_a_malloc_chunk_holds_and_stop_at_1032_bytes() {
