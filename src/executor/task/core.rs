@@ -311,7 +311,8 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     let cell = ptr.cast::<Cell<F>>();
     // SAFETY: the last reference is gone, so the cell is ours: take the runtime out of the
     // header (it is `ManuallyDrop`, so dropping the cell below leaves it alone), drop the
-    // rest in place, and give the memory back through the runtime's free lists.
+    // rest in place, (in debug builds) overwrite the dead bytes, and give the memory back
+    // through the runtime's free lists.
     unsafe {
         let sched = ManuallyDrop::take(&mut (*cell.as_ptr()).header.sched);
         std::ptr::drop_in_place(cell.as_ptr());
