@@ -436,6 +436,57 @@ fn wake_during_poll_requeues() {
     assert_eq!(rt.block_on(rt.spawn(WakeSelfOnce { polls: 0 })).unwrap(), 3);
 }
 
+/// A task re-queued by its own wake (or woken by value from another thread) can be stolen,
+/// finished and freed by another M while the waking side is still inside `schedule`. Nothing
+/// may read the task's memory after it is queued; in debug builds freed tasks are poisoned,
+/// so a read there faults. (Before the fix this shape crashed within about a second.)
+#[test]
+fn tasks_freed_while_their_wake_is_still_scheduling_them() {
+    let rt = rt(2);
+    let start = Instant::now();
+    let mut rounds = 0;
+    while start.elapsed() < Duration::from_millis(1500) || rounds < 20 {
+        rounds += 1;
+        let total: usize = rt.block_on(async {
+            let (tx, rx) = mpsc::channel::<Waker>();
+            // A foreign thread wakes parked tasks by value as they hand it their wakers.
+            let waker_thread = std::thread::spawn(move || {
+                for w in rx {
+                    w.wake();
+                }
+            });
+            let hs: Vec<_> = (0..500)
+                .map(|i| {
+                    let tx = tx.clone();
+                    gmp::spawn(async move {
+                        gmp::yield_now().await;
+                        gmp::yield_now().await;
+                        let mut sent = false;
+                        std::future::poll_fn(|cx| {
+                            if sent {
+                                return Poll::Ready(());
+                            }
+                            sent = true;
+                            tx.send(cx.waker().clone()).unwrap();
+                            Poll::Pending
+                        })
+                        .await;
+                        i
+                    })
+                })
+                .collect();
+            drop(tx);
+            let mut total = 0;
+            for h in hs {
+                total += h.await.unwrap();
+            }
+            waker_thread.join().unwrap();
+            total
+        });
+        assert_eq!(total, 499 * 500 / 2);
+    }
+}
+
 #[test]
 fn waker_outliving_runtime_is_harmless() {
     let slot: Arc<std::sync::Mutex<Option<Waker>>> = Default::default();
