@@ -388,13 +388,9 @@ unsafe fn waker_wake(data: *const ()) {
     match header.state.transition_to_notified_by_val() {
         WakeByVal::Nothing => {}
         WakeByVal::Submit => {
-            // The transition added the queue entry's reference; ours keeps the cell, and the
-            // `header.sched` that `schedule` runs on, alive until the entry is published and
-            // its peers woken (another M may run and free the task meanwhile).
-            header.stamp();
-            header
-                .sched
-                .schedule(super::Notified::from_header(ptr), false);
+            // The transition added the queue entry's reference; ours keeps the cell alive
+            // through `submit`, and only then goes.
+            submit(header, ptr);
             // SAFETY: releasing the waker's own reference.
             unsafe { drop_reference(ptr) };
         }
@@ -409,11 +405,19 @@ unsafe fn waker_wake_by_ref(data: *const ()) {
     // SAFETY: as above.
     let header = unsafe { ptr.as_ref() };
     if header.state.transition_to_notified_by_ref() {
-        header.stamp();
-        header
-            .sched
-            .schedule(super::Notified::from_header(ptr), false);
+        submit(header, ptr);
     }
+}
+
+/// Queue a wake's new entry (whose reference the transition added). The caller holds a
+/// reference of its own through this call: once the entry is published another M may run
+/// and free the task while `schedule` — running on `header.sched`, inside the cell — is
+/// still waking peers.
+fn submit(header: &Header, ptr: NonNull<Header>) {
+    header.stamp();
+    header
+        .sched
+        .schedule(super::Notified::from_header(ptr), false);
 }
 
 unsafe fn waker_drop(data: *const ()) {

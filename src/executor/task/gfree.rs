@@ -19,7 +19,7 @@
 //!   outside the runtime spawning tasks or dropping the last `JoinHandle`, an M in a blocking
 //!   section) keeps a small thread-local stash of one class instead, refilled from and
 //!   spilled to the global list in batches, so a thread that spawns from outside the runtime
-//!   takes one lock per [`STASH_BATCH`] spawns instead of a `malloc` per spawn.
+//!   takes one lock per [`BATCH`] spawns instead of a `malloc` per spawn.
 //! - Lists are bounded: [`LOCAL_MAX`] blocks per class per P and per stash (over it, half
 //!   move to the global list), the global list [`GLOBAL_BYTES`] per class (over it, blocks go
 //!   back to the allocator). Dropping the scheduler frees every block in its lists; a thread's
@@ -49,8 +49,9 @@ pub(crate) const LOCAL_MAX: usize = 64;
 /// (1 MiB holds about 8,700 cells of 120 bytes: a burst of remote spawns that large is
 /// served from the list the next time.)
 const GLOBAL_BYTES: usize = 1024 * 1024;
-/// Blocks a stash takes from the global list at once.
-const STASH_BATCH: usize = LOCAL_MAX / 2;
+/// Blocks a P's list or a stash takes from the global list at once, and half of what it
+/// moves there when it overflows.
+const BATCH: usize = LOCAL_MAX / 2;
 
 /// A free block of one class.
 struct Block(NonNull<u8>);
@@ -146,12 +147,17 @@ impl Drop for GlobalFree {
 
 fn free_all(lists: &mut [Vec<Block>; NCLASSES]) {
     for (c, list) in lists.iter_mut().enumerate() {
-        let layout = class_layout(c);
-        for b in list.drain(..) {
-            // SAFETY: every block in a class list was allocated with that class's layout and
-            // is owned by the list.
-            unsafe { dealloc(b.0.as_ptr(), layout) };
-        }
+        free_list(c, list);
+    }
+}
+
+/// Give every block of `list` (all of class `c`) back to the allocator.
+fn free_list(c: usize, list: &mut Vec<Block>) {
+    let layout = class_layout(c);
+    for b in list.drain(..) {
+        // SAFETY: every block in a class list was allocated with that class's layout and is
+        // owned by the list.
+        unsafe { dealloc(b.0.as_ptr(), layout) };
     }
 }
 
@@ -162,13 +168,21 @@ struct Stash {
     blocks: Vec<Block>,
 }
 
+impl Stash {
+    /// The stash as a list of class `c`: blocks of another class go to the global list first.
+    fn list(&mut self, sched: &Sched, c: usize) -> &mut Vec<Block> {
+        if self.class != c {
+            let old = self.class;
+            spill(sched, old, &mut self.blocks, 0);
+            self.class = c;
+        }
+        &mut self.blocks
+    }
+}
+
 impl Drop for Stash {
     fn drop(&mut self) {
-        let layout = class_layout(self.class);
-        for b in self.blocks.drain(..) {
-            // SAFETY: every block in the stash has class `class`'s layout and is owned by it.
-            unsafe { dealloc(b.0.as_ptr(), layout) };
-        }
+        free_list(self.class, &mut self.blocks);
     }
 }
 
@@ -192,6 +206,9 @@ fn with_stash<R>(f: impl FnOnce(&mut Stash) -> R) -> Option<R> {
 /// Move `list`'s blocks from index `keep` on to the global list of class `c`; what it has
 /// no room for goes back to the allocator.
 fn spill(sched: &Sched, c: usize, list: &mut Vec<Block>, keep: usize) {
+    if keep >= list.len() {
+        return; // nothing to move: no lock
+    }
     let block = class_layout(c);
     let room = GLOBAL_BYTES / block.size();
     let mut global = crate::loom::lock(&sched.gfree.lists);
@@ -206,12 +223,34 @@ fn spill(sched: &Sched, c: usize, list: &mut Vec<Block>, keep: usize) {
     }
 }
 
-/// Take up to `n` blocks of class `c` from the global list into `list`.
-fn refill(sched: &Sched, c: usize, list: &mut Vec<Block>, n: usize) {
+/// A block from `list` (a P's list or a stash, of class `c`), refilling it with up to
+/// [`BATCH`] blocks from the global list when it is empty (one lock per `BATCH` spawns).
+#[inline]
+fn take(sched: &Sched, c: usize, list: &mut Vec<Block>) -> Option<Block> {
+    if let Some(b) = list.pop() {
+        return Some(b);
+    }
+    refill(sched, c, list);
+    list.pop()
+}
+
+#[cold]
+fn refill(sched: &Sched, c: usize, list: &mut Vec<Block>) {
     let mut global = crate::loom::lock(&sched.gfree.lists);
     let g = &mut global[c];
-    let take = g.len().min(n);
-    list.extend(g.drain(g.len() - take..));
+    let n = g.len().min(BATCH);
+    list.extend(g.drain(g.len() - n..));
+}
+
+/// Put `b` on `list` (a P's list or a stash, of class `c`); over [`LOCAL_MAX`], [`BATCH`]
+/// blocks move to the global list.
+#[inline]
+fn put(sched: &Sched, c: usize, list: &mut Vec<Block>, b: Block) {
+    list.push(b);
+    if list.len() > LOCAL_MAX {
+        let keep = list.len() - BATCH;
+        spill(sched, c, list, keep);
+    }
 }
 
 /// Memory for a task cell of `layout` (Go's `gfget`, else a fresh allocation).
@@ -220,30 +259,11 @@ pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> NonNull<u8> {
         return raw_alloc(layout);
     };
     // SAFETY: the borrow ends within this call, which never re-enters the lists.
-    if let Some(local) = unsafe { local_lists(sched) } {
-        if let Some(b) = local[c].pop() {
-            return b.0;
-        }
-        // Refill half a list from the global one (one lock per LOCAL_MAX / 2 spawns).
-        refill(sched, c, &mut local[c], LOCAL_MAX / 2);
-        if let Some(b) = local[c].pop() {
-            return b.0;
-        }
-        return raw_alloc(block);
-    }
-    let stashed = with_stash(|st| {
-        if st.class != c && !st.blocks.is_empty() {
-            // Switching classes: the old class's blocks go to the global list.
-            let old = st.class;
-            spill(sched, old, &mut st.blocks, 0);
-        }
-        st.class = c;
-        if st.blocks.is_empty() {
-            refill(sched, c, &mut st.blocks, STASH_BATCH);
-        }
-        st.blocks.pop()
-    });
-    match stashed.flatten() {
+    let found = match unsafe { local_lists(sched) } {
+        Some(local) => take(sched, c, &mut local[c]),
+        None => with_stash(|st| take(sched, c, st.list(sched, c))).flatten(),
+    };
+    match found {
         Some(b) => b.0,
         None => raw_alloc(block),
     }
@@ -261,30 +281,11 @@ pub(crate) unsafe fn free_task(sched: &Sched, ptr: NonNull<u8>, layout: Layout) 
     };
     // SAFETY: the borrow ends within this call, which never re-enters the lists.
     if let Some(local) = unsafe { local_lists(sched) } {
-        local[c].push(Block(ptr));
-        if local[c].len() > LOCAL_MAX {
-            // Move half to the global list.
-            let keep = local[c].len() - LOCAL_MAX / 2;
-            spill(sched, c, &mut local[c], keep);
-        }
+        put(sched, c, &mut local[c], Block(ptr));
         return;
     }
-    let stashed = with_stash(|st| {
-        if st.class != c {
-            if !st.blocks.is_empty() {
-                // Keep the class this thread frees most recently; the old one's blocks go
-                // to the global list.
-                let old = st.class;
-                spill(sched, old, &mut st.blocks, 0);
-            }
-            st.class = c;
-        }
-        st.blocks.push(Block(ptr));
-        if st.blocks.len() > LOCAL_MAX {
-            let keep = st.blocks.len() - LOCAL_MAX / 2;
-            spill(sched, c, &mut st.blocks, keep);
-        }
-    });
+    // A stash keeps the class this thread freed last.
+    let stashed = with_stash(|st| put(sched, c, st.list(sched, c), Block(ptr)));
     if stashed.is_none() {
         // SAFETY: class blocks are allocated with `block` on every path.
         unsafe { dealloc(ptr.as_ptr(), block) };

@@ -283,13 +283,11 @@ impl OwnedTasks {
 
     /// Tasks completed and cancelled so far.
     pub(crate) fn finished(&self) -> (u64, u64) {
-        let listed = self.shards.iter().fold((0, 0), |(c, x), s| {
+        let unlisted: u64 = self.counts.iter().map(|n| n.cancelled.load(Relaxed)).sum();
+        self.shards.iter().fold((0, unlisted), |(c, x), s| {
             let s = crate::loom::lock(&s.0);
             (c + s.completed, x + s.cancelled)
-        });
-        let (completed, cancelled) = listed;
-        let unlisted: u64 = self.counts.iter().map(|n| n.cancelled.load(Relaxed)).sum();
-        (completed, cancelled + unlisted)
+        })
     }
 
     /// Visit every listed task under its shard lock (for task dumps).
