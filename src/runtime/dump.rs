@@ -39,7 +39,7 @@ pub struct TaskInfo {
     pub age: Duration,
     /// Time in its current state (on the coarse clock, no further rounding).
     pub in_state: Duration,
-    /// Times it has been polled.
+    /// Times it has been polled (saturating at 2^30 - 1).
     pub polls: u32,
 }
 
@@ -96,7 +96,7 @@ pub(crate) fn dump(sched: &Sched) -> TaskDump {
             spawned_at: h.spawned_at,
             age: Duration::from_nanos(now.saturating_sub(h.born_ns())),
             in_state: Duration::from_nanos(now.saturating_sub(since)),
-            polls: h.polls.load(Relaxed),
+            polls: h.polls(),
         });
     });
     TaskDump {

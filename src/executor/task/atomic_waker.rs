@@ -1,90 +1,170 @@
-//! A single-slot waker cell for the join handle: one registering side, any number of wakers.
+//! A single-slot waker cell: one registering side, any number of wakers.
 //!
-//! Protocol (two bits): `REGISTERING` is held by `register` while it writes the slot, `WAKING`
-//! by `take` while it empties it. A `take` that finds `REGISTERING` leaves `WAKING` set; the
-//! registering thread sees it when it releases and wakes the new waker itself, so a wake that
-//! races a registration is never lost.
+//! Protocol (two lock bits): `REGISTERING` is held by `register` while it writes the slot,
+//! `WAKING` by `take` while it empties it. A `take` that finds `REGISTERING` leaves `WAKING`
+//! set; the registering thread sees it when it releases and wakes the new waker itself, so a
+//! wake that races a registration is never lost.
+//!
+//! The slot ([`WakerSlot`]) and its two bits ([`SlotLock`]) are separate so that the bits can
+//! live in a word that already exists: a task's join waker keeps them in the task state word
+//! (saving a word per task), a timer's in a word of its own ([`AtomicWaker`]).
 
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use std::task::Waker;
 
-const WAITING: usize = 0;
-const REGISTERING: usize = 1;
-const WAKING: usize = 2;
-
-pub(crate) struct AtomicWaker {
-    state: AtomicUsize,
-    waker: UnsafeCell<Option<Waker>>,
+/// The outcome of [`SlotLock::begin_register`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Register {
+    /// `REGISTERING` taken: write the slot, then `end_register`.
+    Begun,
+    /// A wake is emptying the slot right now (the event has happened): wake the new waker
+    /// at once instead of storing it.
+    Waking,
+    /// Another registration is in flight (two pollers of one handle: a contract violation,
+    /// tolerated by ignoring this one).
+    Busy,
 }
 
-// SAFETY: the slot is only read or written by the thread that won REGISTERING or WAKING.
-unsafe impl Send for AtomicWaker {}
-// SAFETY: as above.
-unsafe impl Sync for AtomicWaker {}
+/// The two lock bits guarding one [`WakerSlot`].
+pub(crate) trait SlotLock {
+    /// Take `REGISTERING` (`Begun`), or say who holds the slot.
+    fn begin_register(&self) -> Register;
+    /// Release `REGISTERING`; false when `WAKING` was set meanwhile (both bits then stay set
+    /// for the registering side to empty the slot and call `end_wake`).
+    fn end_register(&self) -> bool;
+    /// Set `WAKING`; true when nobody was registering or emptying, so the slot is ours.
+    fn begin_wake(&self) -> bool;
+    /// Clear both bits.
+    fn end_wake(&self);
+}
 
-impl AtomicWaker {
-    pub(crate) fn new() -> AtomicWaker {
-        AtomicWaker {
-            state: AtomicUsize::new(WAITING),
-            waker: UnsafeCell::new(None),
-        }
+/// The waker slot. Its methods take the lock bits that guard it.
+pub(crate) struct WakerSlot(UnsafeCell<Option<Waker>>);
+
+// SAFETY: the slot is only read or written by the thread that won REGISTERING or WAKING.
+unsafe impl Send for WakerSlot {}
+// SAFETY: as above.
+unsafe impl Sync for WakerSlot {}
+
+impl WakerSlot {
+    pub(crate) fn new() -> WakerSlot {
+        WakerSlot(UnsafeCell::new(None))
     }
 
-    /// Store `waker` to be woken by the next `wake`. Must not be called concurrently with itself.
-    pub(crate) fn register(&self, waker: &Waker) {
-        match self
-            .state
-            .compare_exchange(WAITING, REGISTERING, Acquire, Acquire)
-        {
-            Ok(_) => {
+    /// Store `waker` to be woken by the next `wake`. Must not be called concurrently with
+    /// itself.
+    ///
+    /// # Safety
+    /// `lock` is the one lock that guards this slot, in every call on it.
+    pub(crate) unsafe fn register(&self, lock: &impl SlotLock, waker: &Waker) {
+        match lock.begin_register() {
+            Register::Begun => {
                 // SAFETY: we hold REGISTERING; `take` does not touch the slot meanwhile.
-                let old = self.waker.with_mut(|slot| unsafe {
+                let old = self.0.with_mut(|slot| unsafe {
                     match &*slot {
                         Some(w) if w.will_wake(waker) => None,
                         _ => (*slot).replace(waker.clone()),
                     }
                 });
-                if self
-                    .state
-                    .compare_exchange(REGISTERING, WAITING, AcqRel, Acquire)
-                    .is_err()
-                {
+                if !lock.end_register() {
                     // A wake arrived while we registered: deliver it ourselves.
                     // SAFETY: WAKING is set alongside REGISTERING, so `take` backed off.
-                    let w = self.waker.with_mut(|slot| unsafe { (*slot).take() });
-                    self.state.swap(WAITING, AcqRel);
+                    let w = self.0.with_mut(|slot| unsafe { (*slot).take() });
+                    lock.end_wake();
                     if let Some(w) = w {
                         w.wake();
                     }
                 }
                 drop(old);
             }
-            Err(WAKING) => waker.wake_by_ref(),
-            Err(_) => {} // concurrent register: a contract violation we tolerate by ignoring it
+            Register::Waking => waker.wake_by_ref(),
+            Register::Busy => {} // concurrent register: a contract violation, ignored
         }
     }
 
     /// Remove the stored waker, if no registration is in flight.
-    pub(crate) fn take(&self) -> Option<Waker> {
-        match self.state.fetch_or(WAKING, AcqRel) {
-            WAITING => {
-                // SAFETY: we hold WAKING and no registration is in flight.
-                let w = self.waker.with_mut(|slot| unsafe { (*slot).take() });
-                self.state.fetch_and(!WAKING, Release);
-                w
-            }
-            _ => None,
+    ///
+    /// # Safety
+    /// As for [`WakerSlot::register`].
+    pub(crate) unsafe fn take(&self, lock: &impl SlotLock) -> Option<Waker> {
+        if !lock.begin_wake() {
+            return None;
         }
+        // SAFETY: we hold WAKING and no registration is in flight.
+        let w = self.0.with_mut(|slot| unsafe { (*slot).take() });
+        lock.end_wake();
+        w
     }
 
     /// Wake the stored waker. It may be another executor's: a panic in it is caught and
     /// reported (see [`wake_caught`](crate::executor::wake::wake_caught)), never unwound into
     /// the M or sysmon calling this.
-    pub(crate) fn wake(&self) {
-        if let Some(w) = self.take() {
+    ///
+    /// # Safety
+    /// As for [`WakerSlot::register`].
+    pub(crate) unsafe fn wake(&self, lock: &impl SlotLock) {
+        // SAFETY: per our contract.
+        if let Some(w) = unsafe { self.take(lock) } {
             crate::executor::wake::wake_caught(w);
         }
+    }
+}
+
+const REGISTERING: usize = 1;
+const WAKING: usize = 2;
+
+/// The lock bits in a word of their own.
+struct LockWord(AtomicUsize);
+
+impl SlotLock for LockWord {
+    fn begin_register(&self) -> Register {
+        match self.0.compare_exchange(0, REGISTERING, Acquire, Acquire) {
+            Ok(_) => Register::Begun,
+            Err(cur) if cur & WAKING != 0 => Register::Waking,
+            Err(_) => Register::Busy,
+        }
+    }
+
+    fn end_register(&self) -> bool {
+        self.0
+            .compare_exchange(REGISTERING, 0, AcqRel, Acquire)
+            .is_ok()
+    }
+
+    fn begin_wake(&self) -> bool {
+        self.0.fetch_or(WAKING, AcqRel) == 0
+    }
+
+    fn end_wake(&self) {
+        self.0.fetch_and(!(REGISTERING | WAKING), Release);
+    }
+}
+
+/// A waker slot with its own lock word (a timer's).
+pub(crate) struct AtomicWaker {
+    lock: LockWord,
+    slot: WakerSlot,
+}
+
+impl AtomicWaker {
+    pub(crate) fn new() -> AtomicWaker {
+        AtomicWaker {
+            lock: LockWord(AtomicUsize::new(0)),
+            slot: WakerSlot::new(),
+        }
+    }
+
+    /// See [`WakerSlot::register`].
+    pub(crate) fn register(&self, waker: &Waker) {
+        // SAFETY: this slot's lock is always `self.lock`.
+        unsafe { self.slot.register(&self.lock, waker) }
+    }
+
+    /// See [`WakerSlot::wake`].
+    pub(crate) fn wake(&self) {
+        // SAFETY: as above.
+        unsafe { self.slot.wake(&self.lock) }
     }
 }
 

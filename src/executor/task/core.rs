@@ -14,7 +14,7 @@
 //!   keeps its own reference until `schedule` returns, and the runner re-queues through its
 //!   M's own handle on the runtime. Debug builds poison freed cells, so a breach faults.
 
-use super::atomic_waker::AtomicWaker;
+use super::atomic_waker::WakerSlot;
 use super::state::{State, ToIdle, ToRunning, WakeByVal};
 use super::{JoinError, TaskId};
 use crate::executor::sched::Sched;
@@ -39,7 +39,8 @@ pub(crate) struct Header {
     /// The runtime. Not dropped with the cell: `dealloc` takes it out first, because freeing
     /// the memory (to a P's free list) needs it.
     pub(crate) sched: ManuallyDrop<Arc<Sched>>,
-    pub(crate) join_waker: AtomicWaker,
+    /// The join handle's waker; its lock bits are in `state` (see [`Header::wake_join`]).
+    join_waker: WakerSlot,
     pub(crate) spawned_at: &'static Location<'static>,
     /// When it last changed between Runnable, Running and Waiting, on the scheduler's coarse
     /// clock (ns since the runtime's epoch; exact, it is what a dump's "in state" reads).
@@ -47,9 +48,27 @@ pub(crate) struct Header {
     /// When it was spawned, in units of [`BORN_UNIT_NS`] since the runtime's epoch (see
     /// [`Header::born_ns`]): 4 bytes, so that it and `polls` share one 8-byte slot.
     born: u32,
-    /// Times polled (written by the runner only).
-    pub(crate) polls: AtomicU32,
+    /// Times polled (low 30 bits, saturating) and which of the stage's fields holds a value
+    /// (top 2 bits, [`StageTag`]). Written only by whoever owns the stage at the time (the
+    /// runner, or the join handle after completion), whose ownership the state word hands
+    /// over, so relaxed accesses suffice; dumps read the count racily.
+    polls_stage: AtomicU32,
 }
+
+/// Which field of a [`Stage`] holds a live value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+enum StageTag {
+    /// The future (from the spawn until it returns `Ready`, panics or is cancelled).
+    Running = 0,
+    /// The output, not yet taken.
+    Finished = 1,
+    /// Nothing: the output was taken or dropped (or the future's drop panicked).
+    Consumed = 2,
+}
+
+const TAG_SHIFT: u32 = 30;
+const POLLS_MASK: u32 = (1 << TAG_SHIFT) - 1;
 
 /// `Header::born`'s unit: 2^24 ns, about 16.8 ms (the coarse clock itself ticks every 20 µs to
 /// 10 ms). A `u32` of them spans 2^56 ns, about 2.28 years of runtime uptime.
@@ -69,6 +88,56 @@ impl Header {
     #[inline]
     pub(crate) fn born_ns(&self) -> u64 {
         u64::from(self.born) * BORN_UNIT_NS
+    }
+
+    /// Store the join handle's waker (the handle's poll; never concurrent with itself).
+    pub(crate) fn register_join(&self, waker: &Waker) {
+        // SAFETY: the join slot's lock bits are always this header's state word.
+        unsafe { self.join_waker.register(&self.state, waker) }
+    }
+
+    /// Take the join handle's waker out, unless a registration is in flight.
+    pub(crate) fn take_join(&self) -> Option<Waker> {
+        // SAFETY: as above.
+        unsafe { self.join_waker.take(&self.state) }
+    }
+
+    /// Wake the join handle's waker (the task completed).
+    pub(crate) fn wake_join(&self) {
+        // SAFETY: as above.
+        unsafe { self.join_waker.wake(&self.state) }
+    }
+
+    /// Times polled (saturating at 2^30 - 1).
+    pub(crate) fn polls(&self) -> u32 {
+        self.polls_stage.load(Ordering::Relaxed) & POLLS_MASK
+    }
+
+    /// Count a poll (the runner).
+    #[inline]
+    fn count_poll(&self) {
+        let v = self.polls_stage.load(Ordering::Relaxed);
+        if v & POLLS_MASK != POLLS_MASK {
+            self.polls_stage.store(v + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// The stage's tag (its owner only).
+    #[inline]
+    fn stage_tag(&self) -> StageTag {
+        match self.polls_stage.load(Ordering::Relaxed) >> TAG_SHIFT {
+            0 => StageTag::Running,
+            1 => StageTag::Finished,
+            _ => StageTag::Consumed,
+        }
+    }
+
+    /// Set the stage's tag (its owner only).
+    #[inline]
+    fn set_stage_tag(&self, tag: StageTag) {
+        let v = self.polls_stage.load(Ordering::Relaxed) & POLLS_MASK;
+        self.polls_stage
+            .store(v | (tag as u32) << TAG_SHIFT, Ordering::Relaxed);
     }
 
     /// Stamp a state change with the scheduler's coarse clock (one relaxed load and store).
@@ -95,10 +164,12 @@ pub(crate) struct Vtable {
     pub(crate) cancel: unsafe fn(NonNull<Header>),
 }
 
-pub(crate) enum Stage<F: Future> {
-    Running(F),
-    Finished(Result<F::Output, JoinError>),
-    Consumed,
+/// The future, then its output, in one place. Which field is live (if any) is the header's
+/// [`StageTag`], not an enum discriminant: a future whose layout has no niche for one would
+/// make the discriminant cost a whole word of padding per task.
+pub(crate) union Stage<F: Future> {
+    future: ManuallyDrop<F>,
+    output: ManuallyDrop<Result<F::Output, JoinError>>,
 }
 
 #[repr(C)]
@@ -134,13 +205,15 @@ where
                 id,
                 owned_key: AtomicUsize::new(super::owned::UNLISTED),
                 sched: ManuallyDrop::new(sched),
-                join_waker: AtomicWaker::new(),
+                join_waker: WakerSlot::new(),
                 spawned_at,
                 state_since: AtomicU64::new(now),
                 born: born_units(now),
-                polls: AtomicU32::new(0),
+                polls_stage: AtomicU32::new((StageTag::Running as u32) << TAG_SHIFT),
             },
-            stage: UnsafeCell::new(Stage::Running(future)),
+            stage: UnsafeCell::new(Stage {
+                future: ManuallyDrop::new(future),
+            }),
         };
         // SAFETY: `mem` is fresh memory with `Cell<F>`'s size and (at least) its alignment.
         unsafe { mem.as_ptr().write(cell) };
@@ -195,9 +268,7 @@ where
         return;
     }
     if crate::executor::processor::METRICS {
-        header
-            .polls
-            .store(header.polls.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        header.count_poll();
     }
     header.stamp();
     // A borrowed waker: it does not own a reference, so it must not be dropped.
@@ -205,24 +276,32 @@ where
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
     let mut cx = Context::from_waker(&waker);
     let res = catch_unwind(AssertUnwindSafe(|| {
-        cell.stage.with_mut(|stage| {
-            // SAFETY: we hold RUNNING, so we are the only one touching the stage.
-            let stage = unsafe { &mut *stage };
-            let Stage::Running(fut) = stage else {
-                unreachable!("gmp: polling a task whose future is gone")
-            };
-            // SAFETY: the future never moves: it lives in the heap cell until dropped in place.
-            let fut = unsafe { Pin::new_unchecked(fut) };
+        assert_eq!(
+            header.stage_tag(),
+            StageTag::Running,
+            "gmp: polling a task whose future is gone"
+        );
+        let ready = cell.stage.with_mut(|stage| {
+            // SAFETY: we hold RUNNING, so we are the only one touching the stage, and the tag
+            // says the future is live. It never moves: it lives in the heap cell until
+            // dropped in place.
+            let fut = unsafe { Pin::new_unchecked(&mut *(*stage).future) };
             match fut.poll(&mut cx) {
-                Poll::Ready(out) => {
-                    // Drop the future in place before storing the output.
-                    *stage = Stage::Consumed;
-                    *stage = Stage::Finished(Ok(out));
-                    true
-                }
-                Poll::Pending => false,
+                Poll::Ready(out) => Some(out),
+                Poll::Pending => None,
             }
-        })
+        });
+        match ready {
+            Some(out) => {
+                // Drop the future in place before storing the output (if the drop panics,
+                // the output is dropped while unwinding and the stage stays consumed).
+                // SAFETY: we hold RUNNING.
+                unsafe { drop_stage(cell) };
+                set_output(cell, Ok(out));
+                true
+            }
+            None => false,
+        }
     }));
     match res {
         Ok(true) => complete(cell, false),
@@ -249,19 +328,39 @@ where
     }
 }
 
+/// Drop whatever the stage holds (the future or the output) in place; the stage is consumed
+/// afterwards, even if that `Drop` panics.
+///
+/// # Safety
+/// The caller owns the stage: it holds RUNNING, or owns the completed output, or the last
+/// reference.
+unsafe fn drop_stage<F: Future>(cell: &Cell<F>) {
+    let tag = cell.header.stage_tag();
+    // Consumed first: a panicking `Drop` must not leave a value to be dropped twice.
+    cell.header.set_stage_tag(StageTag::Consumed);
+    // SAFETY: per the contract the stage is ours, and `tag` names its live field.
+    cell.stage.with_mut(|stage| unsafe {
+        match tag {
+            StageTag::Running => ManuallyDrop::drop(&mut (*stage).future),
+            StageTag::Finished => ManuallyDrop::drop(&mut (*stage).output),
+            StageTag::Consumed => {}
+        }
+    });
+}
+
 /// Drop the future (or whatever the stage holds), catching a panic from its `Drop`.
 fn drop_future<F: Future>(cell: &Cell<F>) -> std::thread::Result<()> {
-    catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: callers hold RUNNING (or own the completed output).
-        cell.stage
-            .with_mut(|stage| unsafe { *stage = Stage::Consumed });
-    }))
+    // SAFETY: callers hold RUNNING (or own the completed output).
+    catch_unwind(AssertUnwindSafe(|| unsafe { drop_stage(cell) }))
 }
 
 fn set_output<F: Future>(cell: &Cell<F>, out: Result<F::Output, JoinError>) {
-    // SAFETY: callers hold RUNNING.
+    debug_assert_eq!(cell.header.stage_tag(), StageTag::Consumed);
+    // SAFETY: callers hold RUNNING and have consumed the stage, so no live value is
+    // overwritten (a union field's assignment drops nothing anyway).
     cell.stage
-        .with_mut(|stage| unsafe { *stage = Stage::Finished(out) });
+        .with_mut(|stage| unsafe { (*stage).output = ManuallyDrop::new(out) });
+    cell.header.set_stage_tag(StageTag::Finished);
 }
 
 /// # Safety
@@ -280,7 +379,7 @@ fn complete<F: Future>(cell: &Cell<F>, cancelled: bool) {
     let header = &cell.header;
     let prev = header.state.transition_to_complete();
     if prev.is_join_interested() {
-        header.join_waker.wake();
+        header.wake_join();
     } else {
         // Nobody will read the output: drop it here (a panic in its Drop is swallowed).
         let _ = drop_future(cell);
@@ -315,6 +414,7 @@ unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
     // through the runtime's free lists.
     unsafe {
         let sched = ManuallyDrop::take(&mut (*cell.as_ptr()).header.sched);
+        drop_stage(cell.as_ref());
         std::ptr::drop_in_place(cell.as_ptr());
         // Debug builds poison the dead cell: a free list hands memory back unchanged, so a
         // stale read of a freed task (its `sched` pointer, say) would otherwise find the old,
@@ -331,18 +431,22 @@ unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: 
     let cell = unsafe { cell::<F>(ptr) };
     let header = &cell.header;
     if !header.state.load().is_complete() {
-        header.join_waker.register(waker);
+        header.register_join(waker);
         if !header.state.load().is_complete() {
             return;
         }
     }
-    // SAFETY: COMPLETE with JOIN_INTEREST: the output belongs to the join handle.
-    let stage = cell
+    // COMPLETE with JOIN_INTEREST: the output belongs to the join handle.
+    assert_eq!(
+        header.stage_tag(),
+        StageTag::Finished,
+        "gmp: JoinHandle polled after it already returned Poll::Ready"
+    );
+    header.set_stage_tag(StageTag::Consumed);
+    // SAFETY: the stage is ours and the tag said the output was live; it is consumed now.
+    let out = cell
         .stage
-        .with_mut(|stage| unsafe { std::mem::replace(&mut *stage, Stage::Consumed) });
-    let Stage::Finished(out) = stage else {
-        panic!("gmp: JoinHandle polled after it already returned Poll::Ready");
-    };
+        .with_mut(|stage| unsafe { ManuallyDrop::take(&mut (*stage).output) });
     // SAFETY: the join handle passes a `Poll<Result<F::Output, JoinError>>`.
     unsafe { *(dst as *mut Poll<Result<F::Output, JoinError>>) = Poll::Ready(out) };
 }
@@ -430,24 +534,53 @@ mod tests {
     use super::*;
     use std::mem::size_of;
 
-    /// The header is 88 bytes on 64-bit targets and has no padding: its size is the sum of its
+    /// The header is 80 bytes on 64-bit targets and has no padding: its size is the sum of its
     /// fields'. A regression (a new field, an order that pads) shows here before it shows as a
     /// bigger size class in `cargo bench --bench idle_memory`.
     #[cfg(target_pointer_width = "64")]
     #[test]
-    fn header_is_88_bytes_without_padding() {
+    fn header_is_80_bytes_without_padding() {
         let fields = size_of::<State>()
             + size_of::<&'static Vtable>()
             + size_of::<TaskId>()
             + size_of::<AtomicUsize>()
             + size_of::<ManuallyDrop<Arc<Sched>>>()
-            + size_of::<AtomicWaker>()
+            + size_of::<WakerSlot>()
             + size_of::<&'static Location<'static>>()
             + size_of::<AtomicU64>()
             + size_of::<u32>()
             + size_of::<AtomicU32>();
-        assert_eq!(size_of::<Header>(), 88);
+        assert_eq!(size_of::<Header>(), 80);
         assert_eq!(fields, size_of::<Header>(), "padding in Header");
+    }
+
+    /// The stage costs the larger of the future and the output, with no discriminant: the
+    /// idle task of `idle_memory` (a 24-byte future) takes a 104-byte cell.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn stage_has_no_discriminant() {
+        fn stage_size<F: Future>(_: &F) -> usize {
+            size_of::<Stage<F>>()
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<u8>();
+        let fut = async move {
+            let _ = rx.recv();
+            std::future::ready(()).await;
+        };
+        let want = size_of_val(&fut).max(size_of::<Result<(), JoinError>>());
+        assert_eq!(stage_size(&fut), want);
+        drop((tx, fut));
+        assert_eq!(size_of::<Result<u64, JoinError>>(), 16);
+        struct Idle {
+            _words: [u64; 3],
+        }
+        impl Future for Idle {
+            type Output = ();
+            fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+                Poll::Pending
+            }
+        }
+        assert_eq!(size_of::<Cell<Idle>>(), 104);
     }
 
     #[test]

@@ -108,7 +108,7 @@ impl<T> Drop for JoinHandle<T> {
             // SAFETY: COMPLETE with JOIN_INTEREST still set.
             unsafe { (header.vtable.drop_output)(self.raw) };
         }
-        drop(header.join_waker.take());
+        drop(header.take_join());
         // SAFETY: releasing the handle's reference.
         unsafe { drop_reference(self.raw) };
     }

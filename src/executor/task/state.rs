@@ -8,10 +8,14 @@
 //!   re-queues the task after `Pending`, reusing its own reference.
 //! - `COMPLETE` is set once; after it the output (if any) belongs to the join handle, or, when
 //!   `JOIN_INTEREST` was already clear, to the completing thread, which drops it.
+//! - `JOIN_REGISTERING` / `JOIN_WAKING` are the join waker's lock bits (the protocol is
+//!   [`super::atomic_waker`]'s): they guard the header's waker slot, not the task, and no
+//!   lifecycle transition reads or changes them.
 //! - References: the owned-task list (allgs; before the first poll the task holds that one
 //!   itself), the queue entry or runner, the join handle, and
 //!   every `Waker` clone hold one each. The memory is freed when the count drops to zero.
 
+use super::atomic_waker::{Register, SlotLock};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 
 const RUNNING: usize = 1;
@@ -19,7 +23,12 @@ const COMPLETE: usize = 1 << 1;
 const NOTIFIED: usize = 1 << 2;
 const CANCELLED: usize = 1 << 3;
 const JOIN_INTEREST: usize = 1 << 4;
-const REF_SHIFT: usize = 6;
+/// Held by the join handle while it writes the waker slot.
+const JOIN_REGISTERING: usize = 1 << 5;
+/// Held by a thread emptying the waker slot; left set for the registering side to see when it
+/// found `JOIN_REGISTERING`.
+const JOIN_WAKING: usize = 1 << 6;
+const REF_SHIFT: usize = 7;
 const REF_ONE: usize = 1 << REF_SHIFT;
 const REF_MAX: usize = usize::MAX >> (REF_SHIFT + 1);
 
@@ -259,6 +268,40 @@ impl State {
     }
 }
 
+/// The join waker's lock bits (the slot itself is the header's).
+impl SlotLock for State {
+    fn begin_register(&self) -> Register {
+        self.update(|cur| {
+            if cur & JOIN_WAKING != 0 {
+                (None, Register::Waking)
+            } else if cur & JOIN_REGISTERING != 0 {
+                (None, Register::Busy)
+            } else {
+                (Some(cur | JOIN_REGISTERING), Register::Begun)
+            }
+        })
+    }
+
+    fn end_register(&self) -> bool {
+        self.update(|cur| {
+            debug_assert!(cur & JOIN_REGISTERING != 0);
+            if cur & JOIN_WAKING != 0 {
+                (None, false)
+            } else {
+                (Some(cur & !JOIN_REGISTERING), true)
+            }
+        })
+    }
+
+    fn begin_wake(&self) -> bool {
+        self.0.fetch_or(JOIN_WAKING, AcqRel) & (JOIN_REGISTERING | JOIN_WAKING) == 0
+    }
+
+    fn end_wake(&self) {
+        self.0.fetch_and(!(JOIN_REGISTERING | JOIN_WAKING), Release);
+    }
+}
+
 /// Model checks of the state word. Each test plays the roles that race in real life (runner,
 /// waker, aborter, join handle) on one `State` and checks the accounting: a wake is never lost
 /// nor queued twice, the output is dropped exactly once, references balance.
@@ -446,6 +489,53 @@ mod loom_tests {
             if woke == WakeByVal::Submit {
                 assert_eq!(state.transition_to_running(), ToRunning::Stale);
             }
+        });
+    }
+
+    /// The join waker's lock bits share the word with the lifecycle: the join handle
+    /// registers while the runner completes and wakes it, and a third thread's wake flips
+    /// `NOTIFIED` in between. The completion is never missed (the handle sees `COMPLETE` or
+    /// its waker fires), the lock bits end clear, and no transition disturbs the references.
+    #[test]
+    fn loom_join_waker_bits_beside_the_lifecycle() {
+        use super::super::atomic_waker::WakerSlot;
+        use futures_task::ArcWake;
+
+        // The flag lives outside the model (std types): `futures_task::waker` needs a std `Arc`.
+        struct Flag(std::sync::atomic::AtomicBool);
+        impl ArcWake for Flag {
+            fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
+                arc_self.0.store(true, SeqCst);
+            }
+        }
+
+        loom::model(|| {
+            let task = Arc::new((State::new(), WakerSlot::new()));
+            assert_eq!(task.0.transition_to_running(), ToRunning::Poll);
+            let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+            let waker = futures_task::waker(flag.clone());
+            let runner = {
+                let task = task.clone();
+                thread::spawn(move || {
+                    let prev = task.0.transition_to_complete();
+                    assert!(prev.is_join_interested());
+                    // SAFETY: this slot's lock is always this state word.
+                    unsafe { task.1.wake(&task.0) };
+                })
+            };
+            let other = {
+                let task = task.clone();
+                thread::spawn(move || assert!(!task.0.transition_to_notified_by_ref()))
+            };
+            // SAFETY: as above.
+            unsafe { task.1.register(&task.0, &waker) };
+            let seen = task.0.load().is_complete();
+            runner.join().unwrap();
+            other.join().unwrap();
+            assert!(seen || flag.0.load(SeqCst), "completion missed");
+            assert_eq!(task.0.load().ref_count(), 3);
+            assert!(task.0.begin_wake(), "join waker bits left set");
+            task.0.end_wake();
         });
     }
 }
