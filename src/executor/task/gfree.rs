@@ -12,8 +12,8 @@
 //!   (size rounded up to the class's, align 16), whichever path allocates it, so any path may
 //!   free it: a P's list, the global list or the allocator.
 //! - Class sizes are the sizes a glibc chunk can hold: chunks are multiples of 16 bytes with
-//!   an 8-byte header, so they hold 24, 40, 56, … bytes (`16k + 8`). A 120-byte cell asks for
-//!   120 and gets a 128-byte chunk; rounding it to 128 would cost a 144-byte chunk.
+//!   an 8-byte header, so they hold 24, 40, 56, … bytes (`16k + 8`). A 104-byte cell asks for
+//!   104 and gets a 112-byte chunk; rounding it to 112 would cost a 128-byte chunk.
 //! - A P's lists are touched only by the thread that holds that P (`context::current_p`):
 //!   holding a P is exclusive, so they need no synchronisation. A thread holding no P (one
 //!   outside the runtime spawning tasks or dropping the last `JoinHandle`, an M in a blocking
@@ -341,7 +341,8 @@ mod tests {
         assert_eq!(class_of(l(1, 8)), Some((0, l(24, 16))));
         assert_eq!(class_of(l(24, 8)), Some((0, l(24, 16))));
         assert_eq!(class_of(l(25, 8)), Some((1, l(40, 16))));
-        // The 120-byte cell of a task with a 24-byte future: a 128-byte chunk, not 144.
+        // The 104-byte cell of a task with a 24-byte future: a 112-byte chunk, not 128.
+        assert_eq!(class_of(l(104, 8)), Some((5, l(104, 16))));
         assert_eq!(class_of(l(120, 8)), Some((6, l(120, 16))));
         assert_eq!(class_of(l(128, 16)), Some((7, l(136, 16))));
         assert_eq!(class_of(l(152, 8)), Some((8, l(152, 16))));

@@ -1,7 +1,8 @@
 //! G: a spawned future in one heap allocation.
 //!
-//! A task is a `Header` (state word, vtable, id, scheduler, join waker, spawn location) followed
-//! by the future's stage (the future, then its output). Everything that refers to a task holds a
+//! A task is a `Header` (state word, vtable, id, scheduler, join waker, spawn location, dump
+//! times, poll count; 80 bytes on 64-bit targets) followed by the future's stage: the future,
+//! then its output, in an untagged union (the tag is two bits of the poll count). Everything that refers to a task holds a
 //! counted `NonNull<Header>`:
 //! - [`Notified`]: a queue entry (ring slot, runnext, global injector); running it consumes it.
 //! - [`JoinHandle`]: the spawner's handle on the output.
