@@ -94,10 +94,10 @@ where
     F::Output: Send + 'static,
 {
     let at = std::panic::Location::caller();
-    match executor::context::current_handle() {
-        Some(h) => h.sched.spawn(future, at),
+    executor::context::with_spawn_sched(|sched| match sched {
+        Some(sched) => sched.spawn(future, at),
         None => runtime::global_handle().sched.spawn(future, at),
-    }
+    })
 }
 
 /// Run a future to completion on this thread, on the current runtime or else the global one.

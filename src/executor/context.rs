@@ -7,7 +7,7 @@
 use super::sched::Sched;
 use super::task::Notified;
 use crate::runtime::Handle;
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::ptr;
 
 pub(crate) const NO_P: usize = usize::MAX;
@@ -19,6 +19,10 @@ pub(crate) struct Context {
     p: Cell<usize>,
     /// The runtime `Handle::current()` returns here.
     handle: RefCell<Option<Handle>>,
+    /// On an M, its runtime's handle, set once for the thread's life: what `gmp::spawn`
+    /// borrows (instead of cloning `handle`, an RMW on the runtime's shared reference count)
+    /// while `handle` is that same runtime.
+    worker: OnceCell<Handle>,
     /// Inside `block_on` (nesting it would deadlock or starve).
     in_block_on: Cell<bool>,
     /// Set by `exit_syscall` when sysmon retook this M's P during a blocking section.
@@ -34,6 +38,7 @@ thread_local! {
             sched: Cell::new(ptr::null()),
             p: Cell::new(NO_P),
             handle: RefCell::new(None),
+            worker: OnceCell::new(),
             in_block_on: Cell::new(false),
             lost_p: Cell::new(false),
             batch: RefCell::new(None),
@@ -160,8 +165,39 @@ pub(crate) fn take_lost_p() -> bool {
 pub(crate) fn enter_worker(sched: &Sched, handle: Handle) {
     CONTEXT.with(|c| {
         c.sched.set(sched);
+        assert!(
+            c.worker.set(handle.clone()).is_ok(),
+            "gmp: a thread became an M twice"
+        );
         *c.handle.borrow_mut() = Some(handle);
     });
+}
+
+/// Run `f` on the runtime that `gmp::spawn` uses here (`None`: no current runtime). On an M
+/// whose current runtime is its own, that is the M's own handle, borrowed: no reference-count
+/// traffic on the runtime per spawn. Elsewhere the current handle is cloned first, so that no
+/// `RefCell` borrow is held while `f` runs (a spawn can run user code: a future dropped
+/// because the runtime shut down, which might `enter` another runtime).
+pub(crate) fn with_spawn_sched<R>(f: impl FnOnce(Option<&std::sync::Arc<Sched>>) -> R) -> R {
+    let mut f = Some(f);
+    let mut call = |s: Option<&std::sync::Arc<Sched>>| (f.take().expect("called once"))(s);
+    let res = CONTEXT.try_with(|c| {
+        let own = c.worker.get().filter(|w| {
+            c.handle
+                .borrow()
+                .as_ref()
+                .is_some_and(|h| std::sync::Arc::ptr_eq(&h.sched, &w.sched))
+        });
+        match own {
+            Some(w) => call(Some(&w.sched)),
+            None => {
+                let h = c.handle.borrow().clone();
+                call(h.as_ref().map(|h| &h.sched))
+            }
+        }
+    });
+    // Err: thread-local storage torn down (a spawn from another thread-local's destructor).
+    res.unwrap_or_else(|_| call(None))
 }
 
 pub(crate) fn set_p(p: usize) {
