@@ -554,6 +554,31 @@ fn handle_current() {
     assert_eq!(gmp::Handle::current().metrics().procs, 2);
 }
 
+/// `gmp::spawn` on an M goes to the M's own runtime (a borrowed handle, no clone), unless
+/// the task has entered another runtime: then there, and back home once the guard drops.
+#[test]
+fn spawn_inside_a_task_follows_an_entered_runtime() {
+    let home = rt(1);
+    let other = Arc::new(rt(3));
+    let o = other.clone();
+    let (before, inside, after) = home
+        .block_on(home.spawn(async move {
+            let before = gmp::spawn(async { gmp::Handle::current().metrics().procs });
+            let inside = {
+                let _g = o.enter();
+                gmp::spawn(async { gmp::Handle::current().metrics().procs })
+            };
+            let after = gmp::spawn(async { gmp::Handle::current().metrics().procs });
+            (
+                before.await.unwrap(),
+                inside.await.unwrap(),
+                after.await.unwrap(),
+            )
+        }))
+        .unwrap();
+    assert_eq!((before, inside, after), (1, 3, 1));
+}
+
 #[test]
 fn global_runtime_runs_spawns_outside_any_runtime() {
     let h = gmp::spawn(async { gmp::Handle::current().metrics().procs });
