@@ -103,12 +103,21 @@ impl<T> Future for JoinHandle<T> {
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
         let header = self.header();
-        if header.state.unset_join_interested().is_err() {
-            // Complete: the output is ours to drop.
-            // SAFETY: COMPLETE with JOIN_INTEREST still set.
-            unsafe { (header.vtable.drop_output)(self.raw) };
+        if header.state.drop_join_handle_fast() {
+            return;
         }
-        drop(header.take_join());
+        let registered = match header.state.unset_join_interested() {
+            Ok(registered) => registered,
+            Err(registered) => {
+                // Complete: the output is ours to drop.
+                // SAFETY: COMPLETE with JOIN_INTEREST still set.
+                unsafe { (header.vtable.drop_output)(self.raw) };
+                registered
+            }
+        };
+        if registered {
+            drop(header.take_join());
+        }
         // SAFETY: releasing the handle's reference.
         unsafe { drop_reference(self.raw) };
     }

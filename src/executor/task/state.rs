@@ -10,7 +10,8 @@
 //!   `JOIN_INTEREST` was already clear, to the completing thread, which drops it.
 //! - `JOIN_REGISTERING` / `JOIN_WAKING` are the join waker's lock bits (the protocol is
 //!   [`super::atomic_waker`]'s): they guard the header's waker slot, not the task, and no
-//!   lifecycle transition reads or changes them.
+//!   lifecycle transition reads or changes them. `JOIN_REGISTERED` records that the slot was
+//!   ever written.
 //! - References: the owned-task list (allgs; before the first poll the task holds that one
 //!   itself), the queue entry or runner, the join handle, and
 //!   every `Waker` clone hold one each. The memory is freed when the count drops to zero.
@@ -28,7 +29,11 @@ const JOIN_REGISTERING: usize = 1 << 5;
 /// Held by a thread emptying the waker slot; left set for the registering side to see when it
 /// found `JOIN_REGISTERING`.
 const JOIN_WAKING: usize = 1 << 6;
-const REF_SHIFT: usize = 7;
+/// Set (for good) by the join handle's first registration: until then its waker slot is
+/// certainly empty, so dropping the handle needs no look at it (one CAS, see
+/// [`State::drop_join_handle_fast`]).
+const JOIN_REGISTERED: usize = 1 << 7;
+const REF_SHIFT: usize = 8;
 const REF_ONE: usize = 1 << REF_SHIFT;
 const REF_MAX: usize = usize::MAX >> (REF_SHIFT + 1);
 
@@ -240,15 +245,35 @@ impl State {
         })
     }
 
-    /// Dropping the join handle: fails once the task is complete (the handle then owns the
-    /// output and must drop it).
-    pub(crate) fn unset_join_interested(&self) -> Result<(), ()> {
+    /// Dropping a join handle that never registered a waker, while the task is incomplete:
+    /// clear `JOIN_INTEREST` and release the handle's reference in one CAS (a detached spawn's
+    /// whole cost). False, changing nothing, in any other case: then
+    /// [`State::unset_join_interested`], the slot and `ref_dec`.
+    pub(crate) fn drop_join_handle_fast(&self) -> bool {
         self.update(|cur| {
             debug_assert!(cur & JOIN_INTEREST != 0);
-            if cur & COMPLETE != 0 {
-                (None, Err(()))
+            let busy = COMPLETE | JOIN_REGISTERED | JOIN_REGISTERING | JOIN_WAKING;
+            // An incomplete task is still owned by allgs (or by itself before its first
+            // poll), so the handle's reference is never the last; checked all the same.
+            if cur & busy != 0 || cur >> REF_SHIFT < 2 {
+                (None, false)
             } else {
-                (Some(cur & !JOIN_INTEREST), Ok(()))
+                (Some((cur & !JOIN_INTEREST) - REF_ONE), true)
+            }
+        })
+    }
+
+    /// Dropping the join handle: fails once the task is complete (the handle then owns the
+    /// output and must drop it). Either way, says whether the handle ever registered a waker
+    /// (whose slot it must then empty).
+    pub(crate) fn unset_join_interested(&self) -> Result<bool, bool> {
+        self.update(|cur| {
+            debug_assert!(cur & JOIN_INTEREST != 0);
+            let registered = cur & JOIN_REGISTERED != 0;
+            if cur & COMPLETE != 0 {
+                (None, Err(registered))
+            } else {
+                (Some(cur & !JOIN_INTEREST), Ok(registered))
             }
         })
     }
@@ -277,7 +302,10 @@ impl SlotLock for State {
             } else if cur & JOIN_REGISTERING != 0 {
                 (None, Register::Busy)
             } else {
-                (Some(cur | JOIN_REGISTERING), Register::Begun)
+                (
+                    Some(cur | JOIN_REGISTERING | JOIN_REGISTERED),
+                    Register::Begun,
+                )
             }
         })
     }
@@ -460,6 +488,46 @@ mod loom_tests {
             // runner + owned remain
             assert!(!state.ref_dec(1));
             assert!(state.ref_dec(1));
+        });
+    }
+
+    /// A detached handle's one-CAS drop racing completion: the drop either wins (the runner
+    /// then sees no join interest and drops the output) or falls back to the slow path
+    /// (which then owns the output); the output is dropped once, the references balance. A
+    /// handle that registered a waker never takes the fast path.
+    #[test]
+    fn loom_fast_join_drop_vs_complete() {
+        loom::model(|| {
+            let state = Arc::new(State::new());
+            let drops = Arc::new(AtomicUsize::new(0));
+            assert_eq!(state.transition_to_running(), ToRunning::Poll);
+            let (s2, d2) = (state.clone(), drops.clone());
+            let join = thread::spawn(move || {
+                if s2.drop_join_handle_fast() {
+                    return false;
+                }
+                if s2.unset_join_interested().is_err() {
+                    d2.fetch_add(1, SeqCst); // the handle drops the output
+                }
+                s2.ref_dec(1)
+            });
+            let prev = state.transition_to_complete();
+            if !prev.is_join_interested() {
+                drops.fetch_add(1, SeqCst); // the runner drops the output
+            }
+            assert!(!join.join().unwrap());
+            assert_eq!(drops.load(SeqCst), 1);
+            // runner + owned remain
+            assert!(!state.ref_dec(1));
+            assert!(state.ref_dec(1));
+        });
+        // Registered once: always the slow path.
+        loom::model(|| {
+            let state = State::new();
+            assert_eq!(state.begin_register(), Register::Begun);
+            assert!(state.end_register());
+            assert!(!state.drop_join_handle_fast());
+            assert_eq!(state.unset_join_interested(), Ok(true));
         });
     }
 
