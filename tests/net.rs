@@ -808,3 +808,92 @@ fn timeout_around_a_read() {
         assert_eq!(&buf, b"late");
     });
 }
+
+/// Work queued on a P whose M is stuck inside one poll is taken by another M even while that
+/// M keeps finding fresh I/O (`steal_backlog`; sysmon's stuck-P rescue is off here). Without
+/// it, the other M, busy with a UDP ping-pong whose every poll readies the next datagram,
+/// never ran out of work to steal, and the queued tasks waited for the stuck poll.
+#[test]
+fn queued_work_behind_a_stuck_poll_is_stolen_while_io_keeps_the_other_m_busy() {
+    use std::sync::atomic::AtomicBool;
+    // Generous: the steal comes 100 µs after the P stops making progress.
+    const STRANDED: Duration = Duration::from_secs(20);
+    let _g = FD_LOCK.read().unwrap_or_else(|e| e.into_inner());
+    with_deadline("backlog steal", || {
+        let rt = gmp::Runtime::builder()
+            .procs(2)
+            .stuck_rescue(false)
+            .build()
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let trips = Arc::new(AtomicUsize::new(0));
+        // The churn: two sockets bouncing one datagram until told to stop.
+        let (a, b) = rt.block_on(async {
+            let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            a.connect(b.local_addr().unwrap()).await.unwrap();
+            b.connect(a.local_addr().unwrap()).await.unwrap();
+            (a, b)
+        });
+        let s = stop.clone();
+        let echo = rt.spawn(async move {
+            let mut buf = [0u8; 8];
+            while !s.load(SeqCst) {
+                let n = b.recv(&mut buf).await.unwrap();
+                b.send(&buf[..n]).await.unwrap();
+            }
+        });
+        let (s, t) = (stop.clone(), trips.clone());
+        let ping = rt.spawn(async move {
+            let mut buf = [0u8; 8];
+            while !s.load(SeqCst) {
+                a.send(b"ping").await.unwrap();
+                a.recv(&mut buf).await.unwrap();
+                t.fetch_add(1, SeqCst);
+            }
+            // Unblock the echo task's last recv.
+            a.send(b"bye").await.unwrap();
+        });
+        let start = std::time::Instant::now();
+        while trips.load(SeqCst) < 100 {
+            assert!(start.elapsed() < DEADLINE, "the ping-pong never got going");
+            std::thread::yield_now();
+        }
+        // The stuck poll: queue eight tasks on this P, then block the M until released.
+        let release = Arc::new(AtomicBool::new(false));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (r, n) = (release.clone(), ran.clone());
+        let blocker = rt.spawn(async move {
+            let inner = gmp::spawn(async move {
+                for _ in 0..8 {
+                    let n = n.clone();
+                    drop(gmp::spawn(async move {
+                        n.fetch_add(1, SeqCst);
+                    }));
+                }
+                let start = std::time::Instant::now();
+                while !r.load(SeqCst) && start.elapsed() < DEADLINE {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            });
+            inner.await.unwrap();
+        });
+        // The seven in the ring (the eighth is in runnext) run while the M is still stuck.
+        // (The stuck task is released before any assertion, so a failure reports at once.)
+        let start = std::time::Instant::now();
+        while ran.load(SeqCst) < 7 && start.elapsed() < STRANDED {
+            std::thread::yield_now();
+        }
+        let ran_while_stuck = ran.load(SeqCst);
+        release.store(true, SeqCst);
+        stop.store(true, SeqCst);
+        assert!(
+            ran_while_stuck >= 7,
+            "queued tasks stranded behind a stuck poll ({ran_while_stuck} of 7 ran in {STRANDED:?})"
+        );
+        rt.block_on(blocker).unwrap();
+        assert_eq!(ran.load(SeqCst), 8);
+        rt.block_on(ping).unwrap();
+        rt.block_on(echo).unwrap();
+    });
+}
