@@ -464,15 +464,18 @@ mod loom_tests {
         });
     }
 
-    /// JoinHandle drop vs complete: the output is dropped by exactly one side.
-    #[test]
-    fn loom_join_drop_vs_complete() {
-        loom::model(|| {
+    /// JoinHandle drop (its one-CAS fast path first when `fast`) racing completion: the
+    /// output is dropped by exactly one side, and the references balance.
+    fn join_drop_vs_complete(fast: bool) {
+        loom::model(move || {
             let state = Arc::new(State::new());
             let drops = Arc::new(AtomicUsize::new(0));
             assert_eq!(state.transition_to_running(), ToRunning::Poll);
             let (s2, d2) = (state.clone(), drops.clone());
             let join = thread::spawn(move || {
+                if fast && s2.drop_join_handle_fast() {
+                    return false;
+                }
                 if s2.unset_join_interested().is_err() {
                     d2.fetch_add(1, SeqCst); // the handle drops the output
                 }
@@ -491,36 +494,19 @@ mod loom_tests {
         });
     }
 
+    /// JoinHandle drop vs complete: the output is dropped by exactly one side.
+    #[test]
+    fn loom_join_drop_vs_complete() {
+        join_drop_vs_complete(false);
+    }
+
     /// A detached handle's one-CAS drop racing completion: the drop either wins (the runner
     /// then sees no join interest and drops the output) or falls back to the slow path
     /// (which then owns the output); the output is dropped once, the references balance. A
     /// handle that registered a waker never takes the fast path.
     #[test]
     fn loom_fast_join_drop_vs_complete() {
-        loom::model(|| {
-            let state = Arc::new(State::new());
-            let drops = Arc::new(AtomicUsize::new(0));
-            assert_eq!(state.transition_to_running(), ToRunning::Poll);
-            let (s2, d2) = (state.clone(), drops.clone());
-            let join = thread::spawn(move || {
-                if s2.drop_join_handle_fast() {
-                    return false;
-                }
-                if s2.unset_join_interested().is_err() {
-                    d2.fetch_add(1, SeqCst); // the handle drops the output
-                }
-                s2.ref_dec(1)
-            });
-            let prev = state.transition_to_complete();
-            if !prev.is_join_interested() {
-                drops.fetch_add(1, SeqCst); // the runner drops the output
-            }
-            assert!(!join.join().unwrap());
-            assert_eq!(drops.load(SeqCst), 1);
-            // runner + owned remain
-            assert!(!state.ref_dec(1));
-            assert!(state.ref_dec(1));
-        });
+        join_drop_vs_complete(true);
         // Registered once: always the slow path.
         loom::model(|| {
             let state = State::new();
