@@ -25,12 +25,8 @@ mod support;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Poll `cond` until it holds, failing after `DEADLINE`.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for: {what}");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    support::wait_until(DEADLINE, what, cond)
 }
 
 fn with_deadline<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send + 'static) -> T {

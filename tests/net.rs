@@ -854,11 +854,9 @@ fn queued_work_behind_a_stuck_poll_is_stolen_while_io_keeps_the_other_m_busy() {
             // Unblock the echo task's last recv.
             a.send(b"bye").await.unwrap();
         });
-        let start = std::time::Instant::now();
-        while trips.load(SeqCst) < 100 {
-            assert!(start.elapsed() < DEADLINE, "the ping-pong never got going");
-            std::thread::yield_now();
-        }
+        support::wait_until(DEADLINE, "the ping-pong to get going", || {
+            trips.load(SeqCst) >= 100
+        });
         // The stuck poll: queue eight tasks on this P, then block the M until released.
         let release = Arc::new(AtomicBool::new(false));
         let ran = Arc::new(AtomicUsize::new(0));
@@ -894,11 +892,7 @@ fn queued_work_behind_a_stuck_poll_is_stolen_while_io_keeps_the_other_m_busy() {
         rt.block_on(blocker).unwrap();
         // The eighth (in runnext, or kicked to the ring by the blocker's own wake) runs
         // soon after; it may trail the blocker's completion.
-        let start = std::time::Instant::now();
-        while ran.load(SeqCst) < 8 {
-            assert!(start.elapsed() < DEADLINE, "the runnext task never ran");
-            std::thread::yield_now();
-        }
+        support::wait_until(DEADLINE, "the runnext task", || ran.load(SeqCst) == 8);
         rt.block_on(ping).unwrap();
         rt.block_on(echo).unwrap();
     });

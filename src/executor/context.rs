@@ -9,20 +9,23 @@ use super::task::Notified;
 use crate::runtime::Handle;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::ptr;
+use std::sync::Arc;
 
 pub(crate) const NO_P: usize = usize::MAX;
 
 pub(crate) struct Context {
-    /// The scheduler whose M this thread is (null elsewhere).
+    /// On an M, its runtime's handle, set once for the thread's life (empty elsewhere): which
+    /// runtime this thread is an M of, and what `gmp::spawn` borrows (instead of cloning
+    /// `handle`, an RMW on the runtime's shared reference count) while `handle` is that same
+    /// runtime.
+    worker: OnceCell<Handle>,
+    /// `worker`'s scheduler as a plain pointer (null elsewhere), set with it: every wake
+    /// asks "is this an M of that runtime?", and one load and compare answer it.
     sched: Cell<*const Sched>,
     /// The P this M holds, or `NO_P`.
     p: Cell<usize>,
     /// The runtime `Handle::current()` returns here.
     handle: RefCell<Option<Handle>>,
-    /// On an M, its runtime's handle, set once for the thread's life: what `gmp::spawn`
-    /// borrows (instead of cloning `handle`, an RMW on the runtime's shared reference count)
-    /// while `handle` is that same runtime.
-    worker: OnceCell<Handle>,
     /// Inside `block_on` (nesting it would deadlock or starve).
     in_block_on: Cell<bool>,
     /// Set by `exit_syscall` when sysmon retook this M's P during a blocking section.
@@ -35,10 +38,10 @@ pub(crate) struct Context {
 thread_local! {
     static CONTEXT: Context = const {
         Context {
+            worker: OnceCell::new(),
             sched: Cell::new(ptr::null()),
             p: Cell::new(NO_P),
             handle: RefCell::new(None),
-            worker: OnceCell::new(),
             in_block_on: Cell::new(false),
             lost_p: Cell::new(false),
             batch: RefCell::new(None),
@@ -46,11 +49,30 @@ thread_local! {
     };
 }
 
+impl Context {
+    /// True if this thread is an M of `sched`.
+    #[inline]
+    fn is_m_of(&self, sched: &Sched) -> bool {
+        ptr::eq(self.sched.get(), sched)
+    }
+
+    /// This M's own runtime, if it is also the current one (no other runtime entered).
+    #[inline]
+    fn own_if_current(&self) -> Option<&Arc<Sched>> {
+        let own = &self.worker.get()?.sched;
+        self.handle
+            .borrow()
+            .as_ref()
+            .is_some_and(|h| Arc::ptr_eq(&h.sched, own))
+            .then_some(own)
+    }
+}
+
 /// The P this thread holds in `sched`, if it is one of its Ms.
 #[inline]
 pub(crate) fn current_p(sched: &Sched) -> Option<usize> {
     CONTEXT
-        .try_with(|c| (ptr::eq(c.sched.get(), sched) && c.p.get() != NO_P).then(|| c.p.get()))
+        .try_with(|c| (c.is_m_of(sched) && c.p.get() != NO_P).then(|| c.p.get()))
         .ok()
         .flatten()
 }
@@ -71,7 +93,7 @@ pub(crate) enum WakeTo {
 pub(crate) fn wake_to(sched: &Sched) -> WakeTo {
     CONTEXT
         .try_with(|c| {
-            if !ptr::eq(c.sched.get(), sched) {
+            if !c.is_m_of(sched) {
                 WakeTo::Remote
             } else if c.batch.borrow().is_some() {
                 WakeTo::Collect
@@ -101,8 +123,8 @@ pub(crate) fn push_collected(task: Notified) {
 /// Inside an outer `collect_ready`, the outer one gets them (and this returns none).
 ///
 /// If `f` panics, the tasks collected so far are queued globally on the way out (none lost).
-pub(crate) fn collect_ready(sched: &std::sync::Arc<Sched>, f: impl FnOnce()) -> Vec<Notified> {
-    struct Unwind<'a>(&'a std::sync::Arc<Sched>);
+pub(crate) fn collect_ready(sched: &Arc<Sched>, f: impl FnOnce()) -> Vec<Notified> {
+    struct Unwind<'a>(&'a Arc<Sched>);
     impl Drop for Unwind<'_> {
         fn drop(&mut self) {
             let list = CONTEXT.with(|c| c.batch.take());
@@ -123,16 +145,14 @@ pub(crate) fn collect_ready(sched: &std::sync::Arc<Sched>, f: impl FnOnce()) -> 
 }
 
 /// Run `f` with the scheduler and P this thread holds, if it is an M holding a P.
-pub(crate) fn with_current_p<R>(f: impl FnOnce(&std::sync::Arc<Sched>, usize) -> R) -> Option<R> {
+pub(crate) fn with_current_p<R>(f: impl FnOnce(&Arc<Sched>, usize) -> R) -> Option<R> {
     CONTEXT
         .try_with(|c| {
             let p = c.p.get();
             if p == NO_P {
                 return None;
             }
-            let handle = c.handle.borrow();
-            let h = handle.as_ref()?;
-            ptr::eq(&*h.sched, c.sched.get()).then(|| f(&h.sched, p))
+            c.own_if_current().map(|s| f(s, p))
         })
         .ok()
         .flatten()
@@ -141,11 +161,7 @@ pub(crate) fn with_current_p<R>(f: impl FnOnce(&std::sync::Arc<Sched>, usize) ->
 /// Run `f` with the scheduler this thread is an M of.
 pub(crate) fn with_sched<R>(f: impl FnOnce(&Sched) -> R) -> Option<R> {
     CONTEXT
-        .try_with(|c| {
-            let handle = c.handle.borrow();
-            let h = handle.as_ref()?;
-            ptr::eq(&*h.sched, c.sched.get()).then(|| f(&h.sched))
-        })
+        .try_with(|c| c.own_if_current().map(|s| f(s)))
         .ok()
         .flatten()
 }
@@ -161,10 +177,10 @@ pub(crate) fn take_lost_p() -> bool {
     CONTEXT.with(|c| c.lost_p.replace(false))
 }
 
-/// Mark this thread as an M of `sched` (for its whole life).
-pub(crate) fn enter_worker(sched: &Sched, handle: Handle) {
+/// Mark this thread as an M of `handle`'s runtime (for its whole life).
+pub(crate) fn enter_worker(handle: Handle) {
     CONTEXT.with(|c| {
-        c.sched.set(sched);
+        c.sched.set(&*handle.sched);
         assert!(
             c.worker.set(handle.clone()).is_ok(),
             "gmp: a thread became an M twice"
@@ -178,22 +194,14 @@ pub(crate) fn enter_worker(sched: &Sched, handle: Handle) {
 /// traffic on the runtime per spawn. Elsewhere the current handle is cloned first, so that no
 /// `RefCell` borrow is held while `f` runs (a spawn can run user code: a future dropped
 /// because the runtime shut down, which might `enter` another runtime).
-pub(crate) fn with_spawn_sched<R>(f: impl FnOnce(Option<&std::sync::Arc<Sched>>) -> R) -> R {
+pub(crate) fn with_spawn_sched<R>(f: impl FnOnce(Option<&Arc<Sched>>) -> R) -> R {
     let mut f = Some(f);
-    let mut call = |s: Option<&std::sync::Arc<Sched>>| (f.take().expect("called once"))(s);
-    let res = CONTEXT.try_with(|c| {
-        let own = c.worker.get().filter(|w| {
-            c.handle
-                .borrow()
-                .as_ref()
-                .is_some_and(|h| std::sync::Arc::ptr_eq(&h.sched, &w.sched))
-        });
-        match own {
-            Some(w) => call(Some(&w.sched)),
-            None => {
-                let h = c.handle.borrow().clone();
-                call(h.as_ref().map(|h| &h.sched))
-            }
+    let mut call = |s: Option<&Arc<Sched>>| (f.take().expect("called once"))(s);
+    let res = CONTEXT.try_with(|c| match c.own_if_current() {
+        Some(own) => call(Some(own)),
+        None => {
+            let h = c.handle.borrow().clone();
+            call(h.as_ref().map(|h| &h.sched))
         }
     });
     // Err: thread-local storage torn down (a spawn from another thread-local's destructor).
@@ -222,7 +230,7 @@ pub(crate) struct EnterGuard {
 pub(crate) fn enter(handle: &Handle, block_on: bool) -> EnterGuard {
     CONTEXT.with(|c| {
         if block_on {
-            if !c.sched.get().is_null() {
+            if c.worker.get().is_some() {
                 panic!(
                     "gmp: cannot call block_on from inside a gmp task: it would block an M that \
                      holds a P. Use `.await` instead (or spawn_blocking for blocking work)."

@@ -57,12 +57,9 @@ struct M {
 pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: usize, spinning: bool) {
     // The M blocked in the poll sleeps on a timerfd: keep its deadlines tight.
     crate::sysmon::set_timer_slack(10_000);
-    context::enter_worker(
-        &sched,
-        Handle {
-            sched: sched.clone(),
-        },
-    );
+    context::enter_worker(Handle {
+        sched: sched.clone(),
+    });
     let seed = (shared.id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ Instant::now().elapsed().as_nanos() as u64;
     let mut m = M {

@@ -2,7 +2,7 @@
 //! does not build files in a subdirectory of `tests/` as test targets).
 
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Run `body` on its own thread and fail if it does not finish within `limit`; a panic in
 /// `body` is re-raised as it was.
@@ -25,5 +25,15 @@ pub fn with_deadline<T: Send + 'static>(
             Err(p) => std::panic::resume_unwind(p),
         },
         Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: hung for {limit:?}"),
+    }
+}
+
+/// Poll `cond` every millisecond until it holds, failing after `limit`.
+#[allow(dead_code)] // not every test binary waits on a condition
+pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(1));
     }
 }

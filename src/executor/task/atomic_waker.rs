@@ -169,18 +169,26 @@ impl AtomicWaker {
 }
 
 #[cfg(all(test, loom))]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::loom::sync::atomic::AtomicBool;
     use crate::loom::sync::Arc;
     use futures_task::ArcWake;
 
-    // The flag lives outside the model (std types): `futures_task::waker` needs a std `Arc`.
-    struct Flag(std::sync::atomic::AtomicBool);
+    /// A waker that raises a flag. The flag lives outside the model (std types):
+    /// `futures_task::waker` needs a std `Arc`.
+    pub(crate) struct Flag(pub(crate) std::sync::atomic::AtomicBool);
     impl ArcWake for Flag {
         fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
             arc_self.0.store(true, SeqCst);
         }
+    }
+
+    /// A flag and the waker that raises it.
+    pub(crate) fn flag_waker() -> (std::sync::Arc<Flag>, Waker) {
+        let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+        let waker = futures_task::waker(flag.clone());
+        (flag, waker)
     }
 
     /// A wake racing a registration is never lost: either the waker is stored before `wake`
@@ -190,8 +198,7 @@ mod tests {
         loom::model(|| {
             let aw = Arc::new(AtomicWaker::new());
             let done = Arc::new(AtomicBool::new(false));
-            let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
-            let waker = futures_task::waker(flag.clone());
+            let (flag, waker) = flag_waker();
             let (aw2, done2) = (aw.clone(), done.clone());
             let t = loom::thread::spawn(move || {
                 done2.store(true, SeqCst);

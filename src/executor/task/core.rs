@@ -70,6 +70,16 @@ enum StageTag {
 const TAG_SHIFT: u32 = 30;
 const POLLS_MASK: u32 = (1 << TAG_SHIFT) - 1;
 
+/// The tag in a `polls_stage` word.
+#[inline]
+fn tag_of(polls_stage: u32) -> StageTag {
+    match polls_stage >> TAG_SHIFT {
+        0 => StageTag::Running,
+        1 => StageTag::Finished,
+        _ => StageTag::Consumed,
+    }
+}
+
 /// `Header::born`'s unit: 2^24 ns, about 16.8 ms (the coarse clock itself ticks every 20 µs to
 /// 10 ms). A `u32` of them spans 2^56 ns, about 2.28 years of runtime uptime.
 const BORN_UNIT_NS: u64 = 1 << 24;
@@ -125,19 +135,18 @@ impl Header {
     /// The stage's tag (its owner only).
     #[inline]
     fn stage_tag(&self) -> StageTag {
-        match self.polls_stage.load(Ordering::Relaxed) >> TAG_SHIFT {
-            0 => StageTag::Running,
-            1 => StageTag::Finished,
-            _ => StageTag::Consumed,
-        }
+        tag_of(self.polls_stage.load(Ordering::Relaxed))
     }
 
-    /// Set the stage's tag (its owner only).
+    /// Set the stage's tag, returning the one it replaces (its owner only).
     #[inline]
-    fn set_stage_tag(&self, tag: StageTag) {
-        let v = self.polls_stage.load(Ordering::Relaxed) & POLLS_MASK;
-        self.polls_stage
-            .store(v | (tag as u32) << TAG_SHIFT, Ordering::Relaxed);
+    fn replace_stage_tag(&self, tag: StageTag) -> StageTag {
+        let v = self.polls_stage.load(Ordering::Relaxed);
+        self.polls_stage.store(
+            (v & POLLS_MASK) | (tag as u32) << TAG_SHIFT,
+            Ordering::Relaxed,
+        );
+        tag_of(v)
     }
 
     /// Stamp a state change with the scheduler's coarse clock (one relaxed load and store).
@@ -335,9 +344,8 @@ where
 /// The caller owns the stage: it holds RUNNING, or owns the completed output, or the last
 /// reference.
 unsafe fn drop_stage<F: Future>(cell: &Cell<F>) {
-    let tag = cell.header.stage_tag();
     // Consumed first: a panicking `Drop` must not leave a value to be dropped twice.
-    cell.header.set_stage_tag(StageTag::Consumed);
+    let tag = cell.header.replace_stage_tag(StageTag::Consumed);
     // SAFETY: per the contract the stage is ours, and `tag` names its live field.
     cell.stage.with_mut(|stage| unsafe {
         match tag {
@@ -360,7 +368,7 @@ fn set_output<F: Future>(cell: &Cell<F>, out: Result<F::Output, JoinError>) {
     // overwritten (a union field's assignment drops nothing anyway).
     cell.stage
         .with_mut(|stage| unsafe { (*stage).output = ManuallyDrop::new(out) });
-    cell.header.set_stage_tag(StageTag::Finished);
+    cell.header.replace_stage_tag(StageTag::Finished);
 }
 
 /// # Safety
@@ -436,13 +444,13 @@ unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: 
             return;
         }
     }
-    // COMPLETE with JOIN_INTEREST: the output belongs to the join handle.
+    // COMPLETE with JOIN_INTEREST: the output belongs to the join handle. (After a read the
+    // tag is already `Consumed`, so replacing it before the check changes nothing.)
     assert_eq!(
-        header.stage_tag(),
+        header.replace_stage_tag(StageTag::Consumed),
         StageTag::Finished,
         "gmp: JoinHandle polled after it already returned Poll::Ready"
     );
-    header.set_stage_tag(StageTag::Consumed);
     // SAFETY: the stage is ours and the tag said the output was live; it is consumed now.
     let out = cell
         .stage

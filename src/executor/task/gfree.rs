@@ -46,7 +46,7 @@ const CLASS_ALIGN: usize = 16;
 /// Blocks a P keeps per class (Go keeps 64 Gs per P before moving half to the global list).
 pub(crate) const LOCAL_MAX: usize = 64;
 /// Bytes the global list keeps per class; beyond that, memory goes back to the allocator.
-/// (1 MiB holds about 8,700 cells of 120 bytes: a burst of remote spawns that large is
+/// (1 MiB holds about 10,000 cells of 104 bytes: a burst of remote spawns that large is
 /// served from the list the next time.)
 const GLOBAL_BYTES: usize = 1024 * 1024;
 /// Blocks a P's list or a stash takes from the global list at once, and half of what it

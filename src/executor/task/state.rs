@@ -552,22 +552,12 @@ mod loom_tests {
     /// its waker fires), the lock bits end clear, and no transition disturbs the references.
     #[test]
     fn loom_join_waker_bits_beside_the_lifecycle() {
-        use super::super::atomic_waker::WakerSlot;
-        use futures_task::ArcWake;
-
-        // The flag lives outside the model (std types): `futures_task::waker` needs a std `Arc`.
-        struct Flag(std::sync::atomic::AtomicBool);
-        impl ArcWake for Flag {
-            fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
-                arc_self.0.store(true, SeqCst);
-            }
-        }
+        use super::super::atomic_waker::{tests::flag_waker, WakerSlot};
 
         loom::model(|| {
             let task = Arc::new((State::new(), WakerSlot::new()));
             assert_eq!(task.0.transition_to_running(), ToRunning::Poll);
-            let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
-            let waker = futures_task::waker(flag.clone());
+            let (flag, waker) = flag_waker();
             let runner = {
                 let task = task.clone();
                 thread::spawn(move || {
