@@ -146,6 +146,65 @@ fn echo_200_clients_x_1000_round_trips_procs_2() {
     echo_load(2);
 }
 
+/// A read that fills its buffer and empties the socket (`TCP_INQ` reports 0 left) clears the
+/// readiness without a `WouldBlock` read. Data landing just after such a read must still wake
+/// the reader: a writer thread (real concurrency, not a task on the same P) sends numbered
+/// 64-byte messages in bursts of 1 to 7, pausing between bursts, while a task reads them one
+/// `read_exact(64)` at a time. A lost edge would leave the reader waiting until the deadline.
+#[test]
+fn exact_size_reads_that_drain_the_socket_miss_no_later_arrival() {
+    const MESSAGES: u32 = 20_000;
+    run(
+        "exact-size reads vs a concurrent writer",
+        2,
+        || async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let writer = std::thread::spawn(move || {
+                use std::io::Write;
+                let mut s = std::net::TcpStream::connect(addr).unwrap();
+                s.set_nodelay(true).unwrap();
+                let mut seq = 0u32;
+                let mut burst = 1;
+                while seq < MESSAGES {
+                    for _ in 0..burst {
+                        if seq == MESSAGES {
+                            break;
+                        }
+                        let mut msg = [0u8; 64];
+                        msg[..4].copy_from_slice(&seq.to_le_bytes());
+                        msg[60..].copy_from_slice(&seq.to_le_bytes());
+                        s.write_all(&msg).unwrap();
+                        seq += 1;
+                    }
+                    burst = burst % 7 + 1;
+                    if seq % 3 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            });
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut msg = [0u8; 64];
+            for want in 0..MESSAGES {
+                conn.read_exact(&mut msg).await.unwrap();
+                let head = u32::from_le_bytes(msg[..4].try_into().unwrap());
+                let tail = u32::from_le_bytes(msg[60..].try_into().unwrap());
+                assert_eq!(
+                    (head, tail),
+                    (want, want),
+                    "message {want} out of order or torn"
+                );
+            }
+            writer.join().unwrap();
+            assert_eq!(
+                conn.read(&mut msg).await.unwrap(),
+                0,
+                "EOF after the last message"
+            );
+        },
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Half-close, split, vectored I/O
 // ---------------------------------------------------------------------------------------------

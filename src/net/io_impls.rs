@@ -2,33 +2,87 @@
 //! halves, [`UnixStream`](super::UnixStream)): every one is the same non-blocking syscall on
 //! the socket behind an `IoSource`, so they are written once, here.
 //!
-//! The inherent `read_exact`/`write_all` loops are shared too: [`read_exact_on`] and
-//! [`write_all_on`].
+//! The inherent `read`/`read_exact`/`write_all` are shared too: [`read_on`],
+//! [`read_exact_on`] and [`write_all_on`].
 //!
 //! `impl_async_read!(Type, |this| io)` and `impl_async_write!(Type, |this| io)`, where `io`
-//! is an expression naming the `&IoSource<_>` of `this: &Type`. Writes go straight to the
-//! socket (there is no user-space buffer, so `poll_flush` is a no-op); `poll_close` shuts
-//! down the write direction (`shutdown(Write)`).
+//! is an expression naming the `&IoSource<_>` of `this: &Type`. Reads go through
+//! [`StreamRecv`]: a TCP read also learns whether it drained the socket (`TCP_INQ`, see
+//! [`super::inq`]). Writes go straight to the socket (there is no user-space buffer, so
+//! `poll_flush` is a no-op); `poll_close` shuts down the write direction (`shutdown(Write)`).
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 
 use crate::reactor::IoSource;
 
+/// One non-blocking read of a stream socket, into memory that need not be initialized.
+pub(crate) trait StreamRecv: mio::event::Source {
+    /// Read into `buf`: the bytes read (the first `n` of `buf` are then initialized, and
+    /// `n <= buf.len()`), and whether the socket is known to be drained after them beyond
+    /// what a short read already says (see [`IoSource::poll_read_stream`]).
+    fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)>;
+}
+
+impl StreamRecv for mio::net::TcpStream {
+    fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
+        super::inq::recv(self.as_raw_fd(), buf)
+    }
+}
+
+impl StreamRecv for mio::net::UnixStream {
+    fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
+        let (ptr, len) = (buf.as_mut_ptr().cast::<libc::c_void>(), buf.len());
+        loop {
+            // SAFETY: `ptr` is valid for writes of `len` bytes: it points into `buf`, which
+            // is borrowed mutably for this whole call. read(2) writes at most `len` bytes
+            // there and reads none; the fd is the open socket behind `self`.
+            let n = unsafe { libc::read(self.as_raw_fd(), ptr, len) };
+            if n >= 0 {
+                return Ok((n as usize, false));
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// `buf` as possibly uninitialized bytes, for a [`StreamRecv::recv`] into it.
+fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+    // SAFETY: `MaybeUninit<u8>` has the layout of `u8`. The only writer is `recv`, which
+    // stores bytes the kernel copied (initialized values), never uninitialized ones, so
+    // `buf` is still fully initialized when the borrow ends.
+    unsafe { &mut *(buf as *mut [u8] as *mut [MaybeUninit<u8>]) }
+}
+
+/// Read into `buf` from the socket behind `io`, waiting for readiness.
+pub(super) fn poll_read_on<S: StreamRecv>(
+    io: &IoSource<S>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>> {
+    let len = buf.len();
+    let buf = as_uninit(buf);
+    io.poll_read_stream(cx, len, |s| s.recv(buf))
+}
+
+/// Read some bytes into `buf` from the socket behind `io`; `Ok(0)` is end-of-file.
+pub(super) async fn read_on<S: StreamRecv>(io: &IoSource<S>, buf: &mut [u8]) -> io::Result<usize> {
+    std::future::poll_fn(|cx| poll_read_on(io, cx, buf)).await
+}
+
 /// Read exactly `buf.len()` bytes from the socket behind `io`. Fails with
 /// [`ErrorKind::UnexpectedEof`](io::ErrorKind::UnexpectedEof) if the stream ends first.
-pub(super) async fn read_exact_on<S: mio::event::Source>(
+pub(super) async fn read_exact_on<S: StreamRecv>(
     io: &IoSource<S>,
     mut buf: &mut [u8],
-) -> io::Result<()>
-where
-    for<'a> &'a S: Read,
-{
+) -> io::Result<()> {
     while !buf.is_empty() {
-        let len = buf.len();
-        match io.read_stream(len, |s| (&*s).read(buf)).await? {
+        match read_on(io, buf).await? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
             n => buf = &mut buf[n..],
         }
@@ -71,26 +125,13 @@ pub(crate) trait ReadUninit {
 
 /// `ReadUninit` for the socket behind `io`.
 #[cfg_attr(not(any(feature = "hyper", feature = "tokio-io")), allow(dead_code))]
-pub(super) fn poll_read_uninit_on<S: mio::event::Source + AsRawFd>(
+pub(super) fn poll_read_uninit_on<S: StreamRecv>(
     io: &IoSource<S>,
     cx: &mut Context<'_>,
     buf: &mut [MaybeUninit<u8>],
 ) -> Poll<io::Result<usize>> {
     let len = buf.len();
-    let ptr = buf.as_mut_ptr().cast::<libc::c_void>();
-    io.poll_read_stream(cx, len, |s| loop {
-        // SAFETY: `ptr` is valid for writes of `len` bytes: it points into `buf`, which is
-        // borrowed mutably for this whole call. read(2) writes at most `len` bytes there and
-        // reads none; the fd is the open socket owned by `io`.
-        let n = unsafe { libc::read(s.as_raw_fd(), ptr, len) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    })
+    io.poll_read_stream(cx, len, |s| s.recv(buf))
 }
 
 /// `futures_io::AsyncRead` (and [`ReadUninit`]) for `$ty`: `read`/`read_vectored` on the
@@ -117,7 +158,7 @@ macro_rules! impl_async_read {
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = &*self;
-                $io.poll_read_stream(cx, buf.len(), |s| std::io::Read::read(&mut &*s, buf))
+                $crate::net::io_impls::poll_read_on(&$io, cx, buf)
             }
 
             fn poll_read_vectored(
@@ -127,7 +168,9 @@ macro_rules! impl_async_read {
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = &*self;
                 let len = bufs.iter().map(|b| b.len()).sum();
-                $io.poll_read_stream(cx, len, |s| std::io::Read::read_vectored(&mut &*s, bufs))
+                $io.poll_read_stream(cx, len, |s| {
+                    std::io::Read::read_vectored(&mut &*s, bufs).map(|n| (n, false))
+                })
             }
         }
     };

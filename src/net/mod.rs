@@ -65,6 +65,7 @@
 //! ```
 
 mod addr;
+mod inq;
 pub(crate) mod io_impls;
 mod tcp_listener;
 mod tcp_split;

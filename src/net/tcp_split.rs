@@ -2,11 +2,13 @@
 
 use std::error::Error;
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 
-use crate::net::io_impls::{impl_async_read, impl_async_write, read_exact_on, write_all_on};
+use crate::net::io_impls::{
+    impl_async_read, impl_async_write, read_exact_on, read_on, write_all_on,
+};
 use crate::net::TcpStream;
 
 /// The read half of a [`TcpStream`], made by [`TcpStream::into_split`].
@@ -82,10 +84,7 @@ impl OwnedReadHalf {
 
     /// Read some bytes; `Ok(0)` is end-of-file. See [`TcpStream::read`].
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner
-            .io
-            .read_stream(buf.len(), |s| (&*s).read(buf))
-            .await
+        read_on(&self.inner.io, buf).await
     }
 
     /// Read exactly `buf.len()` bytes. See [`TcpStream::read_exact`].

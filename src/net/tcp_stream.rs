@@ -1,11 +1,13 @@
 //! [`TcpStream`]: a connected TCP socket.
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr};
 
 use crate::net::addr::{each_addr, ToSocketAddrs};
-use crate::net::io_impls::{impl_async_read, impl_async_write, read_exact_on, write_all_on};
+use crate::net::io_impls::{
+    impl_async_read, impl_async_write, read_exact_on, read_on, write_all_on,
+};
 use crate::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use crate::reactor::IoSource;
 
@@ -18,6 +20,10 @@ use crate::reactor::IoSource;
 /// [`read`](TcpStream::read)/[`write`](TcpStream::write)/[`read_exact`](TcpStream::read_exact)/
 /// [`write_all`](TcpStream::write_all). To read in one task and write in another, split it with
 /// [`into_split`](TcpStream::into_split).
+///
+/// Reads ask the kernel how much is left queued after them (Linux `TCP_INQ`), so a read that
+/// fills its buffer and empties the socket — a `read_exact` of a whole message — is not
+/// followed by a `recv` that can only fail with `EAGAIN`: one `recv` per message.
 ///
 /// Dropping the stream closes the socket.
 ///
@@ -52,6 +58,8 @@ pub struct TcpStream {
 
 impl TcpStream {
     pub(crate) fn from_mio(mio: mio::net::TcpStream) -> io::Result<TcpStream> {
+        // Reads learn whether they drained the socket (best effort; see `net::inq`).
+        super::inq::enable(std::os::fd::AsRawFd::as_raw_fd(&mio));
         Ok(TcpStream {
             io: IoSource::new(mio)?,
         })
@@ -197,7 +205,7 @@ impl TcpStream {
     /// were read; `Ok(0)` means end-of-file (the peer shut down its write side or closed), or
     /// that `buf` is empty.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_stream(buf.len(), |s| (&*s).read(buf)).await
+        read_on(&self.io, buf).await
     }
 
     /// Read exactly `buf.len()` bytes. Fails with

@@ -1,14 +1,16 @@
 //! Unix domain sockets: [`UnixListener`], [`UnixStream`] and [`UnixDatagram`].
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::Shutdown;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{Context, Poll};
 
-use crate::net::io_impls::{impl_async_read, impl_async_write, read_exact_on, write_all_on};
+use crate::net::io_impls::{
+    impl_async_read, impl_async_write, read_exact_on, read_on, write_all_on,
+};
 use crate::reactor::IoSource;
 
 /// A Unix domain socket server, listening for connections on a filesystem path.
@@ -187,7 +189,7 @@ impl UnixStream {
 
     /// Read some bytes; `Ok(0)` is end-of-file.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io.read_stream(buf.len(), |s| (&*s).read(buf)).await
+        read_on(&self.io, buf).await
     }
 
     /// Read exactly `buf.len()` bytes, or fail with `UnexpectedEof`.

@@ -93,27 +93,23 @@ impl<S: mio::event::Source> IoSource<S> {
         self.poll_io(cx, Direction::Read, f, |_| false)
     }
 
-    /// A stream read `f` into `len` bytes of buffer. A short read (`0 < n < len`) means the
-    /// socket's receive queue was drained, so the readiness is cleared at once (edge-triggered
-    /// epoll reports the next arrival; a newer event is kept, see [`ScheduledIo::clear`]) and
-    /// the next read waits for it instead of making a syscall that would only say
-    /// `WouldBlock` — one `recv` per request instead of two for request/response protocols.
+    /// A stream read `f` into `len` bytes of buffer, which returns the bytes read and whether
+    /// it knows the socket drained after them (`TCP_INQ`, see `net::inq`). A read known to
+    /// drain the receive queue — that one, or a short read (`0 < n < len`) — clears the
+    /// readiness at once (edge-triggered epoll reports the next arrival; a newer event is
+    /// kept, see [`ScheduledIo::clear`]), so the next read waits for it instead of making a
+    /// syscall that would only say `WouldBlock`: one `recv` per request instead of two for
+    /// request/response protocols.
     pub(crate) fn poll_read_stream(
         &self,
         cx: &mut Context<'_>,
         len: usize,
-        f: impl FnMut(&S) -> io::Result<usize>,
+        f: impl FnMut(&S) -> io::Result<(usize, bool)>,
     ) -> Poll<io::Result<usize>> {
-        self.poll_io(cx, Direction::Read, f, |&n| n > 0 && n < len)
-    }
-
-    /// [`poll_read_stream`](Self::poll_read_stream) as a future.
-    pub(crate) async fn read_stream(
-        &self,
-        len: usize,
-        mut f: impl FnMut(&S) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        poll_fn(|cx| self.poll_read_stream(cx, len, &mut f)).await
+        self.poll_io(cx, Direction::Read, f, |&(n, drained)| {
+            n > 0 && (n < len || drained)
+        })
+        .map_ok(|(n, _)| n)
     }
 
     /// Wait until writable and run `f`; on `WouldBlock` clear the readiness and wait again.

@@ -1,0 +1,162 @@
+//! A fixed amount of `tcp_echo`'s work on one runtime, timed: for A/B runs on a noisy machine.
+//!
+//! ```sh
+//! cargo build --release --example echo_rounds
+//! target/release/examples/echo_rounds gmp 1200     # prints the seconds it took
+//! target/release/examples/echo_rounds tokio 1200
+//! scripts/abba.sh 30 'target/release/examples/echo_rounds tokio 1200' \
+//!                    'target/release/examples/echo_rounds gmp 1200'
+//! ```
+//!
+//! The work is `benches/net_time.rs`'s `tcp_echo` shape: 50 loopback connections
+//! (`TCP_NODELAY`), one echo task per accepted connection (`read_exact` 64 bytes,
+//! `write_all` them back), and 50 client tasks doing ROUNDS round trips each (`write_all`,
+//! `read_exact`; on gmp through the `futures-io` traits, as the bench does), on a runtime
+//! with `GMAXPROCS` workers (default 2). It prints the time from the first round trip to the
+//! last, in seconds, on stdout.
+//!
+//! Why not only criterion: on a 2-vCPU VM the machine's speed drifts by tens of percent
+//! within seconds, so criterion's samples of one runtime, taken seconds apart from the
+//! other's, spread 0.7–1.3x. Runs of under a second, ordered A B B A and compared per
+//! quadruple (`scripts/abba.sh`), see the same drift on both sides and resolve a few percent.
+
+use std::time::Instant;
+
+const CONNS: usize = 50;
+const MSG: usize = 64;
+
+fn procs() -> usize {
+    std::env::var("GMAXPROCS")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(2)
+}
+
+fn usage() -> ! {
+    eprintln!("usage: echo_rounds gmp|tokio ROUNDS");
+    std::process::exit(2);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() != 2 {
+        usage();
+    }
+    let Ok(rounds) = args[1].parse::<usize>() else {
+        usage()
+    };
+    let secs = match args[0].as_str() {
+        "gmp" => on_gmp(rounds),
+        "tokio" => on_tokio(rounds),
+        _ => usage(),
+    };
+    println!("{secs:.4}");
+}
+
+fn on_gmp(rounds: usize) -> f64 {
+    use futures::io::{AsyncReadExt, AsyncWriteExt};
+    use gmp::net::{TcpListener, TcpStream};
+
+    let rt = gmp::Runtime::builder().procs(procs()).build().unwrap();
+    rt.block_on(rt.spawn(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        gmp::spawn(async move {
+            for _ in 0..CONNS {
+                let (mut s, _) = listener.accept().await.unwrap();
+                s.set_nodelay(true).unwrap();
+                gmp::spawn(async move {
+                    let mut buf = [0u8; MSG];
+                    while AsyncReadExt::read_exact(&mut s, &mut buf).await.is_ok() {
+                        if AsyncWriteExt::write_all(&mut s, &buf).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let mut streams = Vec::new();
+        for _ in 0..CONNS {
+            let s = TcpStream::connect(addr).await.unwrap();
+            s.set_nodelay(true).unwrap();
+            streams.push(s);
+        }
+        let start = Instant::now();
+        let clients: Vec<_> = streams
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut s)| {
+                gmp::spawn(async move {
+                    let out = [i as u8; MSG];
+                    let mut back = [0u8; MSG];
+                    for _ in 0..rounds {
+                        AsyncWriteExt::write_all(&mut s, &out).await.unwrap();
+                        AsyncReadExt::read_exact(&mut s, &mut back).await.unwrap();
+                    }
+                    assert_eq!(back, out, "echo returned other bytes");
+                })
+            })
+            .collect();
+        for c in clients {
+            c.await.unwrap();
+        }
+        start.elapsed().as_secs_f64()
+    }))
+    .unwrap()
+}
+
+fn on_tokio(rounds: usize) -> f64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(procs())
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            for _ in 0..CONNS {
+                let (mut s, _) = listener.accept().await.unwrap();
+                s.set_nodelay(true).unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; MSG];
+                    while s.read_exact(&mut buf).await.is_ok() {
+                        if s.write_all(&buf).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let mut streams = Vec::new();
+        for _ in 0..CONNS {
+            let s = TcpStream::connect(addr).await.unwrap();
+            s.set_nodelay(true).unwrap();
+            streams.push(s);
+        }
+        let start = Instant::now();
+        let clients: Vec<_> = streams
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut s)| {
+                tokio::spawn(async move {
+                    let out = [i as u8; MSG];
+                    let mut back = [0u8; MSG];
+                    for _ in 0..rounds {
+                        s.write_all(&out).await.unwrap();
+                        s.read_exact(&mut back).await.unwrap();
+                    }
+                    assert_eq!(back, out, "echo returned other bytes");
+                })
+            })
+            .collect();
+        for c in clients {
+            c.await.unwrap();
+        }
+        start.elapsed().as_secs_f64()
+    })
+}

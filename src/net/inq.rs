@@ -1,0 +1,194 @@
+//! Reads that say whether the socket is drained (Linux `TCP_INQ`), so a read that fills the
+//! caller's buffer exactly need not be followed by one that only returns `EAGAIN`.
+//!
+//! Edge-triggered readiness (see `reactor::scheduled_io`) stays set until a read fails with
+//! `WouldBlock`, or comes back *short* (`0 < n < len`: the queue was emptied). A read that
+//! fills its buffer cannot tell, so the next read makes a syscall that, in a request/response
+//! protocol whose message ends where the buffer does (`read_exact` of a fixed-size header or
+//! message), only returns `EAGAIN`: one wasted `recv` per message on each side.
+//!
+//! With `TCP_INQ` set on the socket (Linux 4.18+), `recvmsg(2)` appends a control message
+//! (`TCP_CM_INQ`) holding the bytes left in the receive queue *after* this read. Zero means
+//! drained exactly as a short read does, and the reader clears the readiness the same way
+//! (`ScheduledIo::clear_readable` keeps an event that arrived meanwhile, so data that lands
+//! just after the read is not lost: its edge sets the readiness again).
+//!
+//! Invariants:
+//! - Only a successful read with `n > 0` and a reported remainder of 0 counts as drained;
+//!   a missing control message (option refused, old kernel, a socket that is not TCP)
+//!   leaves only the short-read rule, which is what every read had before.
+//! - `enable` is best effort: a refusal is not an error, the stream reads as before.
+
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::RawFd;
+
+/// Ask the kernel to report the receive queue's remainder on each `recvmsg` (best effort:
+/// false when refused, e.g. on a kernel older than 4.18).
+pub(super) fn enable(fd: RawFd) -> bool {
+    let on: libc::c_int = 1;
+    // SAFETY: `fd` is an open socket owned by the caller; the option value is a live
+    // `c_int` whose size is passed alongside; setsockopt(2) only reads it.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_INQ,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
+/// One `recvmsg(2)` into `buf` (retried on `EINTR`): the bytes read, and whether the kernel
+/// reported the receive queue empty after them (only with `TCP_INQ` set; false when not
+/// reported).
+pub(super) fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for one control message with an `int` payload: CMSG_SPACE(4) is 24 bytes on
+    // 64-bit Linux, 16 on 32-bit; `u64`s keep it aligned for `cmsghdr`.
+    let mut control = [0u64; 4];
+    // SAFETY: `msghdr` is a plain C struct for which all-zero is a valid value (null
+    // pointers, zero lengths).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    let n = loop {
+        // SAFETY: `msg` points at one iovec covering `buf` (valid for writes of its length,
+        // borrowed mutably for this call) and at `control` (valid for writes of
+        // `msg_controllen` bytes); recvmsg(2) writes only within those and updates `msg`.
+        let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    Ok((n, n > 0 && remainder(&msg) == Some(0)))
+}
+
+/// The `TCP_CM_INQ` value among the control messages recvmsg(2) returned in `msg`.
+fn remainder(msg: &libc::msghdr) -> Option<libc::c_int> {
+    // SAFETY: `msg` was filled by a successful recvmsg(2): `msg_control`/`msg_controllen`
+    // describe the control bytes the kernel wrote, which is what CMSG_FIRSTHDR/CMSG_NXTHDR
+    // walk (each returns null past the end).
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(msg) };
+    while !cmsg.is_null() {
+        // SAFETY: non-null headers from CMSG_FIRSTHDR/CMSG_NXTHDR lie within the control
+        // buffer, aligned for `cmsghdr`.
+        let header = unsafe { &*cmsg };
+        if header.cmsg_level == libc::SOL_TCP && header.cmsg_type == libc::TCP_CM_INQ {
+            // SAFETY: a TCP_CM_INQ message carries one `int` after its header (CMSG_DATA);
+            // read unaligned, as its alignment is the header's, not necessarily the int's.
+            return Some(unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) });
+        }
+        // SAFETY: as for CMSG_FIRSTHDR; `cmsg` is a header within the buffer.
+        cmsg = unsafe { libc::CMSG_NXTHDR(msg, cmsg) };
+    }
+    None
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::{enable, recv};
+    use std::io::Write;
+    use std::mem::MaybeUninit;
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant};
+
+    /// A connected loopback pair (blocking std sockets): (writer, reader).
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (reader, _) = listener.accept().unwrap();
+        (writer, reader)
+    }
+
+    /// Wait (with a deadline) until `n` bytes are queued on `reader`, read without consuming.
+    fn wait_queued(reader: &TcpStream, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut peek = vec![0u8; n + 1];
+        loop {
+            let queued = reader.peek(&mut peek).unwrap();
+            assert!(queued <= n, "more than {n} bytes queued");
+            if queued == n {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "only {queued} of {n} bytes arrived"
+            );
+            std::thread::yield_now();
+        }
+    }
+
+    fn recv_n(reader: &TcpStream, len: usize) -> (usize, bool) {
+        let mut buf = vec![MaybeUninit::<u8>::uninit(); len];
+        recv(reader.as_raw_fd(), &mut buf).unwrap()
+    }
+
+    #[test]
+    fn a_read_that_leaves_nothing_queued_says_so() {
+        let (mut writer, reader) = pair();
+        assert!(
+            enable(reader.as_raw_fd()),
+            "TCP_INQ refused (kernel older than 4.18?)"
+        );
+
+        // The buffer is filled exactly and nothing is left: drained.
+        writer.write_all(&[1; 64]).unwrap();
+        wait_queued(&reader, 64);
+        assert_eq!(recv_n(&reader, 64), (64, true));
+
+        // Filled exactly with more queued: not drained, until the rest is read.
+        writer.write_all(&[2; 128]).unwrap();
+        wait_queued(&reader, 128);
+        assert_eq!(recv_n(&reader, 64), (64, false));
+        assert_eq!(recv_n(&reader, 64), (64, true));
+    }
+
+    #[test]
+    fn without_the_option_nothing_is_reported() {
+        let (mut writer, reader) = pair();
+        writer.write_all(&[3; 64]).unwrap();
+        wait_queued(&reader, 64);
+        assert_eq!(recv_n(&reader, 64), (64, false));
+    }
+
+    #[test]
+    fn data_before_end_of_file_is_not_drained() {
+        // After the peer's FIN the kernel reports a non-zero remainder, so the reader reads
+        // again and sees the end of the stream instead of waiting for an edge.
+        let (mut writer, reader) = pair();
+        assert!(enable(reader.as_raw_fd()));
+        writer.write_all(&[4; 64]).unwrap();
+        writer.shutdown(Shutdown::Write).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let mut fd = libc::pollfd {
+                fd: reader.as_raw_fd(),
+                events: libc::POLLRDHUP,
+                revents: 0,
+            };
+            // SAFETY: one valid `pollfd`, count 1, no timeout.
+            let rc = unsafe { libc::poll(&mut fd, 1, 0) };
+            assert!(rc >= 0, "poll: {}", std::io::Error::last_os_error());
+            if fd.revents & libc::POLLRDHUP != 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the FIN never arrived");
+            std::thread::yield_now();
+        }
+        assert_eq!(recv_n(&reader, 64), (64, false));
+        assert_eq!(recv_n(&reader, 64), (0, false));
+    }
+}
