@@ -54,109 +54,88 @@ fn main() {
     println!("{secs:.4}");
 }
 
+/// The timed work on one runtime, as an `async` block yielding the seconds taken: `$spawn`
+/// spawns a task, `$listener`/`$stream` are the runtime's TCP types, `$read_exact` and
+/// `$write_all` its extension-trait methods.
+macro_rules! echo_work {
+    ($rounds:expr, $spawn:path, $listener:ty, $stream:ty, $read_exact:path, $write_all:path) => {
+        async move {
+            let rounds: usize = $rounds;
+            let listener = <$listener>::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            $spawn(async move {
+                for _ in 0..CONNS {
+                    let (mut s, _) = listener.accept().await.unwrap();
+                    s.set_nodelay(true).unwrap();
+                    $spawn(async move {
+                        let mut buf = [0u8; MSG];
+                        while $read_exact(&mut s, &mut buf).await.is_ok() {
+                            if $write_all(&mut s, &buf).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                }
+            });
+            let mut streams = Vec::new();
+            for _ in 0..CONNS {
+                let s = <$stream>::connect(addr).await.unwrap();
+                s.set_nodelay(true).unwrap();
+                streams.push(s);
+            }
+            let start = Instant::now();
+            let clients: Vec<_> = streams
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut s)| {
+                    $spawn(async move {
+                        let out = [i as u8; MSG];
+                        let mut back = [0u8; MSG];
+                        for _ in 0..rounds {
+                            $write_all(&mut s, &out).await.unwrap();
+                            $read_exact(&mut s, &mut back).await.unwrap();
+                        }
+                        assert_eq!(back, out, "echo returned other bytes");
+                    })
+                })
+                .collect();
+            for c in clients {
+                c.await.unwrap();
+            }
+            start.elapsed().as_secs_f64()
+        }
+    };
+}
+
 fn on_gmp(rounds: usize) -> f64 {
     use futures::io::{AsyncReadExt, AsyncWriteExt};
-    use gmp::net::{TcpListener, TcpStream};
 
     let rt = gmp::Runtime::builder().procs(procs()).build().unwrap();
-    rt.block_on(rt.spawn(async move {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        gmp::spawn(async move {
-            for _ in 0..CONNS {
-                let (mut s, _) = listener.accept().await.unwrap();
-                s.set_nodelay(true).unwrap();
-                gmp::spawn(async move {
-                    let mut buf = [0u8; MSG];
-                    while AsyncReadExt::read_exact(&mut s, &mut buf).await.is_ok() {
-                        if AsyncWriteExt::write_all(&mut s, &buf).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        let mut streams = Vec::new();
-        for _ in 0..CONNS {
-            let s = TcpStream::connect(addr).await.unwrap();
-            s.set_nodelay(true).unwrap();
-            streams.push(s);
-        }
-        let start = Instant::now();
-        let clients: Vec<_> = streams
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut s)| {
-                gmp::spawn(async move {
-                    let out = [i as u8; MSG];
-                    let mut back = [0u8; MSG];
-                    for _ in 0..rounds {
-                        AsyncWriteExt::write_all(&mut s, &out).await.unwrap();
-                        AsyncReadExt::read_exact(&mut s, &mut back).await.unwrap();
-                    }
-                    assert_eq!(back, out, "echo returned other bytes");
-                })
-            })
-            .collect();
-        for c in clients {
-            c.await.unwrap();
-        }
-        start.elapsed().as_secs_f64()
-    }))
-    .unwrap()
+    let work = echo_work!(
+        rounds,
+        gmp::spawn,
+        gmp::net::TcpListener,
+        gmp::net::TcpStream,
+        AsyncReadExt::read_exact,
+        AsyncWriteExt::write_all
+    );
+    rt.block_on(rt.spawn(work)).unwrap()
 }
 
 fn on_tokio(rounds: usize) -> f64 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(procs())
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async move {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            for _ in 0..CONNS {
-                let (mut s, _) = listener.accept().await.unwrap();
-                s.set_nodelay(true).unwrap();
-                tokio::spawn(async move {
-                    let mut buf = [0u8; MSG];
-                    while s.read_exact(&mut buf).await.is_ok() {
-                        if s.write_all(&buf).await.is_err() {
-                            break;
-                        }
-                    }
-                });
-            }
-        });
-        let mut streams = Vec::new();
-        for _ in 0..CONNS {
-            let s = TcpStream::connect(addr).await.unwrap();
-            s.set_nodelay(true).unwrap();
-            streams.push(s);
-        }
-        let start = Instant::now();
-        let clients: Vec<_> = streams
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut s)| {
-                tokio::spawn(async move {
-                    let out = [i as u8; MSG];
-                    let mut back = [0u8; MSG];
-                    for _ in 0..rounds {
-                        s.write_all(&out).await.unwrap();
-                        s.read_exact(&mut back).await.unwrap();
-                    }
-                    assert_eq!(back, out, "echo returned other bytes");
-                })
-            })
-            .collect();
-        for c in clients {
-            c.await.unwrap();
-        }
-        start.elapsed().as_secs_f64()
-    })
+    rt.block_on(echo_work!(
+        rounds,
+        tokio::spawn,
+        tokio::net::TcpListener,
+        tokio::net::TcpStream,
+        AsyncReadExt::read_exact,
+        AsyncWriteExt::write_all
+    ))
 }

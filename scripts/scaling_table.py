@@ -60,25 +60,19 @@ def main(argv):
     head = "| shape | " + " | ".join("%d worker%s" % (n, "" if n == 1 else "s") for n in ns) + " |"
     rule = "|---|" + "---:|" * len(ns)
 
-    print("gmp/tokio, ratio of medians (lower is better for gmp)\n")
-    print(head)
-    print(rule)
-    for shape in shapes:
-        cells = []
-        for n in ns:
-            g, t = medians[(shape, n)]
-            cells.append("%.2f" % (g / t) if g is not None and t else "n/a")
-        print("| %s | %s |" % (shape, " | ".join(cells)))
+    def table(title, cell):
+        print(title + "\n")
+        print(head)
+        print(rule)
+        for shape in shapes:
+            print("| %s | %s |" % (shape, " | ".join(cell(*medians[(shape, n)]) for n in ns)))
 
-    print("\nmedians, gmp / tokio\n")
-    print(head)
-    print(rule)
-    for shape in shapes:
-        cells = []
-        for n in ns:
-            g, t = medians[(shape, n)]
-            cells.append("%s / %s" % (fmt_time(g), fmt_time(t)))
-        print("| %s | %s |" % (shape, " | ".join(cells)))
+    table(
+        "gmp/tokio, ratio of medians (lower is better for gmp)",
+        lambda g, t: "%.2f" % (g / t) if g is not None and t else "n/a",
+    )
+    print()
+    table("medians, gmp / tokio", lambda g, t: "%s / %s" % (fmt_time(g), fmt_time(t)))
     return 0
 
 
