@@ -22,16 +22,11 @@
 
 use std::time::Instant;
 
+#[path = "support/procs.rs"]
+mod procs;
+
 const CONNS: usize = 50;
 const MSG: usize = 64;
-
-fn procs() -> usize {
-    std::env::var("GMAXPROCS")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or(2)
-}
 
 fn usage() -> ! {
     eprintln!("usage: echo_rounds gmp|tokio ROUNDS");
@@ -46,9 +41,13 @@ fn main() {
     let Ok(rounds) = args[1].parse::<usize>() else {
         usage()
     };
+    let workers = procs::worker_threads().unwrap_or_else(|e| {
+        eprintln!("echo_rounds: {e}");
+        std::process::exit(2);
+    });
     let secs = match args[0].as_str() {
-        "gmp" => on_gmp(rounds),
-        "tokio" => on_tokio(rounds),
+        "gmp" => on_gmp(workers, rounds),
+        "tokio" => on_tokio(workers, rounds),
         _ => usage(),
     };
     println!("{secs:.4}");
@@ -107,10 +106,10 @@ macro_rules! echo_work {
     };
 }
 
-fn on_gmp(rounds: usize) -> f64 {
+fn on_gmp(workers: usize, rounds: usize) -> f64 {
     use futures::io::{AsyncReadExt, AsyncWriteExt};
 
-    let rt = gmp::Runtime::builder().procs(procs()).build().unwrap();
+    let rt = gmp::Runtime::builder().procs(workers).build().unwrap();
     let work = echo_work!(
         rounds,
         gmp::spawn,
@@ -122,11 +121,11 @@ fn on_gmp(rounds: usize) -> f64 {
     rt.block_on(rt.spawn(work)).unwrap()
 }
 
-fn on_tokio(rounds: usize) -> f64 {
+fn on_tokio(workers: usize, rounds: usize) -> f64 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(procs())
+        .worker_threads(workers)
         .enable_all()
         .build()
         .unwrap();

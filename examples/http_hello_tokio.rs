@@ -29,12 +29,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/procs.rs"]
+mod procs;
 
 fn main() -> io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:8081".to_string());
-    let workers = worker_threads()?;
+    let workers = procs::worker_threads()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
         .enable_all()
@@ -49,20 +51,6 @@ fn main() -> io::Result<()> {
             .await
             .map_err(io::Error::other)
     })
-}
-
-/// Worker threads: `GMAXPROCS` (as for the gmp twin), else 2.
-fn worker_threads() -> io::Result<usize> {
-    match std::env::var("GMAXPROCS") {
-        Ok(s) => match s.trim().parse::<usize>() {
-            Ok(n) if n > 0 => Ok(n),
-            _ => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("GMAXPROCS={s:?} is invalid: expected a positive integer"),
-            )),
-        },
-        Err(_) => Ok(2),
-    }
 }
 
 async fn accept_loop(listener: TcpListener) {

@@ -59,19 +59,10 @@ pub(super) fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize,
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    let n = loop {
-        // SAFETY: `msg` points at one iovec covering `buf` (valid for writes of its length,
-        // borrowed mutably for this call) and at `control` (valid for writes of
-        // `msg_controllen` bytes); recvmsg(2) writes only within those and updates `msg`.
-        let n = unsafe { libc::recvmsg(fd, &mut msg, 0) };
-        if n >= 0 {
-            break n as usize;
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    };
+    // SAFETY: `msg` points at one iovec covering `buf` (valid for writes of its length,
+    // borrowed mutably for this call) and at `control` (valid for writes of `msg_controllen`
+    // bytes); recvmsg(2) writes only within those and updates `msg`.
+    let n = super::io_impls::retry_eintr(|| unsafe { libc::recvmsg(fd, &mut msg, 0) })?;
     Ok((n, n > 0 && remainder(&msg) == Some(0)))
 }
 

@@ -35,18 +35,24 @@ impl StreamRecv for mio::net::TcpStream {
 impl StreamRecv for mio::net::UnixStream {
     fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
         let (ptr, len) = (buf.as_mut_ptr().cast::<libc::c_void>(), buf.len());
-        loop {
-            // SAFETY: `ptr` is valid for writes of `len` bytes: it points into `buf`, which
-            // is borrowed mutably for this whole call. read(2) writes at most `len` bytes
-            // there and reads none; the fd is the open socket behind `self`.
-            let n = unsafe { libc::read(self.as_raw_fd(), ptr, len) };
-            if n >= 0 {
-                return Ok((n as usize, false));
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
+        // SAFETY: `ptr` is valid for writes of `len` bytes: it points into `buf`, which is
+        // borrowed mutably for this whole call. read(2) writes at most `len` bytes there and
+        // reads none; the fd is the open socket behind `self`.
+        retry_eintr(|| unsafe { libc::read(self.as_raw_fd(), ptr, len) }).map(|n| (n, false))
+    }
+}
+
+/// Run a syscall that returns a byte count or -1 (with `errno`) until it is not interrupted
+/// (`EINTR`).
+pub(super) fn retry_eintr(mut call: impl FnMut() -> libc::ssize_t) -> io::Result<usize> {
+    loop {
+        let n = call();
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
         }
     }
 }
@@ -65,9 +71,7 @@ pub(super) fn poll_read_on<S: StreamRecv>(
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>> {
-    let len = buf.len();
-    let buf = as_uninit(buf);
-    io.poll_read_stream(cx, len, |s| s.recv(buf))
+    poll_read_uninit_on(io, cx, as_uninit(buf))
 }
 
 /// Read some bytes into `buf` from the socket behind `io`; `Ok(0)` is end-of-file.
@@ -123,8 +127,8 @@ pub(crate) trait ReadUninit {
     ) -> Poll<io::Result<usize>>;
 }
 
-/// `ReadUninit` for the socket behind `io`.
-#[cfg_attr(not(any(feature = "hyper", feature = "tokio-io")), allow(dead_code))]
+/// Read into `buf`, which need not be initialized, from the socket behind `io`, waiting for
+/// readiness (what [`ReadUninit`] and [`poll_read_on`] do).
 pub(super) fn poll_read_uninit_on<S: StreamRecv>(
     io: &IoSource<S>,
     cx: &mut Context<'_>,

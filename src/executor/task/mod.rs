@@ -2,8 +2,8 @@
 //!
 //! A task is a `Header` (state word, vtable, id, scheduler, join waker, spawn location, dump
 //! times, poll count; 80 bytes on 64-bit targets) followed by the future's stage: the future,
-//! then its output, in an untagged union (the tag is two bits of the poll count). Everything that refers to a task holds a
-//! counted `NonNull<Header>`:
+//! then its output, in an untagged union (the tag is two bits of the poll count). Everything
+//! that refers to a task holds a counted `NonNull<Header>`:
 //! - [`Notified`]: a queue entry (ring slot, runnext, global injector); running it consumes it.
 //! - [`JoinHandle`]: the spawner's handle on the output.
 //! - a `Waker`: the header pointer itself, so waking allocates nothing and takes no lock.
