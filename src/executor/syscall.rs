@@ -150,3 +150,13 @@ impl<F: FnOnce() -> R, R> std::future::Future for BlockingTask<F> {
         std::task::Poll::Ready(block_in_place(f))
     }
 }
+
+/// An async blocking section, for gmp's own blocking APIs (`gmp::fs`, process waits): waits
+/// for a blocking slot when the runtime is at its cap of concurrent blocking sections (so
+/// `procs` Ms always stay free for the Ps), then runs `f` in place on this M inside a blocking
+/// section ([`block_in_place`]). A short call costs no thread switch; a long one has its P
+/// handed to another M by sysmon.
+#[allow(dead_code)] // used by gmp::fs and gmp::process
+pub(crate) async fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
+    block_in_place(f)
+}
