@@ -42,6 +42,15 @@ const EVENTS_CAPACITY: usize = 1024;
 pub(crate) const NOT_BLOCKED: u64 = 0;
 /// A blocked poll whose deadline is still being computed: every new timer breaks it.
 const DEADLINE_UNKNOWN: u64 = u64::MAX - 1;
+/// The latest deadline a timer can have (ns since the epoch, about 584 years): "never" in
+/// practice. Far deadlines saturate here instead of wrapping, and stay below the sentinels
+/// `DEADLINE_UNKNOWN` and `u64::MAX` ("no timer").
+pub(crate) const FAR_NS: u64 = u64::MAX - 2;
+
+/// `d` in whole nanoseconds, saturating at `u64::MAX` (never truncated by an `as` cast).
+pub(crate) fn saturating_ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
 
 struct PollState {
     poll: Poll,
@@ -105,8 +114,10 @@ impl Reactor {
         self.instant_to_ns(Instant::now())
     }
 
+    /// `t` on the timer clock: ns since the epoch, in `1..=FAR_NS` (an instant before the
+    /// epoch is 1, one too far for 64 bits of nanoseconds is `FAR_NS`, never a wrapped value).
     pub(crate) fn instant_to_ns(&self, t: Instant) -> u64 {
-        (t.saturating_duration_since(self.epoch).as_nanos() as u64).max(1)
+        saturating_ns(t.saturating_duration_since(self.epoch)).clamp(1, FAR_NS)
     }
 
     /// Register a source; returns its readiness cell and its slab key.

@@ -1,10 +1,16 @@
 //! `Interval`: a periodic ticker.
 
-use super::sleep::{sleep_until, Sleep};
+use super::sleep::{far_future, sleep_until, Sleep};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+/// `t + d`, or "never" (the far future) where that overflows `Instant`: a period of
+/// `Duration::MAX` ticks once, then never again.
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).unwrap_or_else(far_future)
+}
 
 /// What an [`Interval`] does when ticks were missed (the task was busy past a tick).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -19,7 +25,8 @@ pub enum MissedTickBehavior {
     Skip,
 }
 
-/// A ticker firing every `period`; the first tick completes immediately.
+/// A ticker firing every `period`; the first tick completes immediately. A period too long
+/// to add to an `Instant` (`Duration::MAX`, `u64::MAX` ms) ticks once, then never again.
 ///
 /// # Panics
 /// When `period` is zero.
@@ -73,20 +80,25 @@ impl Interval {
         }
         let tick = self.next;
         let now = Instant::now();
+        let period = self.period;
         self.next = match self.missed {
-            MissedTickBehavior::Burst => tick + self.period,
-            MissedTickBehavior::Delay if now > tick + self.period => now + self.period,
-            MissedTickBehavior::Delay => tick + self.period,
-            MissedTickBehavior::Skip => {
-                let next = tick + self.period;
-                if next > now {
-                    next
-                } else {
-                    let period = self.period.as_nanos();
-                    let k = (now - tick).as_nanos() / period + 1;
-                    tick + Duration::from_nanos(u64::try_from(k * period).unwrap_or(u64::MAX))
+            MissedTickBehavior::Burst => later(tick, period),
+            MissedTickBehavior::Delay => match tick.checked_add(period) {
+                Some(next) if now <= next => next,
+                _ => later(now, period),
+            },
+            MissedTickBehavior::Skip => match tick.checked_add(period) {
+                Some(next) if next > now => next,
+                Some(_) => {
+                    // Whole periods missed, then one more: the first tick after `now` on the
+                    // original schedule.
+                    let k = (now - tick).as_nanos() / period.as_nanos() + 1;
+                    let skip = u64::try_from(k.saturating_mul(period.as_nanos()))
+                        .map_or(Duration::MAX, Duration::from_nanos);
+                    later(tick, skip)
                 }
-            }
+                None => far_future(),
+            },
         };
         self.sleep.reset(self.next);
         Poll::Ready(tick)
@@ -94,7 +106,7 @@ impl Interval {
 
     /// Restart the schedule one period from now.
     pub fn reset(&mut self) {
-        self.next = Instant::now() + self.period;
+        self.next = later(Instant::now(), self.period);
         self.sleep.reset(self.next);
     }
 
