@@ -956,3 +956,25 @@ fn queued_work_behind_a_stuck_poll_is_stolen_while_io_keeps_the_other_m_busy() {
         rt.block_on(echo).unwrap();
     });
 }
+
+/// A zero-length read returns `Ok(0)` at once, as `std::io::Read` does, even while the peer
+/// sends nothing (it used to wait for readability, as tokio does); the stream still works.
+#[test]
+fn zero_length_reads_return_at_once() {
+    run("zero-length reads", 2, || async {
+        use futures::io::AsyncReadExt as _;
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = gmp::spawn(async move { TcpStream::connect(addr).await.unwrap() });
+        let (mut server, _) = listener.accept().await.unwrap();
+        let mut client = client.await.unwrap();
+        assert_eq!(server.read(&mut []).await.unwrap(), 0);
+        assert_eq!(AsyncReadExt::read(&mut server, &mut []).await.unwrap(), 0);
+        let mut none: [std::io::IoSliceMut<'_>; 0] = [];
+        assert_eq!(server.read_vectored(&mut none).await.unwrap(), 0);
+        client.write_all(b"ok").await.unwrap();
+        let mut b = [0u8; 2];
+        server.read_exact(&mut b).await.unwrap();
+        assert_eq!(&b, b"ok");
+    });
+}

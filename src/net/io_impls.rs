@@ -129,12 +129,19 @@ pub(crate) trait ReadUninit {
 
 /// Read into `buf`, which need not be initialized, from the socket behind `io`, waiting for
 /// readiness (what [`ReadUninit`] and [`poll_read_on`] do).
+///
+/// A zero-length read returns `Ok(0)` at once, as `std::io::Read` does, without waiting for
+/// readability (tokio waits): nothing could be read into the buffer anyway, and waiting would
+/// hang a caller whose peer sends nothing. `Ok(0)` from an empty buffer is not end-of-stream.
 pub(super) fn poll_read_uninit_on<S: StreamRecv>(
     io: &IoSource<S>,
     cx: &mut Context<'_>,
     buf: &mut [MaybeUninit<u8>],
 ) -> Poll<io::Result<usize>> {
     let len = buf.len();
+    if len == 0 {
+        return Poll::Ready(Ok(0));
+    }
     io.poll_read_stream(cx, len, |s| s.recv(buf))
 }
 
@@ -172,6 +179,10 @@ macro_rules! impl_async_read {
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let $this = &*self;
                 let len = bufs.iter().map(|b| b.len()).sum();
+                if len == 0 {
+                    // Like a zero-length `read` (see `poll_read_uninit_on`).
+                    return std::task::Poll::Ready(Ok(0));
+                }
                 $io.poll_read_stream(cx, len, |s| {
                     std::io::Read::read_vectored(&mut &*s, bufs).map(|n| (n, false))
                 })
