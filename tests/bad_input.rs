@@ -11,13 +11,12 @@
 
 use futures::channel::oneshot;
 use std::future::Future;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::pin::Pin;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[path = "support/mod.rs"]
 mod support;
@@ -36,55 +35,13 @@ fn with_deadline<T: Send + 'static>(what: &str, body: impl FnOnce() -> T + Send 
 /// Run `scenario` in a child process; fail if it hangs past `DEADLINE` or fails. Returns its
 /// stderr.
 fn run_child(scenario: &str) -> String {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-        .env("GMP_BAD_INPUT_CHILD", scenario)
+    let (_, stderr) = support::run_child("child", "GMP_BAD_INPUT_CHILD", scenario, DEADLINE, |c| {
         // One malloc arena: under the address-space limit of the thread scenarios, each new
         // thread's first malloc would otherwise reserve a 64-128 MiB arena, and a few of them
         // eat the headroom that the limit leaves for small mappings — such as the signal stack
         // std maps when a thread (created just before the limit) starts, whose failure aborts.
-        .env("MALLOC_ARENA_MAX", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
+        c.env("MALLOC_ARENA_MAX", "1");
     });
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "scenario {scenario} hung for {DEADLINE:?}; stderr:\n{}",
-                err_reader.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stderr = err_reader.join().unwrap();
-    let stdout = out_reader.join().unwrap();
-    assert!(
-        status.success(),
-        "scenario {scenario} failed ({status}); stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    assert!(
-        stdout.contains(&format!("scenario {scenario} ok")),
-        "scenario {scenario} did not finish; stdout:\n{stdout}\nstderr:\n{stderr}"
-    );
     stderr
 }
 

@@ -77,6 +77,12 @@ pub(crate) fn current_p(sched: &Sched) -> Option<usize> {
         .flatten()
 }
 
+/// True if this thread is an M of `sched`, holding a P or not (in a blocking section, or
+/// between Ps).
+pub(crate) fn is_m_of(sched: &Sched) -> bool {
+    CONTEXT.try_with(|c| c.is_m_of(sched)).unwrap_or(false)
+}
+
 /// Where a wake of one of `sched`'s tasks goes (Go's `ready`).
 pub(crate) enum WakeTo {
     /// This thread is an M of `sched` holding this P.
@@ -154,6 +160,14 @@ pub(crate) fn with_current_p<R>(f: impl FnOnce(&Arc<Sched>, usize) -> R) -> Opti
             }
             c.own_if_current().map(|s| f(s, p))
         })
+        .ok()
+        .flatten()
+}
+
+/// Run `f` with the scheduler this thread is an M of, whatever runtime is current here.
+pub(crate) fn with_m_sched<R>(f: impl FnOnce(&Arc<Sched>) -> R) -> Option<R> {
+    CONTEXT
+        .try_with(|c| c.worker.get().map(|h| f(&h.sched)))
         .ok()
         .flatten()
 }

@@ -20,6 +20,7 @@
 //! 4. Spinning Ms (looking for work with a P in hand) are capped at half the busy Ps, and a
 //!    spinning M that finds work wakes the next one, so wakeups chain rather than stampede.
 
+pub(crate) mod blocking_slots;
 #[cfg(not(loom))]
 pub(crate) mod context;
 #[cfg(not(loom))]

@@ -16,6 +16,7 @@
 //! - At most `max_threads` Ms exist; past that `startm` returns the P to the idle list and the
 //!   work waits in queues. A failed thread spawn is survived the same way.
 
+use super::blocking_slots::BlockingSlots;
 use super::context;
 use super::idle::{Idle, IdleState, Queues, ReleaseStep};
 use super::park::Parker;
@@ -103,6 +104,8 @@ pub(crate) struct Sched {
     pub(crate) rescues_total: AtomicU64,
     /// The monitor thread.
     pub(crate) sysmon: crate::sysmon::SysmonHandle,
+    /// The cap on concurrent blocking sections, and the tasks waiting under it.
+    pub(crate) blocking: BlockingSlots,
 }
 
 /// Outcome of [`Sched::release_p`].
@@ -145,6 +148,7 @@ impl Sched {
             long_syscalls: AtomicUsize::new(0),
             rescues_total: AtomicU64::new(0),
             sysmon: crate::sysmon::SysmonHandle::new(),
+            blocking: BlockingSlots::new(),
             reactor,
             next_timer_p: AtomicUsize::new(0),
             coarse_now: AtomicU64::new(1),
@@ -535,17 +539,45 @@ impl Sched {
         }
         self.nthreads.fetch_add(1, SeqCst);
         drop(idle);
-        self.newm(p, spinning);
+        self.newm(Some(p), spinning);
     }
 
-    /// Go's `newm`: a new OS thread that starts out holding P `p`.
-    fn newm(self: &Arc<Self>, p: usize, spinning: bool) {
+    /// The cap on concurrent blocking sections (see [`BlockingSlots`]).
+    pub(crate) fn blocking_cap(&self) -> usize {
+        self.blocking.cap(self.procs(), self.config.max_threads)
+    }
+
+    /// A blocking section is about to start: make sure that, besides the Ms inside blocking
+    /// sections, there is an M for every P (`procs + in_flight` Ms), starting spare Ms (no
+    /// P, parked on the idle list) as needed. Ms are started here, before the call, rather
+    /// than when sysmon hands the P off, so that the OS's thread limit is met while the
+    /// caller can still wait instead of taking the last M. False if the OS refused a thread.
+    pub(crate) fn ensure_ms_for_blocking(self: &Arc<Self>) -> bool {
+        let need = (self.procs() + self.blocking.in_flight()).min(self.config.max_threads);
+        while self.nthreads.load(SeqCst) < need && !self.shutdown.load(SeqCst) {
+            let counted = self
+                .nthreads
+                .fetch_update(SeqCst, SeqCst, |n| {
+                    (n < self.config.max_threads).then_some(n + 1)
+                })
+                .is_ok();
+            if !counted || !self.newm(None, false) {
+                return counted;
+            }
+        }
+        true
+    }
+
+    /// Go's `newm`: a new OS thread that starts out holding P `p`, or (`None`) a spare M
+    /// that parks on the idle list. The caller counted it in `nthreads`. False if the OS
+    /// refused the thread.
+    fn newm(self: &Arc<Self>, p: Option<usize>, spinning: bool) -> bool {
         let id = self.next_mid.fetch_add(1, Relaxed);
         let shared = Arc::new(MShared {
             id,
             parker: Parker::new(),
             nextp: Mutex::new(None),
-            p: AtomicUsize::new(p),
+            p: AtomicUsize::new(p.unwrap_or(context::NO_P)),
             spinning: AtomicBool::new(spinning),
         });
         lock(&self.allm).push(shared.clone());
@@ -555,9 +587,11 @@ impl Sched {
             .spawn(move || worker::mstart(sched, shared, p, spinning));
         match spawned {
             Ok(handle) => {
+                self.blocking.os_allowed(self.nthreads.load(Relaxed));
                 let mut threads = lock(&self.threads);
                 threads.retain(|h| !h.is_finished()); // reaped spare Ms
                 threads.push(handle);
+                true
             }
             Err(e) => {
                 if !self.failed_spawn_reported.swap(true, Relaxed) {
@@ -566,17 +600,23 @@ impl Sched {
                          existing Ms"
                     ));
                 }
-                let mut idle = self.idle.lock();
-                self.pidleput(&mut idle, p);
-                drop(idle);
+                if let Some(p) = p {
+                    let mut idle = self.idle.lock();
+                    self.pidleput(&mut idle, p);
+                    drop(idle);
+                }
                 if spinning {
                     self.idle.unclaim_spinning();
                 }
                 lock(&self.allm).retain(|x| x.id != id);
                 self.m_exited();
+                // No more Ms than are alive now can run: blocking sections past that many
+                // (less the Ps' share) wait from now on.
+                self.blocking.os_refused(self.nthreads.load(SeqCst));
                 // With no M at all nobody would ever look at the queues again: sysmon retries
                 // (see `Sysmon::no_m_for_work`), so leave its deep sleep.
                 self.sysmon.wake();
+                false
             }
         }
     }
@@ -662,9 +702,12 @@ impl Sched {
         }
         self.reactor.netpoll_break();
         self.sysmon.stop();
-        // An M dropping its own runtime cannot wait for itself.
-        let me = usize::from(context::current_p(self).is_some());
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // An M dropping its own runtime cannot wait for itself — whether it holds a P (a
+        // task) or not (a blocking section, whose P was given up or retaken): it is counted
+        // in `nthreads` either way, and exits when its poll returns and it sees the flag.
+        let me = usize::from(context::is_m_of(self));
+        // A timeout too long to add to an `Instant` waits for ever, as `None` does.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut guard = lock(&self.exit_lock);
         while self.nthreads.load(SeqCst) > me {
             match deadline {
@@ -761,6 +804,10 @@ impl Sched {
             handoffs: self.allp.iter().map(|p| p.handoffs.load(Relaxed)).sum(),
             preemptions: self.allp.iter().map(|p| p.preemptions.load(Relaxed)).sum(),
             rescues: self.rescues_total.load(Relaxed),
+            blocking_in_flight: self.blocking.in_flight(),
+            blocking_waiting: self.blocking.waiting(),
+            blocking_cap: self.blocking_cap(),
+            sysmon_restarts: self.sysmon.restarts.load(Relaxed),
             timers: self.allp.iter().map(|p| p.timers.len()).sum(),
             io_sources: self.reactor.sources_len(),
             netpoll_polls: self.reactor.polls_total.load(Relaxed),

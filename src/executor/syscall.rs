@@ -12,11 +12,19 @@
 //!   (the result is already delivered through the `JoinHandle`), so it takes an idle P if there
 //!   is one, else parks as a spare M.
 //!
-//! A burst of blocking calls creates Ms up to `max_threads`; past that the calls wait in the run
-//! queues like any task, and the process never aborts.
+//! Every blocking section holds a slot of [`BlockingSlots`](super::blocking_slots): at most
+//! `usable Ms - procs` run at once, so a burst of blocking calls can never take the Ms that the
+//! Ps need (the OS's thread limit is learned when it first refuses a thread). Past the cap,
+//! `spawn_blocking` tasks and `gmp::fs` calls wait as ordinary tasks holding no M;
+//! `block_in_place`, which cannot wait, takes a slot regardless. The process never aborts.
 
+use super::blocking_slots::WaitKey;
 use super::context;
+use super::sched::Sched;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 /// A blocking section entered this soon after its P was last handed off, with work queued,
 /// hands the P off at once.
@@ -90,16 +98,109 @@ pub(crate) fn exit_syscall(p: usize) {
 /// assert!(n.unwrap() > 0);
 /// ```
 pub fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
-    struct Exit(Option<usize>);
-    impl Drop for Exit {
-        fn drop(&mut self) {
-            if let Some(p) = self.0 {
-                exit_syscall(p);
-            }
+    // It cannot wait for a blocking slot (it is synchronous): it takes one even past the cap,
+    // so the capped callers wait longer instead.
+    let holds_slot = context::with_m_sched(|s| s.blocking.enter_uncapped()).is_some();
+    let _section = Section {
+        p: enter_syscall(),
+        holds_slot,
+    };
+    f()
+}
+
+/// Run `f` in a blocking section on this M, holding a blocking slot already taken.
+fn block_in_place_with_slot<R>(f: impl FnOnce() -> R) -> R {
+    let _section = Section {
+        p: enter_syscall(),
+        holds_slot: true,
+    };
+    f()
+}
+
+/// The end of a blocking section, also when `f` panics: `exit_syscall` (take the P back, or
+/// learn it was handed off), then free the blocking slot (which wakes a task waiting for one,
+/// onto this M's P when it has it back).
+struct Section {
+    p: Option<usize>,
+    holds_slot: bool,
+}
+
+impl Drop for Section {
+    fn drop(&mut self) {
+        if let Some(p) = self.p {
+            exit_syscall(p);
+        }
+        if self.holds_slot {
+            context::with_m_sched(|s| s.blocking.release());
         }
     }
-    let _exit = Exit(enter_syscall());
-    f()
+}
+
+/// Waits for a blocking slot (see [`BlockingSlots`](super::blocking_slots::BlockingSlots)):
+/// ready with `true` once one is held, or with `false` at once where there is nothing to cap
+/// (not on an M: a `block_on` thread or a foreign one runs the call as it is). Dropped while
+/// waiting, it leaves the queue (passing on a wakeup it was given).
+pub(crate) struct SlotWait {
+    /// The runtime whose queue this waits in (set while queued: the drop may run anywhere).
+    sched: Option<Arc<Sched>>,
+    key: WaitKey,
+}
+
+impl SlotWait {
+    pub(crate) fn new() -> SlotWait {
+        SlotWait {
+            sched: None,
+            key: None,
+        }
+    }
+
+    pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
+        let Some(sched) = context::with_m_sched(|s| s.clone()) else {
+            return Poll::Ready(false);
+        };
+        loop {
+            let cap = sched.blocking_cap();
+            if sched
+                .blocking
+                .poll_acquire(cap, &mut self.key, cx)
+                .is_pending()
+            {
+                self.sched = Some(sched);
+                return Poll::Pending;
+            }
+            self.sched = None;
+            // An M for every P besides the ones in blocking sections. If the OS refused one,
+            // the cap just shrank to what it allows: keep the slot only if still under it.
+            if sched.ensure_ms_for_blocking() || sched.blocking.in_flight() <= sched.blocking_cap()
+            {
+                return Poll::Ready(true);
+            }
+            sched.blocking.release();
+        }
+    }
+}
+
+impl Drop for SlotWait {
+    fn drop(&mut self) {
+        if let Some(s) = self.sched.take() {
+            s.blocking.cancel(&mut self.key);
+        }
+    }
+}
+
+/// An async blocking section, for gmp's own blocking APIs (`gmp::fs`, process waits): waits
+/// for a blocking slot when the runtime is at its cap of concurrent blocking sections (so
+/// `procs` Ms always stay free for the Ps), then runs `f` in place on this M inside a blocking
+/// section. A short call costs no thread switch; a long one has its P handed to another M by
+/// sysmon.
+#[allow(dead_code)] // used by gmp::fs and gmp::process
+pub(crate) async fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
+    let mut wait = SlotWait::new();
+    if std::future::poll_fn(|cx| wait.poll_wait(cx)).await {
+        block_in_place_with_slot(f)
+    } else {
+        f()
+    }
 }
 
 /// Run a blocking closure as a task in a blocking section, and await its result.
@@ -128,35 +229,40 @@ where
 {
     let at = Location::caller();
     let handle = Handle::try_current().unwrap_or_else(|_| crate::runtime::global_handle().clone());
-    handle.sched.spawn(BlockingTask(Some(f)), at)
+    handle.sched.spawn(BlockingTask::new(f), at)
 }
 
-/// The future of a `spawn_blocking` task: runs the closure on its first poll.
-pub(crate) struct BlockingTask<F>(pub(crate) Option<F>);
+/// The future of a `spawn_blocking` task: waits for a blocking slot (an ordinary waiting
+/// task, holding no M, while the runtime is at its cap), then runs the closure in place.
+pub(crate) struct BlockingTask<F> {
+    f: Option<F>,
+    wait: SlotWait,
+}
+
+impl<F> BlockingTask<F> {
+    pub(crate) fn new(f: F) -> BlockingTask<F> {
+        BlockingTask {
+            f: Some(f),
+            wait: SlotWait::new(),
+        }
+    }
+}
 
 impl<F> Unpin for BlockingTask<F> {}
 
 impl<F: FnOnce() -> R, R> std::future::Future for BlockingTask<F> {
     type Output = R;
 
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<R> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<R> {
+        let holds_slot = ready!(self.wait.poll_wait(cx));
         let f = self
-            .0
+            .f
             .take()
             .expect("gmp: blocking task polled after completion");
-        std::task::Poll::Ready(block_in_place(f))
+        Poll::Ready(if holds_slot {
+            block_in_place_with_slot(f)
+        } else {
+            f()
+        })
     }
-}
-
-/// An async blocking section, for gmp's own blocking APIs (`gmp::fs`, process waits): waits
-/// for a blocking slot when the runtime is at its cap of concurrent blocking sections (so
-/// `procs` Ms always stay free for the Ps), then runs `f` in place on this M inside a blocking
-/// section ([`block_in_place`]). A short call costs no thread switch; a long one has its P
-/// handed to another M by sysmon.
-#[allow(dead_code)] // used by gmp::fs and gmp::process
-pub(crate) async fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
-    block_in_place(f)
 }

@@ -53,8 +53,9 @@ struct M {
     seen: Vec<(u64, Instant)>,
 }
 
-/// Thread entry of an M started by `newm`, already owning P `p`.
-pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: usize, spinning: bool) {
+/// Thread entry of an M started by `newm`, already owning P `p`, or a spare M (`None`) that
+/// parks on the idle list until `startm` hands it a P.
+pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, spinning: bool) {
     // The M blocked in the poll sleeps on a timerfd: keep its deadlines tight.
     crate::sysmon::set_timer_slack(10_000);
     context::enter_worker(Handle {
@@ -69,8 +70,16 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: usize, spinning
         rng: seed | 1,
         seen: vec![(u64::MAX, Instant::now()); sched.allp.len()],
     };
-    m.acquirep(&sched, p);
-    m.schedule(&sched);
+    let has_p = match p {
+        Some(p) => {
+            m.acquirep(&sched, p);
+            true
+        }
+        None => m.stopm(&sched),
+    };
+    if has_p {
+        m.schedule(&sched);
+    }
     m.exit(&sched);
 }
 
@@ -462,7 +471,15 @@ impl M {
             if sched.shutdown.load(SeqCst) {
                 return false;
             }
-            let woken = self.shared.parker.park_timeout(sched.config.keep_alive);
+            // Only a spare M waits with a timeout. A kept one parks until woken: with a tiny
+            // keep-alive, a timed park would return at once and the idle M would spin.
+            let spare = sched.nthreads() > sched.procs() + 1;
+            let woken = if spare {
+                self.shared.parker.park_timeout(sched.config.keep_alive)
+            } else {
+                self.shared.parker.park();
+                true
+            };
             if !woken
                 && sched.nthreads() > sched.procs() + 1
                 && self.shared.take_nextp().is_none()

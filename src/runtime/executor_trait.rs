@@ -74,7 +74,7 @@ impl executor_trait::Executor for Handle {
 #[async_trait]
 impl executor_trait::BlockingExecutor for Handle {
     async fn spawn_blocking(&self, f: Box<dyn FnOnce() + Send + 'static>) {
-        let task = self.sched.spawn(BlockingTask(Some(f)), Location::caller());
+        let task = self.sched.spawn(BlockingTask::new(f), Location::caller());
         if let Err(e) = task.await {
             if e.is_panic() {
                 resume_unwind(e.into_panic());

@@ -45,6 +45,16 @@ pub struct RuntimeMetrics {
     pub preemptions: u64,
     /// Stuck-P rescues made by sysmon.
     pub rescues: u64,
+    /// Blocking sections running now (`spawn_blocking`, `block_in_place`, `gmp::fs`).
+    pub blocking_in_flight: usize,
+    /// Blocking tasks waiting for a slot: the runtime is at its cap of concurrent blocking
+    /// sections (`blocking_cap`), so these hold no M until one ends.
+    pub blocking_waiting: usize,
+    /// At most this many blocking sections run at once: the Ms the runtime may have
+    /// (`max_threads`, or fewer once the OS refused a thread) less one per P, at least 1.
+    pub blocking_cap: usize,
+    /// Panics caught in sysmon, each followed by a restart (a bug in gmp if ever non-zero).
+    pub sysmon_restarts: u64,
     /// Timers pending in the Ps' heaps (cancelled ones not yet cleaned up included).
     pub timers: usize,
     /// I/O sources registered with the reactor.

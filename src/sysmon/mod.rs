@@ -24,7 +24,8 @@ use crate::executor::park::Parker;
 use crate::executor::sched::Sched;
 use crate::loom::lock;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering::*};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -46,6 +47,14 @@ pub(crate) fn set_timer_slack(ns: u64) {
     }
 }
 
+/// The message of a caught panic, if it is a string.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string panic payload")
+}
+
 /// The handle the scheduler keeps on its sysmon thread.
 pub(crate) struct SysmonHandle {
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -56,6 +65,11 @@ pub(crate) struct SysmonHandle {
     kicked: AtomicBool,
     /// sysmon is sleeping longer than its minimum (backed off after idle cycles).
     backed_off: AtomicBool,
+    /// Panics caught in sysmon, each followed by a restart.
+    pub(crate) restarts: AtomicU64,
+    /// Tests: panic in this many coming cycles.
+    #[cfg(test)]
+    pub(crate) inject_panics: std::sync::atomic::AtomicUsize,
 }
 
 impl SysmonHandle {
@@ -66,6 +80,9 @@ impl SysmonHandle {
             sleeping: AtomicBool::new(false),
             kicked: AtomicBool::new(false),
             backed_off: AtomicBool::new(false),
+            restarts: AtomicU64::new(0),
+            #[cfg(test)]
+            inject_panics: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -153,11 +170,45 @@ impl Sysmon {
         }
     }
 
+    /// sysmon's thread body. A panic in a cycle (a bug in gmp) must never leave the runtime
+    /// without its monitor — no handoff, no rescue, no netpoll fallback, silently. It is
+    /// caught, counted (`RuntimeMetrics::sysmon_restarts`), reported once on stderr, and
+    /// sysmon starts over with fresh per-P state, after a pause that doubles with each panic
+    /// in a row (1ms up to 1s), so a panic that repeats every cycle cannot burn a CPU.
     fn run(mut self) {
+        set_timer_slack(1_000);
+        let mut pause = Duration::from_millis(1);
+        loop {
+            let cycles = AtomicU64::new(0);
+            let run = std::panic::catch_unwind(AssertUnwindSafe(|| self.run_cycles(&cycles)));
+            let Err(panic) = run else {
+                return; // shutdown
+            };
+            let sched = &self.sched;
+            let n = sched.sysmon.restarts.fetch_add(1, SeqCst) + 1;
+            if n == 1 {
+                crate::executor::wake::report_line(format!(
+                    "gmp: sysmon panicked ({}); restarted it. This is a bug in gmp: please \
+                     report it",
+                    panic_message(&*panic)
+                ));
+            }
+            if sched.shutdown.load(SeqCst) {
+                return;
+            }
+            self.watch = vec![PWatch::default(); sched.allp.len()];
+            if cycles.load(Relaxed) > 0 {
+                pause = Duration::from_millis(1);
+            }
+            sched.sysmon.parker.park_timeout(pause);
+            pause = (pause * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    fn run_cycles(&mut self, cycles: &AtomicU64) {
         let mut delay = MIN_DELAY;
         let mut idle = 0u32;
         let sched = self.sched.clone();
-        set_timer_slack(1_000);
         while !sched.shutdown.load(SeqCst) {
             if sched.sysmon.kicked.swap(false, SeqCst) {
                 idle = 0;
@@ -177,6 +228,15 @@ impl Sysmon {
                 idle = 0;
                 continue;
             }
+            #[cfg(test)]
+            if sched
+                .sysmon
+                .inject_panics
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                panic!("an injected sysmon panic");
+            }
             let now = sched.reactor.now_ns();
             sched.tick_coarse_now();
             let mut acted = false;
@@ -184,11 +244,12 @@ impl Sysmon {
             acted |= self.timers_overdue(now);
             acted |= self.timers_due(now);
             self.no_m_for_work();
-            acted |= retake::retake(&mut self, now);
+            acted |= retake::retake(self, now);
             if sched.config.stuck_rescue {
-                acted |= rescue::rescue(&mut self, now);
+                acted |= rescue::rescue(self, now);
             }
             self.trace();
+            cycles.fetch_add(1, Relaxed);
             if acted {
                 idle = 0;
             } else {
@@ -223,7 +284,7 @@ impl Sysmon {
     /// Go: "poll network if not polled for more than 10ms".
     fn netpoll_fallback(&self, now: u64) -> bool {
         let r = &self.sched.reactor;
-        if r.has_sources() && !r.is_blocked() && now > r.last_poll() + FORCE_POLL_NS {
+        if r.has_sources() && !r.is_blocked() && now > r.last_poll().saturating_add(FORCE_POLL_NS) {
             return r.poll_nonblocking() > 0;
         }
         false
@@ -236,7 +297,7 @@ impl Sysmon {
         let mut fired = false;
         for p in self.sched.allp.iter() {
             let when = p.timers.when();
-            if when != u64::MAX && when + OVERDUE_NS <= now {
+            if when != u64::MAX && when.saturating_add(OVERDUE_NS) <= now {
                 p.timers.run(now);
                 fired = true;
             }
@@ -276,5 +337,49 @@ impl Sysmon {
             let detail = self.sched.config.debug.scheddetail;
             eprint!("{}", crate::runtime::schedtrace(&self.sched, detail));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::SeqCst;
+    use std::time::{Duration, Instant};
+
+    /// A panic in sysmon is caught and counted, and sysmon carries on: it still hands off a P
+    /// stuck in a blocking section afterwards.
+    #[test]
+    fn a_sysmon_panic_restarts_sysmon() {
+        let rt = crate::Runtime::builder().procs(1).build().unwrap();
+        let sched = rt.handle().sched.clone();
+        sched.sysmon.inject_panics.store(1, SeqCst);
+        // Keep sysmon out of its deep sleep so that it cycles (and panics) now.
+        let _t = rt.spawn(async { crate::time::sleep(Duration::from_secs(60)).await });
+        let start = Instant::now();
+        while sched.sysmon.restarts.load(SeqCst) == 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "sysmon never panicked"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // One P, stuck for 200ms in a blocking call with work queued behind it: only a live
+        // sysmon hands that P to another M.
+        let ran = rt.block_on(async {
+            let blocker = crate::spawn(async {
+                crate::block_in_place(|| std::thread::sleep(Duration::from_millis(200)))
+            });
+            let behind = crate::spawn(async { Instant::now() });
+            let t0 = Instant::now();
+            let at = behind.await.unwrap();
+            blocker.await.unwrap();
+            at.duration_since(t0)
+        });
+        assert!(
+            ran < Duration::from_millis(150),
+            "the queued task waited {ran:?}: sysmon did not hand the P off"
+        );
+        let m = rt.handle().metrics();
+        assert_eq!(m.sysmon_restarts, 1);
+        assert!(m.handoffs >= 1);
     }
 }

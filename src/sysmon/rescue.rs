@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
     let sched = sm.sched.clone();
-    let slice = sched.config.time_slice.as_nanos() as u64;
+    let slice = crate::reactor::saturating_ns(sched.config.time_slice);
     let mut acted = false;
     // Reserve Ps are watched too: a lent P can pick up another CPU hog from the queue.
     for i in 0..sched.allp.len() {
@@ -37,7 +37,7 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
             }
             continue;
         }
-        if now - w.pollwhen <= 2 * slice {
+        if now - w.pollwhen <= slice.saturating_mul(2) {
             continue;
         }
         let queued = !pp.runq.is_empty();

@@ -11,7 +11,7 @@ const SYSCALL_RETAKE_NS: u64 = 10_000_000;
 /// One pass over the Ps; returns true if it retook a P or set a preempt flag.
 pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
     let sched = sm.sched.clone();
-    let slice = sched.config.time_slice.as_nanos() as u64;
+    let slice = crate::reactor::saturating_ns(sched.config.time_slice);
     let mut acted = false;
     for (i, pp) in sched.allp.iter().enumerate() {
         let w = &mut sm.watch[i];

@@ -37,3 +37,64 @@ pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Run this test binary again as a child process, running only the test named `entry` with
+/// `var=scenario` in its environment (`configure` may add limits, a uid, …); fail if it
+/// hangs past `limit` or fails, or if it does not print `scenario <name> ok`. Returns its
+/// stdout and stderr.
+#[allow(dead_code)] // not every test binary runs children
+pub fn run_child(
+    entry: &str,
+    var: &str,
+    scenario: &str,
+    limit: Duration,
+    configure: impl FnOnce(&mut std::process::Command),
+) -> (String, String) {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", entry, "--nocapture", "--test-threads=1"])
+        .env(var, scenario)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    configure(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "scenario {scenario} hung for {limit:?}; stderr:\n{}",
+                err_reader.join().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stderr = err_reader.join().unwrap();
+    let stdout = out_reader.join().unwrap();
+    assert!(
+        status.success(),
+        "scenario {scenario} failed ({status}); stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.contains(&format!("scenario {scenario} ok")),
+        "scenario {scenario} did not finish; stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    (stdout, stderr)
+}
