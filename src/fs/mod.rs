@@ -1,6 +1,6 @@
 //! Files and directories: tokio's `tokio::fs` surface, run the way Go runs `os` calls.
 //!
-//! The names and signatures are tokio's, so a port is a rename: [`read`], [`write`],
+//! The names and signatures are tokio's, so a port is a rename: [`read`], [`write`](fn@write),
 //! [`metadata`], [`read_dir`], [`File`], [`OpenOptions`], … Operating systems offer no
 //! readiness-based file I/O, so every call here is an ordinary blocking `std::fs` call — run
 //! **in a blocking section on the calling M**, Go's `entersyscall`/`exitsyscall`:
@@ -247,4 +247,32 @@ pub async fn set_permissions(path: impl AsRef<Path>, perm: Permissions) -> io::R
 pub async fn try_exists(path: impl AsRef<Path>) -> io::Result<bool> {
     let path = path.as_ref();
     blocking(|| path.try_exists()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_eintr;
+    use std::io;
+
+    #[test]
+    fn retry_eintr_retries_only_interrupted() {
+        let mut calls = 0;
+        let r = retry_eintr(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(io::Error::from(io::ErrorKind::Interrupted))
+            } else {
+                Ok(calls)
+            }
+        });
+        assert_eq!(r.unwrap(), 3);
+
+        let mut calls = 0;
+        let r: io::Result<()> = retry_eintr(|| {
+            calls += 1;
+            Err(io::Error::from(io::ErrorKind::NotFound))
+        });
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert_eq!(calls, 1);
+    }
 }
