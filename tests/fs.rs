@@ -746,3 +746,23 @@ fn tokio_io_traits() {
         tokio::io::AsyncWriteExt::flush(&mut f).await.unwrap();
     });
 }
+
+/// What tokio's types are, gmp's are: `File`, `ReadDir`, `DirEntry`, `OpenOptions` are `Send`
+/// and `Sync`, and the futures are `Send` (so they can be spawned) when their arguments are.
+#[test]
+fn types_and_futures_are_send() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>(_: &T) {}
+    send_sync::<File>();
+    send_sync::<OpenOptions>();
+    send_sync::<fs::ReadDir>();
+    send_sync::<fs::DirEntry>();
+    send(&fs::read("p"));
+    send(&fs::write("p", b"x"));
+    send(&fs::metadata(PathBuf::from("p")));
+    send(&fs::read_dir("p"));
+    send(&File::open("p"));
+    send(&OpenOptions::new().open("p"));
+    send(&fs::copy("a", "b"));
+    send(&fs::try_exists("p"));
+}
