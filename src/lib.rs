@@ -33,6 +33,8 @@
 mod executor;
 #[cfg(loom)]
 pub mod executor;
+#[cfg(not(loom))]
+pub mod fs;
 #[cfg(all(feature = "hyper", not(loom)))]
 pub mod hyper;
 mod loom;
