@@ -238,27 +238,27 @@ fn no_zombie_left() {
 
 #[test]
 fn cat_round_trip_through_piped_stdin_and_stdout() {
-    on_runtime(2, "cat round trip", || cat_round_trip());
+    on_runtime(2, "cat round trip", cat_round_trip);
 }
 
 #[test]
 fn cat_streams_a_megabyte_both_ways() {
-    on_runtime(2, "cat 1 MiB", || cat_streams_a_megabyte());
+    on_runtime(2, "cat 1 MiB", cat_streams_a_megabyte);
 }
 
 #[test]
 fn exit_codes_and_output_come_back() {
-    on_runtime(2, "exit codes", || exit_codes());
+    on_runtime(2, "exit codes", exit_codes);
 }
 
 #[test]
 fn kill_a_sleeping_child_then_wait_gives_sigkill() {
-    on_runtime(2, "kill", || kill_then_wait());
+    on_runtime(2, "kill", kill_then_wait);
 }
 
 #[test]
 fn kill_of_an_exited_child_is_ok() {
-    on_runtime(2, "kill after exit", || kill_after_exit_is_ok());
+    on_runtime(2, "kill after exit", kill_after_exit_is_ok);
 }
 
 #[test]
@@ -333,32 +333,59 @@ fn a_child_spawned_outside_any_runtime_is_awaited_on_the_global_one() {
 
 /// A dropped child whose runtime shuts down before it exits: the reaper moves to the global
 /// runtime and still reaps it.
-#[test]
-fn a_dropped_child_outliving_its_runtime_is_still_reaped() {
-    let pid = support::with_deadline(DEADLINE, "outliving its runtime", || {
-        let rt = runtime(1);
-        let (pid, stdin) = rt.block_on(async {
-            let mut child = Command::new("sh")
-                .args(["-c", "read line"])
-                .stdin(Stdio::piped())
-                .spawn()
-                .unwrap();
-            (child.id().unwrap(), child.stdin.take().unwrap())
-        });
-        drop(rt);
-        assert!(!reaped(pid), "still running: its stdin is open");
-        drop(stdin); // now it exits
-        pid
+fn outliving_its_runtime() {
+    let rt = runtime(1);
+    let (pid, stdin) = rt.block_on(async {
+        let mut child = Command::new("sh")
+            .args(["-c", "read line"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        (child.id().unwrap(), child.stdin.take().unwrap())
     });
+    drop(rt);
+    assert!(!reaped(pid), "still running: its stdin is open");
+    drop(stdin); // now it exits
     wait_until("the child to be reaped after its runtime shut down", || {
         reaped(pid)
     });
 }
 
+/// A task holding a `kill_on_drop` child is dropped by its runtime's shutdown: the child is
+/// killed, and reaped even though the runtime it belonged to is gone.
+fn dropped_by_shutdown() {
+    let rt = runtime(2);
+    let (tx, rx) = std::sync::mpsc::channel();
+    drop(rt.spawn(async move {
+        let child = Command::new("sleep")
+            .arg("100")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        tx.send(child.id().unwrap()).unwrap();
+        std::future::pending::<()>().await;
+        drop(child);
+    }));
+    let pid = rx.recv_timeout(DEADLINE).unwrap();
+    drop(rt);
+    wait_until("the child of a shut-down runtime to be reaped", || {
+        reaped(pid)
+    });
+}
+
+#[test]
+fn a_dropped_child_outliving_its_runtime_is_still_reaped() {
+    support::with_deadline(DEADLINE, "outliving its runtime", outliving_its_runtime);
+}
+
+#[test]
+fn a_child_dropped_by_runtime_shutdown_is_killed_and_reaped() {
+    support::with_deadline(DEADLINE, "dropped by shutdown", dropped_by_shutdown);
+}
+
 #[cfg(feature = "tokio-io")]
 #[test]
 fn child_pipes_implement_tokio_io() {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     on_runtime(2, "tokio-io", || async {
         let mut child = Command::new("cat")
             .stdin(Stdio::piped())
@@ -478,6 +505,8 @@ fn fallback_child() {
     rt.block_on(kill_after_exit_is_ok());
     kill_on_drop_reaps(&rt);
     dropped_child_reaped(&rt);
+    outliving_its_runtime();
+    dropped_by_shutdown();
     let took = rt.block_on(many_children(200));
     println!("200 children on 2 Ps, SIGCHLD reaper: {took:?}");
     no_zombie_left();
