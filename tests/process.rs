@@ -274,6 +274,16 @@ fn dropped_child_is_reaped_in_background() {
 }
 
 #[test]
+fn process_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + Unpin>() {}
+    send_sync::<Command>();
+    send_sync::<gmp::process::Child>();
+    send_sync::<gmp::process::ChildStdin>();
+    send_sync::<gmp::process::ChildStdout>();
+    send_sync::<gmp::process::ChildStderr>();
+}
+
+#[test]
 fn missing_program_is_not_found() {
     on_runtime(1, "NotFound", || async {
         for program in ["/no/such/dir/gmp-missing", "gmp-no-such-program-on-path"] {

@@ -370,3 +370,10 @@ fn child() {
     let mut sink = Vec::new();
     std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink).unwrap();
 }
+
+#[test]
+fn signal_is_send_and_sync() {
+    fn send_sync<T: Send + Sync + Unpin>() {}
+    send_sync::<Signal>();
+    send_sync::<SignalKind>();
+}

@@ -22,8 +22,9 @@
 //! Rules:
 //! - Listening for a signal installs gmp's handler for it for the rest of the process (as
 //!   in tokio): its default action no longer happens, even after the listener is dropped.
-//! - A handler the program installed *before* gmp's is chained: called after gmp's, if it
-//!   was a function. One installed *after* replaces gmp's, as the OS does.
+//! - A handler the program installed *before* gmp's is chained: called first (so it has run
+//!   when a listener wakes), if it was a function. One installed *after* replaces gmp's, as
+//!   the OS does.
 //! - gmp's own `GMPDEBUG=dumpsignal=1` (SIGUSR1) goes through the same handler, so it and a
 //!   program's SIGUSR1 listeners both work.
 //! - `SIGKILL` and `SIGSTOP` cannot be caught, and the faults `SIGILL`/`SIGFPE`/`SIGSEGV`

@@ -10,9 +10,9 @@
 //! signals between two `recv`s coalesce into one, as in tokio).
 //!
 //! Invariants:
-//! - The handler is async-signal-safe: atomic stores, one non-blocking `write` (a full pipe
-//!   already has a reader due, so `EAGAIN` is ignored), the call to the handler that was
-//!   installed before gmp's, and `errno` restored. No lock, no allocation.
+//! - The handler is async-signal-safe: the call to the handler that was installed before
+//!   gmp's, atomic stores, one non-blocking `write` (a full pipe already has a reader due, so
+//!   `EAGAIN` is ignored), and `errno` restored. No lock, no allocation.
 //! - No signal is lost: the handler sets the pending flag *before* it writes the byte, and
 //!   `dispatch` drains the pipe *before* it takes the flags, so a flag whose byte was drained
 //!   is always seen.
@@ -23,8 +23,9 @@
 //! - A handler is installed once per signal number, under `INSTALL`, and never removed (a
 //!   signal gmp has listened to stays caught, as in tokio). The handler that was there before
 //!   is recorded *before* gmp's is installed, so it is chained from the first signal on; if
-//!   it was a function it is called after gmp's work (`SIG_DFL`/`SIG_IGN` are not emulated:
-//!   a listened-to SIGINT no longer ends the process, which is the point of `ctrl_c`).
+//!   it was a function it is called first, so it has run by the time any listener wakes
+//!   (`SIG_DFL`/`SIG_IGN` are not emulated: a listened-to SIGINT no longer ends the
+//!   process, which is the point of `ctrl_c`).
 //! - In-crate code that has no task (sysmon's `GMPDEBUG=dumpsignal`) installs through
 //!   [`install`] too and polls a second per-signal flag with [`take_raw`]; so gmp's own
 //!   SIGUSR1 and a program's SIGUSR1 listeners coexist.
@@ -162,6 +163,8 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
     // SAFETY: `__errno_location` returns a valid pointer to this thread's `errno`.
     let errno = unsafe { *libc::__errno_location() };
     if let Some(slot) = usize::try_from(sig).ok().and_then(|i| SLOTS.get(i)) {
+        // The earlier handler first: by the time a listener wakes, it has run.
+        chain(slot, sig, info, ctx);
         slot.pending.store(true, SeqCst);
         slot.raw.store(true, SeqCst);
         let fd = PIPE_WRITE.load(SeqCst);
@@ -171,7 +174,6 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
             // self-pipe's write end, which is never closed. A failure (a full pipe) is fine.
             unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
         }
-        chain(slot, sig, info, ctx);
     }
     // SAFETY: as above; restores the interrupted code's `errno`.
     unsafe { *libc::__errno_location() = errno };
