@@ -20,6 +20,8 @@
 //!   `EPERM` under some sandboxes; from the first refusal on): each waiting child listens for
 //!   SIGCHLD through `gmp::signal` and tries `waitpid(pid, WNOHANG)` on each delivery.
 //!   `GMP_NO_PIDFD=1` in the environment (read once, at the first spawn) forces this path.
+//!   It installs gmp's SIGCHLD handler (`SA_RESTART`) for the rest of the process, as
+//!   listening for any signal does; the pidfd path installs none.
 //!
 //! Invariants and rules:
 //! - gmp reaps only its own children, by pid (`waitpid(pid)`, never `waitpid(-1)`), so
