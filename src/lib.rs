@@ -52,7 +52,11 @@ mod reactor {
     pub(crate) mod timers;
 }
 #[cfg(not(loom))]
+pub mod process;
+#[cfg(not(loom))]
 mod runtime;
+#[cfg(not(loom))]
+pub mod signal;
 #[cfg(not(loom))]
 mod sysmon;
 #[cfg(not(loom))]
