@@ -193,7 +193,6 @@ impl Drop for SlotWait {
 /// `procs` Ms always stay free for the Ps), then runs `f` in place on this M inside a blocking
 /// section. A short call costs no thread switch; a long one has its P handed to another M by
 /// sysmon.
-#[allow(dead_code)] // used by gmp::fs and gmp::process
 pub(crate) async fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
     let mut wait = SlotWait::new();
     if std::future::poll_fn(|cx| wait.poll_wait(cx)).await {
