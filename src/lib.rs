@@ -35,6 +35,8 @@ mod executor;
 pub mod executor;
 #[cfg(all(feature = "hyper", not(loom)))]
 pub mod hyper;
+#[cfg(not(loom))]
+pub mod io;
 mod loom;
 #[cfg(not(loom))]
 pub mod net;

@@ -67,6 +67,7 @@
 mod addr;
 mod inq;
 pub(crate) mod io_impls;
+mod readiness;
 mod tcp_listener;
 mod tcp_split;
 mod tcp_stream;
