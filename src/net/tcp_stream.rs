@@ -94,7 +94,12 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        TcpStream::finish_connect(mio::net::TcpStream::connect(addr)?).await
+    }
+
+    /// Register a socket whose non-blocking connect has started and wait for its outcome.
+    pub(crate) async fn finish_connect(mio: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_mio(mio)?;
         stream.io.write_io(connect_outcome).await?;
         Ok(stream)
     }
