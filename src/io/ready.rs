@@ -50,8 +50,9 @@ impl Ready {
     /// deregistered or its runtime shut down while a task waited.
     pub const ERROR: Ready = Ready(bits::ERROR);
     /// Every readiness bit.
-    pub const ALL: Ready =
-        Ready(bits::READABLE | bits::WRITABLE | bits::READ_CLOSED | bits::WRITE_CLOSED | bits::ERROR);
+    pub const ALL: Ready = Ready(
+        bits::READABLE | bits::WRITABLE | bits::READ_CLOSED | bits::WRITE_CLOSED | bits::ERROR,
+    );
 
     /// Nothing is ready.
     pub fn is_empty(self) -> bool {

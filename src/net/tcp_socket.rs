@@ -136,25 +136,45 @@ impl TcpSocket {
     /// bookkeeping) and clamps it to `net.core.wmem_max`, so
     /// [`send_buffer_size`](TcpSocket::send_buffer_size) reads back something else.
     pub fn set_send_buffer_size(&self, size: u32) -> io::Result<()> {
-        sys::setsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, clamp_int(size))
+        sys::setsockopt(
+            self.fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            clamp_int(size),
+        )
     }
 
     /// The send buffer size (`SO_SNDBUF`) the kernel uses.
     pub fn send_buffer_size(&self) -> io::Result<u32> {
-        sys::getsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, 0 as libc::c_int)
-            .map(|n| n as u32)
+        sys::getsockopt(
+            self.fd(),
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            0 as libc::c_int,
+        )
+        .map(|n| n as u32)
     }
 
     /// Set the receive buffer size (`SO_RCVBUF`); doubled and clamped (to
     /// `net.core.rmem_max`) like the send buffer's.
     pub fn set_recv_buffer_size(&self, size: u32) -> io::Result<()> {
-        sys::setsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, clamp_int(size))
+        sys::setsockopt(
+            self.fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            clamp_int(size),
+        )
     }
 
     /// The receive buffer size (`SO_RCVBUF`) the kernel uses.
     pub fn recv_buffer_size(&self) -> io::Result<u32> {
-        sys::getsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, 0 as libc::c_int)
-            .map(|n| n as u32)
+        sys::getsockopt(
+            self.fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            0 as libc::c_int,
+        )
+        .map(|n| n as u32)
     }
 
     /// Set `SO_LINGER`: with `Some(t)`, closing the socket waits up to `t` (whole seconds)
@@ -164,7 +184,9 @@ impl TcpSocket {
     pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
         let linger = libc::linger {
             l_onoff: libc::c_int::from(dur.is_some()),
-            l_linger: dur.map_or(0, |d| d.as_secs().min(libc::c_int::MAX as u64) as libc::c_int),
+            l_linger: dur.map_or(0, |d| {
+                d.as_secs().min(libc::c_int::MAX as u64) as libc::c_int
+            }),
         };
         sys::setsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_LINGER, linger)
     }
@@ -193,7 +215,12 @@ impl TcpSocket {
 
     /// Take the pending socket error (`SO_ERROR`), if any, clearing it.
     pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        let e = sys::getsockopt(self.fd(), libc::SOL_SOCKET, libc::SO_ERROR, 0 as libc::c_int)?;
+        let e = sys::getsockopt(
+            self.fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            0 as libc::c_int,
+        )?;
         Ok((e != 0).then(|| io::Error::from_raw_os_error(e)))
     }
 

@@ -6,10 +6,10 @@ use std::io::{self, IoSlice, IoSliceMut, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 
+use crate::io::{Interest, Ready};
 use crate::net::io_impls::{
     impl_async_read, impl_async_write, read_exact_on, read_on, write_all_on,
 };
-use crate::io::{Interest, Ready};
 use crate::net::TcpStream;
 
 /// The read half of a [`TcpStream`], made by [`TcpStream::into_split`].

@@ -5,8 +5,8 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::{Context, Poll};
 
-use crate::net::addr::{each_addr, first_addr, ToSocketAddrs};
 use crate::io::Interest;
+use crate::net::addr::{each_addr, first_addr, ToSocketAddrs};
 use crate::net::readiness::impl_readiness;
 use crate::reactor::IoSource;
 
@@ -164,7 +164,8 @@ impl UdpSocket {
     /// Send `buf` as one datagram to `target` without waiting (see
     /// [`try_send`](UdpSocket::try_send)).
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        self.io.try_io(Interest::WRITABLE, |s| s.send_to(buf, target))
+        self.io
+            .try_io(Interest::WRITABLE, |s| s.send_to(buf, target))
     }
 
     /// Receive one datagram and its sender without waiting (see

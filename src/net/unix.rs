@@ -8,10 +8,10 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{Context, Poll};
 
+use crate::io::Interest;
 use crate::net::io_impls::{
     impl_async_read, impl_async_write, read_exact_on, read_on, write_all_on,
 };
-use crate::io::Interest;
 use crate::net::readiness::{impl_readiness, impl_stream_try_rw};
 use crate::reactor::IoSource;
 

@@ -40,10 +40,7 @@ impl<S: mio::event::Source> IoSource<S> {
         mut io: S,
         interest: Interest,
     ) -> io::Result<IoSource<S>> {
-        let (shared, key) = handle
-            .sched
-            .reactor
-            .register(&mut io, interest.to_mio())?;
+        let (shared, key) = handle.sched.reactor.register(&mut io, interest.to_mio())?;
         // Someone must poll for it: with no M blocked in the poll (e.g. a runtime whose only
         // user so far is a `block_on` thread), start one; once idle it becomes the poller.
         if !handle.sched.reactor.is_blocked() {
