@@ -37,6 +37,8 @@ pub mod executor;
 pub mod fs;
 #[cfg(all(feature = "hyper", not(loom)))]
 pub mod hyper;
+#[cfg(not(loom))]
+pub mod io;
 mod loom;
 #[cfg(not(loom))]
 pub mod net;

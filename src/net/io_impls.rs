@@ -58,7 +58,7 @@ pub(super) fn retry_eintr(mut call: impl FnMut() -> libc::ssize_t) -> io::Result
 }
 
 /// `buf` as possibly uninitialized bytes, for a [`StreamRecv::recv`] into it.
-fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
+pub(super) fn as_uninit(buf: &mut [u8]) -> &mut [MaybeUninit<u8>] {
     // SAFETY: `MaybeUninit<u8>` has the layout of `u8`. The only writer is `recv`, which
     // stores bytes the kernel copied (initialized values), never uninitialized ones, so
     // `buf` is still fully initialized when the borrow ends.

@@ -8,10 +8,16 @@
 //! | type | what |
 //! |---|---|
 //! | [`TcpListener`] | `bind(addr).await`, `accept().await` |
+//! | [`TcpSocket`] | options before `bind`/`listen(backlog)`/`connect`: `SO_REUSEADDR`, `SO_REUSEPORT`, buffer sizes, `TCP_NODELAY`, keepalive, linger |
 //! | [`TcpStream`] | `connect(addr).await`; `futures_io::AsyncRead` + `AsyncWrite`; [`into_split`](TcpStream::into_split) into [`tcp::OwnedReadHalf`] / [`tcp::OwnedWriteHalf`] |
 //! | [`UdpSocket`] | `bind`, `connect`, `send`/`recv`, `send_to`/`recv_from` |
 //! | [`UnixListener`], [`UnixStream`], [`UnixDatagram`] | the same over Unix domain sockets (Unix only) |
 //! | [`ToSocketAddrs`] | what `bind`/`connect`/`send_to` accept: `"127.0.0.1:8080"`, `("localhost", 80)`, a `SocketAddr`, … |
+//!
+//! Every socket also has tokio's readiness API — `ready(Interest)`, `readable()`,
+//! `writable()`, `try_io`, `async_io`, and `try_read`/`try_write` on streams,
+//! `try_send`/`try_recv`/`try_send_to`/`try_recv_from` on datagram sockets — see
+//! [`crate::io`].
 //!
 //! Errors are [`std::io::Error`]s carrying the OS cause:
 //! [`ConnectionRefused`](std::io::ErrorKind::ConnectionRefused),
@@ -67,7 +73,10 @@
 mod addr;
 mod inq;
 pub(crate) mod io_impls;
+mod readiness;
+mod sys;
 mod tcp_listener;
+mod tcp_socket;
 mod tcp_split;
 mod tcp_stream;
 #[cfg(feature = "tokio-io")]
@@ -78,6 +87,7 @@ mod unix;
 
 pub use addr::ToSocketAddrs;
 pub use tcp_listener::TcpListener;
+pub use tcp_socket::TcpSocket;
 pub use tcp_stream::TcpStream;
 pub use udp::UdpSocket;
 #[cfg(unix)]

@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use crate::net::addr::{each_addr, ToSocketAddrs};
-use crate::net::TcpStream;
+use crate::net::tcp_socket::default_backlog;
+use crate::net::{TcpSocket, TcpStream};
 use crate::reactor::IoSource;
 
 /// A TCP socket server, listening for connections.
@@ -45,8 +46,11 @@ pub struct TcpListener {
 }
 
 impl TcpListener {
-    /// Bind a new listener to `addr` and start listening (backlog 128, `SO_REUSEADDR` set, as
-    /// `mio::net::TcpListener::bind` and std do).
+    /// Bind a new listener to `addr` and start listening, with `SO_REUSEADDR` set and an
+    /// accept queue as deep as the kernel allows (`net.core.somaxconn`, 4096 by default
+    /// since Linux 5.4), as Go's `net.Listen` does. (std, mio and tokio listen with 128:
+    /// a burst of connects then overflows the queue and the dropped clients wait out a 1 s
+    /// SYN retry.) For another backlog use [`TcpSocket::listen`].
     ///
     /// `addr` may resolve to several addresses; each is tried in turn and the first that binds
     /// wins. If none does, the error of the last attempt is returned, carrying the OS cause
@@ -72,12 +76,19 @@ impl TcpListener {
     /// ```
     pub async fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
         each_addr(addr, |a| async move {
-            let l = mio::net::TcpListener::bind(a)?;
-            Ok(TcpListener {
-                io: IoSource::new(l)?,
-            })
+            let socket = TcpSocket::new_for_addr(&a)?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(a)?;
+            socket.listen(default_backlog())
         })
         .await
+    }
+
+    /// Wrap a socket that already listens and is non-blocking (from [`TcpSocket::listen`]).
+    pub(crate) fn from_listening(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            io: IoSource::new(mio::net::TcpListener::from_std(listener))?,
+        })
     }
 
     /// Wrap a listener from the standard library, switching it to non-blocking mode.

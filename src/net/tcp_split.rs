@@ -2,10 +2,11 @@
 
 use std::error::Error;
 use std::fmt;
-use std::io::{self, Write};
+use std::io::{self, IoSlice, IoSliceMut, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::sync::Arc;
 
+use crate::io::{Interest, Ready};
 use crate::net::io_impls::{
     impl_async_read, impl_async_write, read_exact_on, read_on, write_all_on,
 };
@@ -61,6 +62,26 @@ fn reunite(read: OwnedReadHalf, mut write: OwnedWriteHalf) -> Result<TcpStream, 
 }
 
 impl OwnedReadHalf {
+    /// Wait until the stream is ready for `interest` (see [`TcpStream::ready`]).
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        self.inner.ready(interest).await
+    }
+
+    /// Wait until the stream is readable (see [`TcpStream::readable`]).
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
+    }
+
+    /// Read without waiting (see [`TcpStream::try_read`]).
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.try_read(buf)
+    }
+
+    /// Read into several buffers without waiting (see [`TcpStream::try_read_vectored`]).
+    pub fn try_read_vectored(&self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
+        self.inner.try_read_vectored(bufs)
+    }
+
     /// Put the halves back together into the original [`TcpStream`]. Fails, handing both
     /// back, if they came from different streams.
     pub fn reunite(self, other: OwnedWriteHalf) -> Result<TcpStream, ReuniteError> {
@@ -94,6 +115,26 @@ impl OwnedReadHalf {
 }
 
 impl OwnedWriteHalf {
+    /// Wait until the stream is ready for `interest` (see [`TcpStream::ready`]).
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        self.inner.ready(interest).await
+    }
+
+    /// Wait until the stream is writable (see [`TcpStream::writable`]).
+    pub async fn writable(&self) -> io::Result<()> {
+        self.inner.writable().await
+    }
+
+    /// Write without waiting (see [`TcpStream::try_write`]).
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.try_write(buf)
+    }
+
+    /// Write from several buffers without waiting (see [`TcpStream::try_write_vectored`]).
+    pub fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.inner.try_write_vectored(bufs)
+    }
+
     /// Put the halves back together; see [`OwnedReadHalf::reunite`].
     pub fn reunite(self, other: OwnedReadHalf) -> Result<TcpStream, ReuniteError> {
         reunite(other, self)

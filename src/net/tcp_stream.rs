@@ -8,6 +8,7 @@ use crate::net::addr::{each_addr, ToSocketAddrs};
 use crate::net::io_impls::{
     impl_async_read, impl_async_write, read_exact_on, read_on, write_all_on,
 };
+use crate::net::readiness::{impl_readiness, impl_stream_try_rw};
 use crate::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use crate::reactor::IoSource;
 
@@ -93,7 +94,12 @@ impl TcpStream {
     }
 
     async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
-        let stream = TcpStream::from_mio(mio::net::TcpStream::connect(addr)?)?;
+        TcpStream::finish_connect(mio::net::TcpStream::connect(addr)?).await
+    }
+
+    /// Register a socket whose non-blocking connect has started and wait for its outcome.
+    pub(crate) async fn finish_connect(mio: mio::net::TcpStream) -> io::Result<TcpStream> {
+        let stream = TcpStream::from_mio(mio)?;
         stream.io.write_io(connect_outcome).await?;
         Ok(stream)
     }
@@ -272,6 +278,9 @@ fn connect_outcome(s: &mio::net::TcpStream) -> io::Result<()> {
         Err(e) => Err(e),
     }
 }
+
+impl_readiness!(TcpStream, |this| this.io);
+impl_stream_try_rw!(TcpStream, |this| this.io);
 
 impl_async_read!(
     /// Reads wait for data without blocking the M. `Ok(0)` is end-of-file.

@@ -5,7 +5,9 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::task::{Context, Poll};
 
+use crate::io::Interest;
 use crate::net::addr::{each_addr, first_addr, ToSocketAddrs};
+use crate::net::readiness::impl_readiness;
 use crate::reactor::IoSource;
 
 /// A UDP socket.
@@ -122,6 +124,61 @@ impl UdpSocket {
         self.io.read_io(|s| s.peek_from(buf)).await
     }
 
+    /// Send `buf` to the connected peer without waiting: `WouldBlock` when the send buffer
+    /// is full (the writable readiness is then cleared; wait with `writable()`).
+    ///
+    /// ```
+    /// use gmp::net::UdpSocket;
+    ///
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// rt.block_on(rt.spawn(async move {
+    ///     let a = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0").await?;
+    ///     a.connect(b.local_addr()?).await?;
+    ///     a.writable().await?;
+    ///     assert_eq!(a.try_send(b"ping")?, 4);
+    ///     let mut buf = [0; 16];
+    ///     let (n, from) = loop {
+    ///         b.readable().await?;
+    ///         match b.try_recv_from(&mut buf) {
+    ///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///             res => break res?,
+    ///         }
+    ///     };
+    ///     assert_eq!((&buf[..n], from), (&b"ping"[..], a.local_addr()?));
+    ///     Ok::<(), std::io::Error>(())
+    /// }))
+    /// .unwrap()
+    /// .unwrap();
+    /// ```
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.try_io(Interest::WRITABLE, |s| s.send(buf))
+    }
+
+    /// Receive one datagram from the connected peer without waiting: `WouldBlock` when none
+    /// is queued (the readable readiness is then cleared; wait with `readable()`).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_io(Interest::READABLE, |s| s.recv(buf))
+    }
+
+    /// Send `buf` as one datagram to `target` without waiting (see
+    /// [`try_send`](UdpSocket::try_send)).
+    pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
+        self.io
+            .try_io(Interest::WRITABLE, |s| s.send_to(buf, target))
+    }
+
+    /// Receive one datagram and its sender without waiting (see
+    /// [`try_recv`](UdpSocket::try_recv)).
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.try_io(Interest::READABLE, |s| s.recv_from(buf))
+    }
+
+    /// Like [`try_recv_from`](UdpSocket::try_recv_from), but leaves the datagram queued.
+    pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.try_io(Interest::READABLE, |s| s.peek_from(buf))
+    }
+
     /// Poll form of [`send`](UdpSocket::send).
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.io.poll_write_io(cx, |s| s.send(buf))
@@ -206,6 +263,8 @@ impl UdpSocket {
         self.io.get_ref().take_error()
     }
 }
+
+impl_readiness!(UdpSocket, |this| this.io);
 
 impl fmt::Debug for UdpSocket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,9 +8,11 @@ use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::task::{Context, Poll};
 
+use crate::io::Interest;
 use crate::net::io_impls::{
     impl_async_read, impl_async_write, read_exact_on, read_on, write_all_on,
 };
+use crate::net::readiness::{impl_readiness, impl_stream_try_rw};
 use crate::reactor::IoSource;
 
 /// A Unix domain socket server, listening for connections on a filesystem path.
@@ -221,6 +223,10 @@ fn connect_outcome(s: &mio::net::UnixStream) -> io::Result<()> {
     }
 }
 
+impl_readiness!(UnixStream, |this| this.io);
+impl_stream_try_rw!(UnixStream, |this| this.io);
+impl_readiness!(UnixDatagram, |this| this.io);
+
 impl_async_read!(UnixStream, |this| this.io);
 
 impl_async_write!(
@@ -311,6 +317,28 @@ impl UnixDatagram {
     /// Receive one datagram and the sender's address.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.read_io(|s| s.recv_from(buf)).await
+    }
+
+    /// Send `buf` to the connected peer without waiting: `WouldBlock` when the send buffer
+    /// is full (the writable readiness is then cleared; wait with `writable()`).
+    pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.try_io(Interest::WRITABLE, |s| s.send(buf))
+    }
+
+    /// Receive one datagram from the connected peer without waiting: `WouldBlock` when none
+    /// is queued (the readable readiness is then cleared; wait with `readable()`).
+    pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.try_io(Interest::READABLE, |s| s.recv(buf))
+    }
+
+    /// Send `buf` as one datagram to the socket file at `path` without waiting.
+    pub fn try_send_to<P: AsRef<Path>>(&self, buf: &[u8], path: P) -> io::Result<usize> {
+        self.io.try_io(Interest::WRITABLE, |s| s.send_to(buf, path))
+    }
+
+    /// Receive one datagram and its sender's address without waiting.
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.try_io(Interest::READABLE, |s| s.recv_from(buf))
     }
 
     /// The local address.

@@ -22,6 +22,7 @@ mod timerfd;
 pub(crate) mod timers;
 
 pub(crate) use io_source::IoSource;
+pub(crate) use io_source::Readiness;
 pub(crate) use scheduled_io::ScheduledIo;
 
 use crate::loom::lock;

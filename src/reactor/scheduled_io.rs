@@ -44,6 +44,13 @@ pub(crate) struct ReadyEvent {
     ready: usize,
 }
 
+impl ReadyEvent {
+    /// The ready bits seen (`READABLE`, …, masked to the direction polled).
+    pub(crate) fn bits(self) -> usize {
+        self.ready
+    }
+}
+
 pub(crate) struct ScheduledIo {
     readiness: AtomicUsize,
     reader: Mutex<Option<Waker>>,
@@ -86,7 +93,8 @@ impl ScheduledIo {
         self.dispatch(ERROR);
     }
 
-    fn ready_now(&self, dir: Direction) -> Option<ReadyEvent> {
+    /// The readiness of `dir` now, without registering a waker (`try_read` and the like).
+    pub(crate) fn ready_now(&self, dir: Direction) -> Option<ReadyEvent> {
         let cur = self.readiness.load(Acquire);
         let ready = cur & dir.mask();
         (ready != 0).then_some(ReadyEvent {
