@@ -155,28 +155,26 @@ impl SlotWait {
     }
 
     pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
-        let Some(sched) = context::with_m_sched(|s| s.clone()) else {
-            return Poll::Ready(false);
-        };
-        loop {
+        context::with_m_sched(|sched| loop {
             let cap = sched.blocking_cap();
-            if sched
-                .blocking
-                .poll_acquire(cap, &mut self.key, cx)
-                .is_pending()
-            {
-                self.sched = Some(sched);
+            if sched.blocking.poll_acquire(cap, &mut self.key, cx).is_pending() {
+                // Keep the runtime for a drop while queued (only on this slow path: the fast
+                // path takes no reference).
+                if self.sched.is_none() {
+                    self.sched = Some(sched.clone());
+                }
                 return Poll::Pending;
             }
-            self.sched = None;
             // An M for every P besides the ones in blocking sections. If the OS refused one,
             // the cap just shrank to what it allows: keep the slot only if still under it.
-            if sched.ensure_ms_for_blocking() || sched.blocking.in_flight() <= sched.blocking_cap()
+            if sched.ensure_ms_for_blocking()
+                || sched.blocking.in_flight() <= sched.blocking_cap()
             {
                 return Poll::Ready(true);
             }
             sched.blocking.release();
-        }
+        })
+        .unwrap_or(Poll::Ready(false))
     }
 }
 
