@@ -98,6 +98,7 @@ pub fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
             }
         }
     }
+    let _section = context::enter_blocking_section();
     let _exit = Exit(enter_syscall());
     f()
 }
