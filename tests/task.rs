@@ -327,7 +327,8 @@ fn abort_handle_from_another_task() {
                 });
                 let abort = h.abort_handle();
                 assert_eq!(abort.id(), h.id());
-                let waiter = gmp::spawn(async move { h.await });
+                // A third task awaits the JoinHandle (a JoinHandle is itself a future).
+                let waiter = gmp::spawn(h);
                 let aborter = gmp::spawn({
                     let abort = abort.clone();
                     async move { abort.abort() }

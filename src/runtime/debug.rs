@@ -77,10 +77,13 @@ mod tests {
                 seed: None,
             }
         );
+        assert!(p.is_empty());
         let (f, p) = DebugFlags::parse("seed=12345");
         assert_eq!(f.seed, Some(12345));
         assert!(p.is_empty());
-        assert!(p.is_empty());
+        let (f, p) = DebugFlags::parse("seed=-1");
+        assert_eq!(f.seed, None);
+        assert!(p[0].contains("seed"), "{p:?}");
         let (_, p) = DebugFlags::parse("bogus=1,schedtrace=x");
         assert_eq!(p.len(), 2);
         assert!(p[0].contains("bogus"));
