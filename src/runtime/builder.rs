@@ -213,8 +213,10 @@ impl Builder {
     ///     .build()
     ///     .unwrap();
     /// rt.block_on(rt.spawn(async {})).unwrap();
-    /// drop(rt); // the M parks before it sees the shutdown, if not before
-    /// assert!(parks.load(SeqCst) >= 1);
+    /// // Out of work, the M parks (on the idle list, or blocked in the network poll).
+    /// while parks.load(SeqCst) == 0 {
+    ///     std::thread::yield_now();
+    /// }
     /// ```
     pub fn on_thread_park<F: Fn() + Send + Sync + 'static>(&mut self, f: F) -> &mut Self {
         self.hooks.set_park(std::sync::Arc::new(f));

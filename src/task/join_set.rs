@@ -237,11 +237,14 @@ impl<T> JoinSet<T> {
     /// let rt = gmp::Runtime::new().unwrap();
     /// rt.block_on(async {
     ///     let mut set = gmp::task::JoinSet::new();
-    ///     let abort = set.spawn(async { 7 });
-    ///     while !abort.is_finished() {
-    ///         gmp::yield_now().await;
-    ///     }
-    ///     assert_eq!(set.try_join_next().unwrap().unwrap(), 7);
+    ///     set.spawn(async { 7 });
+    ///     let out = loop {
+    ///         match set.try_join_next() {
+    ///             Some(res) => break res.unwrap(),
+    ///             None => gmp::yield_now().await, // not finished yet
+    ///         }
+    ///     };
+    ///     assert_eq!(out, 7);
     ///     assert!(set.try_join_next().is_none());
     /// });
     /// ```
