@@ -62,6 +62,8 @@ pub mod signal;
 #[cfg(not(loom))]
 mod sysmon;
 #[cfg(not(loom))]
+pub mod task;
+#[cfg(not(loom))]
 pub mod time;
 #[cfg(not(loom))]
 pub use executor::coop;
@@ -111,7 +113,9 @@ where
 /// Run a future to completion on this thread, on the current runtime or else the global one.
 ///
 /// # Panics
-/// Inside a task or inside another `block_on` (it would block a thread the runtime needs).
+/// Inside a task or inside another `block_on` (it would block a thread the runtime needs),
+/// except inside a blocking section (`spawn_blocking`, `block_in_place`), where it runs on
+/// the task's runtime as in tokio.
 ///
 /// ```
 /// assert_eq!(gmp::block_on(async { 7 }), 7);

@@ -155,7 +155,7 @@ fn schedtrace_lines_have_gos_shape() {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "trace_child", "--nocapture", "--test-threads=1"])
         .env("GMP_TRACE_CHILD", "1")
-        .env("GMPDEBUG", "schedtrace=50,scheddetail=1,bogus=1")
+        .env("GMPDEBUG", "schedtrace=50,scheddetail=1,bogus=1,seed=777")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -168,7 +168,7 @@ fn schedtrace_lines_have_gos_shape() {
     assert!(sched.len() >= 2, "{stderr}");
     for line in &sched {
         // SCHED 1004ms: gomaxprocs=2 idleprocs=.. threads=.. spinningthreads=.. needspinning=..
-        //   idlethreads=.. runqueue=.. [ a b ] schedticks=[ c d ]
+        //   idlethreads=.. runqueue=.. [ a b ] schedticks=[ c d ] seed=777
         let rest = line.strip_prefix("SCHED ").unwrap();
         let (ms, rest) = rest.split_once("ms: ").expect(line);
         ms.parse::<u64>().expect(line);
@@ -196,7 +196,9 @@ fn schedtrace_lines_have_gos_shape() {
         assert!(fields.starts_with("gomaxprocs=2 "));
         let (runqs, ticks) = brackets.split_once(" ] schedticks=[").expect(line);
         assert_eq!(runqs.split_whitespace().count(), 2, "{line}");
-        let ticks = ticks.strip_suffix(" ]").expect(line);
+        // Last, gmp's own field: the scheduler's seed, here from `GMPDEBUG=seed=777`.
+        let (ticks, seed) = ticks.rsplit_once(" ] seed=").expect(line);
+        assert_eq!(seed, "777", "{line}");
         assert_eq!(ticks.split_whitespace().count(), 2, "{line}");
         for n in runqs.split_whitespace().chain(ticks.split_whitespace()) {
             n.parse::<u64>().expect(line);

@@ -5,7 +5,9 @@
 //!
 //! Ignored by default; CI runs it for a bounded time:
 //! `GMP_STRESS_SECS=60 cargo test --release --test stress -- --ignored --nocapture`.
-//! The seed is printed; replay with `GMP_STRESS_SEED=<seed>`.
+//! The seed is printed; replay with `GMP_STRESS_SEED=<seed>`. It seeds both the load and the
+//! scheduler's own random choices (`Builder::rng_seed`); the OS's thread interleaving is not
+//! replayed, so a replay repeats the same choices, not necessarily the same failure.
 
 use gmp::net::{TcpListener, TcpStream};
 use std::net::SocketAddr;
@@ -177,7 +179,10 @@ fn stress() {
                 .unwrap()
                 .as_nanos() as u64
         });
-    eprintln!("stress: {secs}s, seed {seed} (replay with GMP_STRESS_SEED={seed})");
+    eprintln!(
+        "stress: {secs}s, seed {seed} for the load and the scheduler (replay with \
+         GMP_STRESS_SEED={seed})"
+    );
     // The deliberate panics would flood stderr; keep every other panic's report.
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -186,7 +191,12 @@ fn stress() {
         }
     }));
     let ledger = Arc::new(Ledger::default());
-    let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+    // The seed fixes the scheduler's random choices too (each M's steal order).
+    let rt = gmp::Runtime::builder()
+        .procs(2)
+        .rng_seed(seed)
+        .build()
+        .unwrap();
     let done = Arc::new(AtomicBool::new(false));
 
     // Watchdog: no progress for 5 s fails the run with the scheduler's state.

@@ -510,9 +510,12 @@ fn unknown_argument(kind: Kind, key: &proc_macro2::Ident) -> syn::Error {
     let name = key.to_string();
     let hint = match name.as_str() {
         "worker_threads" => "; gmp calls the number of parallel workers `procs`".to_string(),
-        "flavor" => {
-            "; gmp has a single scheduler, use `procs = 1` to run on one processor".to_string()
-        }
+        "flavor" => "; gmp has one scheduler, so there is no flavor to pick\n\
+             for tokio's `current_thread`, write `procs = 1`: spawned tasks then run one at a \
+             time, but on a runtime thread (an M), not on the thread running the body, so the \
+             body and one task can run at the same time, and blocking sections may add Ms; for \
+             `multi_thread`, leave it out (or set `procs = N`)"
+            .to_string(),
         _ => match closest_argument(&name) {
             Some(candidate) => format!(", did you mean `{candidate}`?"),
             None => String::new(),

@@ -28,6 +28,9 @@ pub(crate) struct Context {
     handle: RefCell<Option<Handle>>,
     /// Inside `block_on` (nesting it would deadlock or starve).
     in_block_on: Cell<bool>,
+    /// How many blocking sections (`block_in_place`, `spawn_blocking`) this thread is inside:
+    /// there it holds no P, so `block_on` is allowed (see [`enter`]).
+    blocking: Cell<u32>,
     /// Set by `exit_syscall` when sysmon retook this M's P during a blocking section.
     lost_p: Cell<bool>,
     /// Readying a batch (netpoll events, due timers): wakes of this M's runtime's tasks are
@@ -43,6 +46,7 @@ thread_local! {
             p: Cell::new(NO_P),
             handle: RefCell::new(None),
             in_block_on: Cell::new(false),
+            blocking: Cell::new(0),
             lost_p: Cell::new(false),
             batch: RefCell::new(None),
         }
@@ -233,35 +237,60 @@ pub(crate) fn current_handle() -> Option<Handle> {
         .flatten()
 }
 
+/// Marks this thread as inside a blocking section until dropped.
+pub(crate) struct BlockingSection(());
+
+/// Enter a blocking section (`block_in_place`): until the guard drops, this thread holds no P
+/// (an M's P is left behind by `enter_syscall`), so `block_on` may run here. Sections nest.
+pub(crate) fn enter_blocking_section() -> BlockingSection {
+    let _ = CONTEXT.try_with(|c| c.blocking.set(c.blocking.get() + 1));
+    BlockingSection(())
+}
+
+impl Drop for BlockingSection {
+    fn drop(&mut self) {
+        let _ = CONTEXT.try_with(|c| c.blocking.set(c.blocking.get().saturating_sub(1)));
+    }
+}
+
 /// Restores the previous context when a `block_on` or `enter` ends.
 pub(crate) struct EnterGuard {
     prev_handle: Option<Handle>,
     was_block_on: bool,
+    /// A `block_on` inside a blocking section: the section depth to restore (its future runs
+    /// outside the section, so a `block_on` nested in it needs a section of its own).
+    was_blocking: Option<u32>,
 }
 
 /// Enter `handle` on this thread; with `block_on`, panic if that would nest a blocking wait
-/// inside a worker or another `block_on`.
+/// inside a worker or another `block_on` — unless this thread is inside a blocking section
+/// (`spawn_blocking`, `block_in_place`), where it holds no P and its caller is blocked anyway,
+/// as in tokio.
 pub(crate) fn enter(handle: &Handle, block_on: bool) -> EnterGuard {
     CONTEXT.with(|c| {
-        if block_on {
-            if c.worker.get().is_some() {
-                panic!(
-                    "gmp: cannot call block_on from inside a gmp task: it would block an M that \
-                     holds a P. Use `.await` instead (or spawn_blocking for blocking work)."
-                );
-            }
+        let in_section = block_on && c.blocking.get() > 0;
+        if block_on && !in_section {
             if c.in_block_on.get() {
                 panic!(
                     "gmp: cannot call block_on while this thread is already inside block_on; \
                      use `.await` instead."
                 );
             }
+            if c.worker.get().is_some() {
+                panic!(
+                    "gmp: cannot call block_on from inside a gmp task: it would block an M that \
+                     holds a P. Use `.await` instead (block_on is allowed inside spawn_blocking \
+                     and block_in_place, whose thread holds no P)."
+                );
+            }
         }
         let was_block_on = c.in_block_on.replace(block_on || c.in_block_on.get());
+        let was_blocking = in_section.then(|| c.blocking.replace(0));
         let prev_handle = c.handle.replace(Some(handle.clone()));
         EnterGuard {
             prev_handle,
             was_block_on,
+            was_blocking,
         }
     })
 }
@@ -270,9 +299,13 @@ impl Drop for EnterGuard {
     fn drop(&mut self) {
         let prev = self.prev_handle.take();
         let was = self.was_block_on;
+        let was_blocking = self.was_blocking;
         let _ = CONTEXT.try_with(|c| {
             *c.handle.borrow_mut() = prev;
             c.in_block_on.set(was);
+            if let Some(depth) = was_blocking {
+                c.blocking.set(depth);
+            }
         });
     }
 }

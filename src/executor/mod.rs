@@ -30,6 +30,8 @@ pub(crate) mod park;
 #[cfg(not(loom))]
 pub(crate) mod processor;
 pub(crate) mod pstatus;
+#[cfg(not(loom))]
+pub(crate) mod rng;
 pub(crate) mod runq;
 #[cfg(not(loom))]
 pub(crate) mod sched;

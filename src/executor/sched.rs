@@ -46,6 +46,10 @@ pub(crate) struct Config {
     /// Stack size of every thread started (Ms and sysmon); `None`: Rust's default.
     pub(crate) stack_size: Option<usize>,
     pub(crate) debug: crate::runtime::DebugFlags,
+    /// User callbacks on M start/stop/park/unpark.
+    pub(crate) hooks: crate::runtime::Hooks,
+    /// Seeds every M's steal-order generator (`super::rng`).
+    pub(crate) rng_seed: u64,
 }
 
 /// The part of an M that other threads touch: its parker and its next P (Go's `m.nextp`).

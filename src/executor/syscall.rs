@@ -101,6 +101,7 @@ pub fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
     // It cannot wait for a blocking slot (it is synchronous): it takes one even past the cap,
     // so the capped callers wait longer instead.
     let holds_slot = context::with_m_sched(|s| s.blocking.enter_uncapped()).is_some();
+    let _in_section = context::enter_blocking_section();
     let _section = Section {
         p: enter_syscall(),
         holds_slot,
@@ -110,6 +111,7 @@ pub fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
 
 /// Run `f` in a blocking section on this M, holding a blocking slot already taken.
 fn block_in_place_with_slot<R>(f: impl FnOnce() -> R) -> R {
+    let _in_section = context::enter_blocking_section();
     let _section = Section {
         p: enter_syscall(),
         holds_slot: true,

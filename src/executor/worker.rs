@@ -20,6 +20,7 @@
 
 use super::context::{self, NO_P};
 use super::processor::{bump, PStatus};
+use super::rng::FastRand;
 use super::sched::{MShared, Release, Sched};
 use super::task::{self, Notified};
 use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -48,7 +49,7 @@ struct M {
     /// The P held, or `NO_P`.
     p: usize,
     spinning: bool,
-    rng: u64,
+    rng: FastRand,
     /// Each P's schedtick as this M last saw it, and since when (for `steal_backlog`).
     seen: Vec<(u64, Instant)>,
 }
@@ -61,13 +62,12 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, 
     context::enter_worker(Handle {
         sched: sched.clone(),
     });
-    let seed = (shared.id as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ Instant::now().elapsed().as_nanos() as u64;
+    sched.config.hooks.thread_start();
     let mut m = M {
+        rng: FastRand::for_m(sched.config.rng_seed, shared.id),
         shared,
         p: NO_P,
         spinning,
-        rng: seed | 1,
         seen: vec![(u64::MAX, Instant::now()); sched.allp.len()],
     };
     let has_p = match p {
@@ -80,6 +80,7 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, 
     if has_p {
         m.schedule(&sched);
     }
+    sched.config.hooks.thread_stop();
     m.exit(&sched);
 }
 
@@ -106,11 +107,7 @@ impl M {
     }
 
     fn next_rand(&mut self) -> usize {
-        // xorshift64*
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as usize
+        self.rng.next()
     }
 
     /// Go's `schedule`: find a G, run it, repeat until the runtime shuts down.
@@ -302,6 +299,7 @@ impl M {
             }
             // One idle M blocks in the poll until I/O, the earliest timer, or a break.
             let mut polled = false;
+            let parked = sched.config.hooks.park();
             let list = context::collect_ready(sched, || {
                 if sched
                     .reactor
@@ -312,6 +310,7 @@ impl M {
                     sched.run_all_timers();
                 }
             });
+            drop(parked);
             if polled {
                 if sched.shutdown.load(Relaxed) {
                     return None;
@@ -461,6 +460,7 @@ impl M {
     /// stays parked for the keep-alive period leaves the idle list and its thread exits.
     fn stopm(&mut self, sched: &Sched) -> bool {
         sched.mput(&self.shared);
+        let _parked = sched.config.hooks.park();
         loop {
             if let Some((p, spinning)) = self.shared.take_nextp() {
                 self.acquirep(sched, p);

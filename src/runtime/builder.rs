@@ -33,6 +33,8 @@ pub struct Builder {
     stuck_rescue: bool,
     keep_alive: Duration,
     stack_size: Option<usize>,
+    hooks: super::Hooks,
+    rng_seed: Option<u64>,
 }
 
 impl Default for Builder {
@@ -79,6 +81,8 @@ impl Builder {
             stuck_rescue: true,
             keep_alive: Duration::from_secs(10),
             stack_size: None,
+            hooks: super::Hooks::default(),
+            rng_seed: None,
         }
     }
 
@@ -139,6 +143,118 @@ impl Builder {
         self
     }
 
+    /// Run `f` on every M (worker thread) the runtime starts, on that thread, before it looks
+    /// for work (tokio's `on_thread_start`). Ms that run blocking sections are Ms too, so they
+    /// run it; the sysmon thread does not (it is the runtime's own monitor and runs no user
+    /// code). `Handle::current()` works inside. A panic in `f` is caught and reported once on
+    /// stderr; the M carries on.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// use std::sync::Arc;
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let s = started.clone();
+    /// let rt = gmp::Runtime::builder()
+    ///     .on_thread_start(move || {
+    ///         s.fetch_add(1, SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// assert!(started.load(SeqCst) >= 1);
+    /// ```
+    pub fn on_thread_start<F: Fn() + Send + Sync + 'static>(&mut self, f: F) -> &mut Self {
+        self.hooks.set_start(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Run `f` on every M just before its thread ends (at shutdown, or a spare M leaving after
+    /// [`thread_keep_alive`](Self::thread_keep_alive)). Once the `Runtime` has dropped, every
+    /// M's stop hook has returned (an M left behind by `shutdown_timeout` runs it when its
+    /// poll returns). Not on sysmon; a panic is caught and reported once.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// use std::sync::Arc;
+    /// let (started, stopped) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    /// let (a, b) = (started.clone(), stopped.clone());
+    /// let rt = gmp::Runtime::builder()
+    ///     .on_thread_start(move || {
+    ///         a.fetch_add(1, SeqCst);
+    ///     })
+    ///     .on_thread_stop(move || {
+    ///         b.fetch_add(1, SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// drop(rt);
+    /// assert_eq!(started.load(SeqCst), stopped.load(SeqCst));
+    /// ```
+    pub fn on_thread_stop<F: Fn() + Send + Sync + 'static>(&mut self, f: F) -> &mut Self {
+        self.hooks.set_stop(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Run `f` on an M each time it is about to wait for work: parked on the idle list, or
+    /// blocked in the network poll. [`on_thread_unpark`](Self::on_thread_unpark) runs when it
+    /// wakes. Keep it short: work may be waiting for this M. A panic is caught and reported
+    /// once.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    /// use std::sync::Arc;
+    /// let parks = Arc::new(AtomicUsize::new(0));
+    /// let p = parks.clone();
+    /// let rt = gmp::Runtime::builder()
+    ///     .on_thread_park(move || {
+    ///         p.fetch_add(1, SeqCst);
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// // Out of work, the M parks (on the idle list, or blocked in the network poll).
+    /// while parks.load(SeqCst) == 0 {
+    ///     std::thread::yield_now();
+    /// }
+    /// ```
+    pub fn on_thread_park<F: Fn() + Send + Sync + 'static>(&mut self, f: F) -> &mut Self {
+        self.hooks.set_park(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Run `f` on an M when it wakes from the wait that
+    /// [`on_thread_park`](Self::on_thread_park) announced (the two come in pairs). A panic is
+    /// caught and reported once.
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder()
+    ///     .on_thread_unpark(|| { /* e.g. count wakeups */ })
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
+    /// ```
+    pub fn on_thread_unpark<F: Fn() + Send + Sync + 'static>(&mut self, f: F) -> &mut Self {
+        self.hooks.set_unpark(std::sync::Arc::new(f));
+        self
+    }
+
+    /// Seed every random choice the scheduler makes (which P a spinning M steals from first,
+    /// and in what order it visits the others), so a failing run can be replayed with the same
+    /// choices. Each M's generator is derived from the seed and the M's id instead of the
+    /// clock. Overrides `GMPDEBUG=seed=N`; without either the seed is random, and
+    /// `GMPDEBUG=schedtrace=N` prints it at the end of each `SCHED` line. (The OS still decides
+    /// when each thread runs: a seed fixes the scheduler's choices, not the interleaving.)
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder().procs(2).rng_seed(42).build().unwrap();
+    /// assert_eq!(rt.block_on(rt.spawn(async { 1 })).unwrap(), 1);
+    /// ```
+    pub fn rng_seed(&mut self, seed: u64) -> &mut Self {
+        self.rng_seed = Some(seed);
+        self
+    }
+
     /// Validate the settings and create the runtime. Ms start on demand, with the first task.
     ///
     /// # Errors
@@ -182,6 +298,11 @@ impl Builder {
                 "gmp: thread_stack_size({n}) is invalid: it must be at least {MIN_STACK_SIZE} bytes"
             )));
         }
+        let debug = crate::runtime::DebugFlags::from_env();
+        let rng_seed = self
+            .rng_seed
+            .or(debug.seed)
+            .unwrap_or_else(crate::executor::rng::random_seed);
         let sched = Sched::new(Config {
             procs,
             max_threads: self.max_threads,
@@ -190,7 +311,9 @@ impl Builder {
             stuck_rescue: self.stuck_rescue,
             keep_alive: self.keep_alive,
             stack_size: self.stack_size,
-            debug: crate::runtime::DebugFlags::from_env(),
+            debug,
+            hooks: self.hooks.clone(),
+            rng_seed,
         })?;
         crate::sysmon::start(&sched)?;
         Ok(Runtime::from_sched(sched))

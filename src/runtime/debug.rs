@@ -6,6 +6,7 @@
 //! | `schedtrace=N` | sysmon prints a `SCHED` line every N ms (Go's format) |
 //! | `scheddetail=1` | with `schedtrace`, add per-P, per-M and per-G lines |
 //! | `dumpsignal=1` | `kill -USR1 <pid>` prints the trace and a task dump on stderr |
+//! | `seed=N` | seeds the scheduler's random choices (as `Builder::rng_seed(N)`, which wins) |
 //!
 //! An unknown option or a malformed value is reported once on stderr, never ignored silently.
 
@@ -16,6 +17,7 @@ pub(crate) struct DebugFlags {
     pub(crate) schedtrace_ms: Option<u64>,
     pub(crate) scheddetail: bool,
     pub(crate) dumpsignal: bool,
+    pub(crate) seed: Option<u64>,
 }
 
 impl DebugFlags {
@@ -45,11 +47,12 @@ impl DebugFlags {
                 ("schedtrace", Ok(v)) => flags.schedtrace_ms = Some(v),
                 ("scheddetail", Ok(v)) => flags.scheddetail = v != 0,
                 ("dumpsignal", Ok(v)) => flags.dumpsignal = v != 0,
-                ("stuck" | "schedtrace" | "scheddetail" | "dumpsignal", Err(_)) => problems.push(
+                ("seed", Ok(v)) => flags.seed = Some(v),
+                ("stuck" | "schedtrace" | "scheddetail" | "dumpsignal" | "seed", Err(_)) => problems.push(
                     format!("option {name:?} needs a number, got {value:?} (ignored)"),
                 ),
                 _ => problems.push(format!(
-                    "unknown option {name:?} (known: stuck, schedtrace, scheddetail, dumpsignal)"
+                    "unknown option {name:?} (known: stuck, schedtrace, scheddetail, dumpsignal, seed)"
                 )),
             }
         }
@@ -71,9 +74,16 @@ mod tests {
                 schedtrace_ms: Some(1000),
                 scheddetail: true,
                 dumpsignal: false,
+                seed: None,
             }
         );
         assert!(p.is_empty());
+        let (f, p) = DebugFlags::parse("seed=12345");
+        assert_eq!(f.seed, Some(12345));
+        assert!(p.is_empty());
+        let (f, p) = DebugFlags::parse("seed=-1");
+        assert_eq!(f.seed, None);
+        assert!(p[0].contains("seed"), "{p:?}");
         let (_, p) = DebugFlags::parse("bogus=1,schedtrace=x");
         assert_eq!(p.len(), 2);
         assert!(p[0].contains("bogus"));

@@ -79,11 +79,29 @@ impl Handle {
     /// Run `future` to completion on this thread, which parks while the future waits. The
     /// future need not be `Send`. Tasks it spawns run on the runtime's Ms.
     ///
+    /// Inside a blocking section ([`spawn_blocking`](crate::spawn_blocking),
+    /// [`block_in_place`](crate::block_in_place)) it works, as in tokio: that thread holds no P,
+    /// and the tasks it wakes or spawns go to the global queue for the Ms that hold one.
+    ///
     /// # Panics
-    /// When called from inside a task (an M), or nested inside another `block_on`: either would
-    /// block a thread the runtime needs. Use `.await` there.
+    /// When called from inside a task (an M) outside a blocking section, or nested inside
+    /// another `block_on` outside a blocking section: either would block a thread the runtime
+    /// needs. Use `.await` there.
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// let out = rt.block_on(async move {
+    ///     gmp::spawn_blocking(move || handle.block_on(async { gmp::spawn(async { 9 }).await }))
+    ///         .await
+    ///         .unwrap()
+    /// });
+    /// assert_eq!(out.unwrap(), 9);
+    /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self, true);
+        // The future is not a task (this may be a blocking section inside one).
+        let _no_task = crate::executor::task::current::enter(None);
         let thread_waker = Arc::new(ThreadWaker(Parker::new()));
         let waker = futures_task::waker(thread_waker.clone());
         let mut cx = Context::from_waker(&waker);

@@ -7,6 +7,7 @@ mod dump;
 mod executor_trait;
 mod global;
 mod handle;
+mod hooks;
 mod metrics;
 mod trace;
 
@@ -18,6 +19,7 @@ pub use metrics::{ProcMetrics, RuntimeMetrics};
 pub(crate) use debug::DebugFlags;
 pub(crate) use dump::dump;
 pub(crate) use global::global_handle;
+pub(crate) use hooks::Hooks;
 pub(crate) use trace::schedtrace;
 
 use crate::executor::context;

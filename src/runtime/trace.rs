@@ -1,9 +1,10 @@
 //! `GMPDEBUG=schedtrace=N`: Go's scheduler trace line, printed by sysmon every N ms.
 //!
 //! ```text
-//! SCHED 1004ms: gomaxprocs=4 idleprocs=2 threads=7 spinningthreads=0 needspinning=0 idlethreads=3 runqueue=0 [ 0 1 0 0 ] schedticks=[ 812 64 3 20 ]
+//! SCHED 1004ms: gomaxprocs=4 idleprocs=2 threads=7 spinningthreads=0 needspinning=0 idlethreads=3 runqueue=0 [ 0 1 0 0 ] schedticks=[ 812 64 3 20 ] seed=42
 //! ```
-//! Brackets: each P's ring length (runnext excluded), then each P's schedtick. With
+//! Brackets: each P's ring length (runnext excluded), then each P's schedtick. Last, not in
+//! Go: the scheduler's seed (replay with `GMPDEBUG=seed=N` or `Builder::rng_seed`). With
 //! `scheddetail=1`, one line per P, per M and per G follows, in Go's style:
 //! ```text
 //!   P0: status=1 schedtick=812 syscalltick=40 m=3 runqsize=0 timerslen=2
@@ -42,7 +43,7 @@ pub(crate) fn schedtrace(sched: &Sched, detail: bool) -> String {
     for p in ps {
         let _ = write!(out, " {}", p.schedtick.load(Relaxed));
     }
-    out.push_str(" ]\n");
+    let _ = writeln!(out, " ] seed={}", sched.config.rng_seed);
     if detail {
         for p in sched.allp.iter() {
             let m = p.m.load(Relaxed);

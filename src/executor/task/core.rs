@@ -280,6 +280,8 @@ where
         header.count_poll();
     }
     header.stamp();
+    // `gmp::task::id()` names this task for the poll (and any drop of its future below).
+    let _current = super::current::enter(Some(header.id));
     // A borrowed waker: it does not own a reference, so it must not be dropped.
     // SAFETY: the runner's reference keeps the task alive for the poll.
     let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
@@ -374,7 +376,11 @@ fn set_output<F: Future>(cell: &Cell<F>, out: Result<F::Output, JoinError>) {
 /// # Safety
 /// The caller holds `RUNNING`.
 unsafe fn cancel_and_complete<F: Future>(cell: &Cell<F>) {
-    let err = match drop_future(cell) {
+    // The future's `Drop` runs as this task (`gmp::task::id()` names it), as in tokio.
+    let current = super::current::enter(Some(cell.header.id));
+    let dropped = drop_future(cell);
+    drop(current);
+    let err = match dropped {
         Ok(()) => JoinError::cancelled(cell.header.id),
         Err(panic) => JoinError::panic(cell.header.id, panic),
     };

@@ -1,7 +1,7 @@
 //! `JoinHandle` and `JoinError`.
 
 use super::core::{drop_reference, Header};
-use super::TaskId;
+use super::{AbortHandle, TaskId};
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Mutex;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 /// An owned permission to await a spawned task's output.
 ///
@@ -62,12 +62,25 @@ impl<T> JoinHandle<T> {
     /// });
     /// ```
     pub fn abort(&self) {
-        let header = self.header();
-        if header.state.transition_to_notified_and_cancel() {
-            header
-                .sched
-                .schedule(super::Notified::from_header(self.raw), false);
-        }
+        super::abort::abort(self.raw);
+    }
+
+    /// An [`AbortHandle`] for this task: it can cancel the task from anywhere (it is `Clone`,
+    /// `Send` and `Sync`) while this handle is awaited elsewhere.
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// rt.block_on(async {
+    ///     let h = gmp::spawn(std::future::pending::<()>());
+    ///     let abort = h.abort_handle();
+    ///     let waiter = gmp::spawn(async move { h.await.unwrap_err().is_cancelled() });
+    ///     abort.abort();
+    ///     assert!(waiter.await.unwrap());
+    /// });
+    /// ```
+    pub fn abort_handle(&self) -> AbortHandle {
+        self.header().state.ref_inc();
+        AbortHandle::from_counted(self.raw)
     }
 
     /// True once the task has completed (with output, panic or cancellation).
@@ -79,6 +92,29 @@ impl<T> JoinHandle<T> {
     pub fn id(&self) -> TaskId {
         self.header().id
     }
+
+    /// Poll for the output with `waker`, skipping the cooperative-yield check of `poll` (for
+    /// a container such as `JoinSet`, which checks once for the set, not once per handle).
+    pub(crate) fn poll_output(&mut self, waker: &Waker) -> Poll<Result<T, JoinError>> {
+        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
+        // SAFETY: `out` has the type the vtable's `try_read_output` writes for this task.
+        unsafe {
+            (self.header().vtable.try_read_output)(self.raw, &mut out as *mut _ as *mut (), waker)
+        };
+        out
+    }
+
+    /// Register `waker` to be woken when the task completes, without reading the output;
+    /// true when it has already completed (then the waker may never fire). `&mut self`: a
+    /// registration is never concurrent with another one or with a poll.
+    pub(crate) fn set_join_waker(&mut self, waker: &Waker) -> bool {
+        let header = self.header();
+        if header.state.load().is_complete() {
+            return true;
+        }
+        header.register_join(waker);
+        header.state.load().is_complete()
+    }
 }
 
 impl<T> Future for JoinHandle<T> {
@@ -87,16 +123,7 @@ impl<T> Future for JoinHandle<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // A leaf future: honour the preempt flag (the task has used up its time slice).
         std::task::ready!(crate::executor::coop::poll_proceed(cx));
-        let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
-        // SAFETY: `out` has the type the vtable's `try_read_output` writes for this task.
-        unsafe {
-            (self.header().vtable.try_read_output)(
-                self.raw,
-                &mut out as *mut _ as *mut (),
-                cx.waker(),
-            )
-        };
-        out
+        self.get_mut().poll_output(cx.waker())
     }
 }
 

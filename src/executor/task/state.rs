@@ -13,7 +13,7 @@
 //!   lifecycle transition reads or changes them. `JOIN_REGISTERED` records that the slot was
 //!   ever written.
 //! - References: the owned-task list (allgs; before the first poll the task holds that one
-//!   itself), the queue entry or runner, the join handle, and
+//!   itself), the queue entry or runner, the join handle, every `AbortHandle`, and
 //!   every `Waker` clone hold one each. The memory is freed when the count drops to zero.
 
 use super::atomic_waker::{Register, SlotLock};
