@@ -424,17 +424,34 @@ fn at_max_threads_blocking_work_leaves_an_m_for_every_p() {
 /// starts, so the call waits instead of taking the last M.
 #[test]
 fn under_an_os_thread_limit_blocking_work_leaves_an_m_for_every_p() {
-    let (stdout, _) = support::run_child(
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    // As `nobody` the child must be able to execute the binary wherever the checkout is: run
+    // a world-readable copy in a fresh temp dir.
+    let exe = std::env::current_exe().unwrap();
+    let copy = std::env::temp_dir().join(format!("gmp-faults-{}", std::process::id()));
+    let exe = if root {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(&copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let to = copy.join("faults");
+        std::fs::copy(&exe, &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755)).unwrap();
+        to
+    } else {
+        exe
+    };
+    let (stdout, _) = support::run_child_exe(
+        &exe,
         "child",
         "GMP_FAULTS_CHILD",
         "nproc_blocking",
         DEADLINE,
         |c| {
             // RLIMIT_NPROC binds only unprivileged users (root ignores it): as root, run the
-            // child as `nobody`.
-            // SAFETY: geteuid has no preconditions.
-            if unsafe { libc::geteuid() } == 0 {
-                c.uid(65534).gid(65534);
+            // child as `nobody`, in a directory it may enter.
+            if root {
+                c.uid(65534).gid(65534).current_dir("/");
             }
             // SAFETY: the closure runs in the forked child before exec and only calls
             // setrlimit, which is async-signal-safe.
@@ -452,6 +469,9 @@ fn under_an_os_thread_limit_blocking_work_leaves_an_m_for_every_p() {
             }
         },
     );
+    if root {
+        let _ = std::fs::remove_dir_all(&copy);
+    }
     println!("{stdout}");
 }
 

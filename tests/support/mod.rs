@@ -50,9 +50,23 @@ pub fn run_child(
     limit: Duration,
     configure: impl FnOnce(&mut std::process::Command),
 ) -> (String, String) {
+    let exe = std::env::current_exe().unwrap();
+    run_child_exe(&exe, entry, var, scenario, limit, configure)
+}
+
+/// [`run_child`] with another copy of this test binary (one another user may execute).
+#[allow(dead_code)]
+pub fn run_child_exe(
+    exe: &std::path::Path,
+    entry: &str,
+    var: &str,
+    scenario: &str,
+    limit: Duration,
+    configure: impl FnOnce(&mut std::process::Command),
+) -> (String, String) {
     use std::io::Read;
     use std::process::{Command, Stdio};
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    let mut cmd = Command::new(exe);
     cmd.args(["--exact", entry, "--nocapture", "--test-threads=1"])
         .env(var, scenario)
         .stdout(Stdio::piped())
