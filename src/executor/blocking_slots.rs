@@ -16,16 +16,17 @@
 //!   synchronous): it takes a slot even past the cap, so the gated callers wait longer;
 //! - [`BlockingSlots::release`] once per slot taken, when the section ends.
 //!
-//! No lost wakeup (checked by `loom_release_vs_queueing_waiter`): a waiter publishes itself
-//! (`nwaiters += 1`, SeqCst) *then* tries for a slot once more; a releaser frees its slot
-//! (`in_flight -= 1`, SeqCst) *then* looks for waiters. In the single total order of SeqCst
-//! operations one of the two second steps comes after the other's first step, so either the
-//! waiter sees the free slot or the releaser sees the waiter and wakes it. A woken waiter
-//! tries again (another task may have taken the slot first: then that task's release wakes
+//! No lost wakeup (checked by `loom_release_vs_queueing_waiter`; without the two fences
+//! loom finds a waiter asleep with the slot free): a waiter publishes itself
+//! (`nwaiters += 1`), fences (SeqCst), *then* tries for a slot once more; a releaser frees
+//! its slot (`in_flight -= 1`), fences, *then* looks for waiters. The two fences are totally
+//! ordered: whichever side fenced second sees the other's first step, so either the waiter
+//! sees the free slot or the releaser sees the waiter and wakes it. A woken waiter tries
+//! again (another task may have taken the slot first: then that task's release wakes
 //! the next waiter). A waiter that is woken but gives up passes the wakeup on.
 
 use crate::loom::lock;
-use crate::loom::sync::atomic::{AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
@@ -110,7 +111,9 @@ impl BlockingSlots {
             w.push_back((k, cx.waker().clone()));
             self.nwaiters.fetch_add(1, SeqCst);
         }
-        // Published as a waiter: look once more (see the module doc).
+        // Published as a waiter: look once more (see the module doc). The fence orders the
+        // publication before the look, pairing with the one in `release`.
+        fence(SeqCst);
         if self.try_acquire(cap) {
             if !self.unqueue(k) {
                 // A releaser popped us and woke us meanwhile: we took a slot anyway, so the
@@ -141,6 +144,7 @@ impl BlockingSlots {
     /// A section ended: free its slot and wake the first waiter, if any.
     pub(crate) fn release(&self) {
         self.in_flight.fetch_sub(1, SeqCst);
+        fence(SeqCst);
         if self.nwaiters.load(SeqCst) > 0 {
             self.wake_one();
         }
