@@ -1,0 +1,229 @@
+//! The `tokio-compat` bridge (`Builder::tokio_compat`, `#[gmp::test(tokio_compat = true)]`):
+//! tokio's APIs inside gmp tasks, on every kind of gmp thread, and the tokio runtime's life.
+//! Also, with or without the feature: the hint a tokio "no runtime" panic gets.
+
+use std::time::Duration;
+
+/// Threads of this process whose name is `name` (Linux: /proc/self/task/*/comm).
+#[cfg(feature = "tokio-compat")]
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
+#[cfg(feature = "tokio-compat")]
+#[test]
+fn tokio_apis_work_in_gmp_tasks() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = gmp::Runtime::builder()
+        .procs(2)
+        .thread_name("tc-apis")
+        .tokio_compat(true)
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        // A tokio echo server, spawned from a gmp task onto the tokio side.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 64];
+                    while let Ok(n @ 1..) = s.read(&mut buf).await {
+                        s.write_all(&buf[..n]).await.unwrap();
+                    }
+                });
+            }
+        });
+        let dir = std::env::temp_dir().join(format!("gmp-tokio-compat-{}", std::process::id()));
+        tokio::fs::create_dir_all(&dir).await.unwrap();
+        let tasks: Vec<_> = (0..32u32)
+            .map(|i| {
+                let dir = dir.clone();
+                gmp::spawn(async move {
+                    assert!(tokio::runtime::Handle::try_current().is_ok());
+                    tokio::time::sleep(Duration::from_millis(u64::from(i % 4))).await;
+                    let mut s = tokio::time::timeout(
+                        Duration::from_secs(10),
+                        tokio::net::TcpStream::connect(addr),
+                    )
+                    .await
+                    .expect("connect timed out")
+                    .unwrap();
+                    let msg = format!("hello {i}");
+                    s.write_all(msg.as_bytes()).await.unwrap();
+                    let mut back = vec![0u8; msg.len()];
+                    s.read_exact(&mut back).await.unwrap();
+                    assert_eq!(back, msg.as_bytes());
+                    let path = dir.join(format!("{i}.txt"));
+                    tokio::fs::write(&path, &msg).await.unwrap();
+                    assert_eq!(tokio::fs::read_to_string(&path).await.unwrap(), msg);
+                    // A tokio task spawned from a gmp task runs on the bridge's thread.
+                    let name =
+                        tokio::spawn(async { std::thread::current().name().map(str::to_owned) })
+                            .await
+                            .unwrap();
+                    assert_eq!(name.as_deref(), Some("tc-apis-tokio"));
+                    i
+                })
+            })
+            .collect();
+        let mut sum = 0;
+        for t in tasks {
+            sum += t.await.unwrap();
+        }
+        assert_eq!(sum, (0..32).sum());
+        server.abort();
+        tokio::fs::remove_dir_all(&dir).await.unwrap();
+    });
+}
+
+#[cfg(feature = "tokio-compat")]
+#[test]
+fn every_gmp_thread_is_in_the_tokio_context() {
+    let rt = gmp::Runtime::builder()
+        .procs(2)
+        .thread_keep_alive(Duration::from_millis(20))
+        .tokio_compat(true)
+        .build()
+        .unwrap();
+    let has = || tokio::runtime::Handle::try_current().is_ok();
+    // Not on this thread until it enters.
+    assert!(!has());
+    {
+        let _g = rt.enter();
+        assert!(has());
+    }
+    assert!(!has());
+    rt.block_on(async move {
+        assert!(has(), "block_on thread");
+        assert!(gmp::spawn(async move { has() }).await.unwrap(), "an M");
+        // Blocking sections, many at once: extra Ms start for them.
+        let blocking: Vec<_> = (0..8)
+            .map(|_| {
+                gmp::spawn_blocking(move || {
+                    std::thread::sleep(Duration::from_millis(10));
+                    has()
+                })
+            })
+            .collect();
+        for b in blocking {
+            assert!(b.await.unwrap(), "spawn_blocking");
+        }
+        assert!(gmp::spawn(async move { gmp::block_in_place(has) })
+            .await
+            .unwrap());
+        // block_on inside a blocking section: nested enter, left in order.
+        assert!(
+            gmp::spawn_blocking(move || gmp::block_on(async move { has() }) && has())
+                .await
+                .unwrap()
+        );
+        // The spare Ms exit after keep-alive; the Ms started after that are entered too.
+        gmp::time::sleep(Duration::from_millis(100)).await;
+        let later: Vec<_> = (0..4).map(|_| gmp::spawn_blocking(move || has())).collect();
+        for l in later {
+            assert!(l.await.unwrap(), "an M started later");
+        }
+    });
+    // The thread hooks run inside the context too.
+}
+
+#[cfg(feature = "tokio-compat")]
+#[test]
+fn the_tokio_runtime_lives_and_dies_with_the_gmp_runtime() {
+    let rt = gmp::Runtime::builder()
+        .procs(1)
+        .thread_name("tc-life")
+        .tokio_compat(true)
+        .build()
+        .unwrap();
+    let handle = rt.block_on(async { gmp::tokio_compat::handle() }).unwrap();
+    // One worker thread, named after the gmp runtime.
+    assert_eq!(threads_named("tc-life-tokio"), 1);
+    // A task that holds tokio objects when the runtime drops: dropped before tokio stops.
+    rt.spawn(async {
+        let _l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    });
+    drop(rt);
+    assert_eq!(
+        threads_named("tc-life-tokio"),
+        0,
+        "tokio's worker was joined"
+    );
+    // Its handle now refuses work.
+    let late = handle.spawn(async { 1 });
+    assert!(handle.block_on(late).unwrap_err().is_cancelled());
+
+    // shutdown_timeout shuts tokio down too.
+    let rt = gmp::Runtime::builder()
+        .thread_name("tc-life2")
+        .tokio_compat(true)
+        .build()
+        .unwrap();
+    rt.block_on(async { tokio::time::sleep(Duration::from_millis(1)).await });
+    rt.shutdown_timeout(Duration::from_secs(5));
+    assert_eq!(threads_named("tc-life2-tokio"), 0);
+
+    // Without the bridge: no tokio context, no handle.
+    let rt = gmp::Runtime::builder().tokio_compat(false).build().unwrap();
+    rt.block_on(async {
+        assert!(gmp::tokio_compat::handle().is_none());
+        assert!(
+            gmp::spawn(async { tokio::runtime::Handle::try_current().is_err() })
+                .await
+                .unwrap()
+        );
+    });
+}
+
+#[cfg(feature = "tokio-compat")]
+#[gmp::test(tokio_compat = true, procs = 2)]
+async fn macro_argument_starts_the_bridge() {
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(tokio::spawn(async { 5 }).await.unwrap(), 5);
+    assert!(
+        gmp::spawn(async { tokio::runtime::Handle::try_current().is_ok() })
+            .await
+            .unwrap()
+    );
+}
+
+#[cfg(feature = "tokio-compat")]
+#[gmp::test(tokio_compat = false)]
+async fn macro_argument_false_starts_nothing() {
+    assert!(gmp::tokio_compat::handle().is_none());
+}
+
+/// Without a bridge, tokio code in a task panics with tokio's message, and the `JoinError`
+/// (its Display and Debug, so `.unwrap()` too) adds a line naming the feature and the guide.
+#[test]
+fn tokio_no_runtime_panic_names_the_feature() {
+    let rt = gmp::Runtime::builder().procs(1).build().unwrap();
+    rt.block_on(async {
+        let timer = gmp::spawn(async { tokio::time::sleep(Duration::from_millis(1)).await })
+            .await
+            .unwrap_err();
+        let spawn = gmp::spawn(async { drop(tokio::spawn(async {})) })
+            .await
+            .unwrap_err();
+        for err in [timer, spawn] {
+            assert!(err.is_panic());
+            for text in [err.to_string(), format!("{err:?}")] {
+                assert!(text.contains("Tokio 1.x runtime"), "{text}");
+                let hint = text.lines().last().unwrap();
+                assert!(hint.contains("`tokio-compat` feature"), "{text}");
+                assert!(hint.contains("MIGRATING.md"), "{text}");
+            }
+        }
+        // Any other panic: no hint.
+        let other = gmp::spawn(async { panic!("boom") }).await.unwrap_err();
+        assert!(!other.to_string().contains("tokio-compat"));
+        assert_eq!(other.to_string().lines().count(), 1);
+    });
+}
