@@ -35,7 +35,7 @@ pub struct Builder {
     stack_size: Option<usize>,
     hooks: super::Hooks,
     rng_seed: Option<u64>,
-    tokio_compat: bool,
+    start_tokio: bool,
 }
 
 impl Default for Builder {
@@ -73,7 +73,7 @@ fn default_procs() -> io::Result<usize> {
 impl Builder {
     fn tokio_bridge(&self) -> io::Result<crate::runtime::TokioBridge> {
         #[cfg(feature = "tokio-compat")]
-        if self.tokio_compat {
+        if self.start_tokio {
             return crate::runtime::TokioBridge::start(&self.thread_name);
         }
         Ok(crate::runtime::TokioBridge::default())
@@ -92,7 +92,7 @@ impl Builder {
             stack_size: None,
             hooks: super::Hooks::default(),
             rng_seed: None,
-            tokio_compat: false,
+            start_tokio: false,
         }
     }
 
@@ -282,7 +282,7 @@ impl Builder {
     /// ```
     #[cfg(feature = "tokio-compat")]
     pub fn tokio_compat(&mut self, on: bool) -> &mut Self {
-        self.tokio_compat = on;
+        self.start_tokio = on;
         self
     }
 
