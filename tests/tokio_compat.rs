@@ -227,3 +227,92 @@ fn tokio_no_runtime_panic_names_the_feature() {
         assert_eq!(other.to_string().lines().count(), 1);
     });
 }
+
+/// tokio's runtime-independent items need no bridge: `tokio::sync`, `select!`, `join!`,
+/// `task_local!` (MIGRATING.md's "works as is" rows).
+#[test]
+fn tokio_sync_and_macros_work_as_is_without_the_bridge() {
+    use std::sync::Arc;
+    tokio::task_local! {
+        static REQUEST_ID: u32;
+    }
+    let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+    rt.block_on(async {
+        // mpsc + oneshot across gmp tasks.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u32>(4);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let consumer = gmp::spawn(async move {
+            let mut sum = 0;
+            while let Some(v) = rx.recv().await {
+                sum += v;
+            }
+            done_tx.send(sum).unwrap();
+        });
+        for i in 0..100 {
+            tx.send(i).await.unwrap();
+        }
+        drop(tx);
+        assert_eq!(done_rx.await.unwrap(), 4950);
+        consumer.await.unwrap();
+
+        // Mutex, Semaphore, Notify, watch, broadcast.
+        let counter = Arc::new(tokio::sync::Mutex::new(0));
+        let permits = Arc::new(tokio::sync::Semaphore::new(3));
+        let tasks: Vec<_> = (0..20)
+            .map(|_| {
+                let (counter, permits) = (counter.clone(), permits.clone());
+                gmp::spawn(async move {
+                    let _p = permits.acquire().await.unwrap();
+                    *counter.lock().await += 1;
+                    gmp::yield_now().await;
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*counter.lock().await, 20);
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let waiter = gmp::spawn({
+            let notify = notify.clone();
+            async move { notify.notified().await }
+        });
+        notify.notify_one();
+        waiter.await.unwrap();
+        let (wtx, mut wrx) = tokio::sync::watch::channel(0);
+        let (btx, mut brx) = tokio::sync::broadcast::channel(8);
+        gmp::spawn(async move {
+            wtx.send(7).unwrap();
+            btx.send("hi").unwrap();
+        })
+        .await
+        .unwrap();
+        wrx.changed().await.unwrap();
+        assert_eq!(*wrx.borrow(), 7);
+        assert_eq!(brx.recv().await.unwrap(), "hi");
+
+        // select! against a gmp timer, join! of gmp futures.
+        let (_keep, never) = tokio::sync::oneshot::channel::<()>();
+        let winner = tokio::select! {
+            _ = never => "channel",
+            _ = gmp::time::sleep(Duration::from_millis(5)) => "timer",
+        };
+        assert_eq!(winner, "timer");
+        let (a, b) = tokio::join!(gmp::spawn(async { 1 }), async { 2 });
+        assert_eq!((a.unwrap(), b), (1, 2));
+
+        // task_local! scoped around a future that awaits gmp timers (and may move Ps).
+        let seen = REQUEST_ID
+            .scope(42, async {
+                gmp::time::sleep(Duration::from_millis(1)).await;
+                REQUEST_ID.get()
+            })
+            .await;
+        assert_eq!(seen, 42);
+        let in_task = gmp::spawn(REQUEST_ID.scope(7, async {
+            gmp::yield_now().await;
+            REQUEST_ID.get()
+        }));
+        assert_eq!(in_task.await.unwrap(), 7);
+    });
+}

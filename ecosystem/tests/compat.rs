@@ -193,3 +193,116 @@ async fn reqwest_without_the_bridge_gets_the_hint() {
     assert!(text.contains("`tokio-compat` feature"), "{text}");
     assert!(text.contains("MIGRATING.md"), "{text}");
 }
+
+/// tracing needs no bridge: a span entered around a gmp task's polls (`Instrument`) is the
+/// current span wherever the task runs, and events inside it see it. A minimal subscriber
+/// records (span name, event message) pairs.
+#[gmp::test(procs = 2)]
+async fn tracing_spans_follow_gmp_tasks() {
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing::span::{Attributes, Id, Record};
+    use tracing::{Event, Instrument, Metadata, Subscriber};
+
+    #[derive(Default)]
+    struct Recorder {
+        names: Mutex<Vec<&'static str>>,
+        stack: Mutex<std::collections::HashMap<std::thread::ThreadId, Vec<u64>>>,
+        events: Arc<Mutex<Vec<(String, String)>>>,
+    }
+    struct Message(String);
+    impl Visit for Message {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+    impl Subscriber for Recorder {
+        fn enabled(&self, _: &Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, span: &Attributes<'_>) -> Id {
+            let mut names = self.names.lock().unwrap();
+            names.push(span.metadata().name());
+            Id::from_u64(names.len() as u64)
+        }
+        fn record(&self, _: &Id, _: &Record<'_>) {}
+        fn record_follows_from(&self, _: &Id, _: &Id) {}
+        fn event(&self, event: &Event<'_>) {
+            let mut msg = Message(String::new());
+            event.record(&mut msg);
+            let tid = std::thread::current().id();
+            let span = self
+                .stack
+                .lock()
+                .unwrap()
+                .get(&tid)
+                .and_then(|s| s.last().copied());
+            let name = span.map_or("none", |i| self.names.lock().unwrap()[i as usize - 1]);
+            self.events.lock().unwrap().push((name.to_string(), msg.0));
+        }
+        fn enter(&self, span: &Id) {
+            let tid = std::thread::current().id();
+            self.stack
+                .lock()
+                .unwrap()
+                .entry(tid)
+                .or_default()
+                .push(span.into_u64());
+        }
+        fn exit(&self, _: &Id) {
+            let tid = std::thread::current().id();
+            self.stack.lock().unwrap().entry(tid).or_default().pop();
+        }
+    }
+
+    let recorder = Recorder::default();
+    let events = recorder.events.clone();
+    let dispatch = tracing::Dispatch::new(recorder);
+    // Not the global default: that would leak into the other tests of this binary.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let dispatch = dispatch.clone();
+            let work = async move {
+                async move {
+                    tracing::info!("before {i}");
+                    gmp::time::sleep(std::time::Duration::from_millis(2)).await;
+                    gmp::yield_now().await;
+                    tracing::info!("after {i}");
+                }
+                .instrument(tracing::info_span!("request"))
+                .await
+            };
+            // A scoped dispatcher is per thread: set it around each poll of the task.
+            gmp::spawn(WithDispatch {
+                dispatch,
+                inner: Box::pin(work),
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let events = events.lock().unwrap();
+    assert_eq!(events.len(), 16);
+    assert!(
+        events.iter().all(|(span, _)| span == "request"),
+        "{events:?}"
+    );
+
+    struct WithDispatch<F> {
+        dispatch: tracing::Dispatch,
+        inner: std::pin::Pin<Box<F>>,
+    }
+    impl<F: std::future::Future> std::future::Future for WithDispatch<F> {
+        type Output = F::Output;
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<F::Output> {
+            let dispatch = self.dispatch.clone();
+            tracing::dispatcher::with_default(&dispatch, || self.inner.as_mut().poll(cx))
+        }
+    }
+}

@@ -72,11 +72,11 @@ fn default_procs() -> io::Result<usize> {
 
 impl Builder {
     fn tokio_bridge(&self) -> io::Result<crate::runtime::TokioBridge> {
-        #[cfg(feature = "tokio-compat")]
-        if self.start_tokio {
-            return crate::runtime::TokioBridge::start(&self.thread_name);
+        match self.start_tokio {
+            #[cfg(feature = "tokio-compat")]
+            true => crate::runtime::TokioBridge::start(&self.thread_name),
+            _ => Ok(crate::runtime::TokioBridge::default()),
         }
-        Ok(crate::runtime::TokioBridge::default())
     }
 
     /// Defaults: `procs` from `GMAXPROCS` or the CPU count, `max_threads` 10,000 (Go's limit),
