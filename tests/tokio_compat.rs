@@ -125,7 +125,7 @@ fn every_gmp_thread_is_in_the_tokio_context() {
         );
         // The spare Ms exit after keep-alive; the Ms started after that are entered too.
         gmp::time::sleep(Duration::from_millis(100)).await;
-        let later: Vec<_> = (0..4).map(|_| gmp::spawn_blocking(move || has())).collect();
+        let later: Vec<_> = (0..4).map(|_| gmp::spawn_blocking(has)).collect();
         for l in later {
             assert!(l.await.unwrap(), "an M started later");
         }

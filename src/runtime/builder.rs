@@ -274,7 +274,7 @@ impl Builder {
     ///
     /// ```
     /// let rt = gmp::Runtime::builder().tokio_compat(true).build().unwrap();
-    /// let out = rt.block_on(gmp::spawn(async {
+    /// let out = rt.block_on(rt.spawn(async {
     ///     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     ///     tokio::spawn(async { 7 }).await.unwrap()
     /// }));
