@@ -143,7 +143,12 @@ fn the_tokio_runtime_lives_and_dies_with_the_gmp_runtime() {
         .build()
         .unwrap();
     let handle = rt.block_on(async { gmp::tokio_compat::handle() }).unwrap();
-    // One worker thread, named after the gmp runtime.
+    // One worker thread, named after the gmp runtime (a new thread names itself once it
+    // runs: wait for that).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while threads_named("tc-life-tokio") == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert_eq!(threads_named("tc-life-tokio"), 1);
     // A task that holds tokio objects when the runtime drops: dropped before tokio stops.
     rt.spawn(async {
@@ -315,4 +320,53 @@ fn tokio_sync_and_macros_work_as_is_without_the_bridge() {
         }));
         assert_eq!(in_task.await.unwrap(), 7);
     });
+}
+
+/// Tasks dropped by the runtime's shutdown drop inside the tokio context (sqlx's pooled
+/// connection, for one, spawns its return to the pool from `Drop`), and the start and stop
+/// hooks run inside it.
+#[cfg(feature = "tokio-compat")]
+#[test]
+fn shutdown_drops_tasks_and_hooks_run_inside_the_tokio_context() {
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    struct SpawnOnDrop(Arc<AtomicUsize>);
+    impl Drop for SpawnOnDrop {
+        fn drop(&mut self) {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                drop(tokio::spawn(async {}));
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+    }
+    let in_ctx = Arc::new(AtomicUsize::new(0));
+    let hooks = Arc::new(AtomicUsize::new(0));
+    let (start, stop) = (hooks.clone(), hooks.clone());
+    let rt = gmp::Runtime::builder()
+        .procs(2)
+        .on_thread_start(move || {
+            assert!(tokio::runtime::Handle::try_current().is_ok());
+            start.fetch_add(1, SeqCst);
+        })
+        .on_thread_stop(move || {
+            assert!(tokio::runtime::Handle::try_current().is_ok());
+            stop.fetch_add(1, SeqCst);
+        })
+        .tokio_compat(true)
+        .build()
+        .unwrap();
+    for _ in 0..10 {
+        let guard = SpawnOnDrop(in_ctx.clone());
+        rt.spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await
+        });
+    }
+    rt.block_on(gmp::time::sleep(Duration::from_millis(10)));
+    drop(rt);
+    assert_eq!(in_ctx.load(SeqCst), 10);
+    // Every M ran both hooks inside the context (a failed assert there is caught and
+    // reported, and the count would come out odd or short).
+    let n = hooks.load(SeqCst);
+    assert!(n >= 2 && n % 2 == 0, "{n}");
 }

@@ -130,15 +130,13 @@ impl Runtime {
     /// are dropped as on `Drop`; an M stuck in a poll past the timeout is left behind, and its
     /// task is cancelled when that poll returns.
     pub fn shutdown_timeout(self, timeout: Duration) {
-        self.handle.sched.shutdown(Some(timeout));
-        self.handle.sched.config.tokio.shutdown(Some(timeout));
+        tokio_compat::shutdown_both(&self.handle.sched, Some(timeout));
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.handle.sched.shutdown(None);
-        self.handle.sched.config.tokio.shutdown(None);
+        tokio_compat::shutdown_both(&self.handle.sched, None);
     }
 }
 

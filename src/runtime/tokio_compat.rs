@@ -13,6 +13,8 @@
 //!   `EnterGuard`s are dropped on the thread that made them, in LIFO order. Blocking sections
 //!   run on Ms, so they are covered. `block_on` and `Runtime::enter` enter it for their own
 //!   extent, nested inside whatever the thread had.
+//! - The gmp runtime's shutdown (which drops its tasks on the dropping thread) runs inside
+//!   the tokio context too, and the tokio runtime is shut down after it.
 //! - Entering sets tokio's *handle* only (as `tokio::runtime::Handle::enter` does), not its
 //!   "inside a runtime" flag: `tokio::spawn`, timers, sockets and `Handle::current()` work,
 //!   and dropping the runtime from a gmp thread is allowed.
@@ -100,6 +102,20 @@ impl Bridge {
             }
         }
     }
+}
+
+/// Shut `sched` down, then its tokio runtime. The tasks gmp drops here drop inside the tokio
+/// context, so a future whose `Drop` needs it (sqlx's pooled connection spawns its return to
+/// the pool) still finds it; the tokio runtime stops only after that.
+pub(crate) fn shutdown_both(
+    sched: &std::sync::Arc<crate::executor::sched::Sched>,
+    timeout: Option<std::time::Duration>,
+) {
+    {
+        let _tokio = sched.config.tokio.enter();
+        sched.shutdown(timeout);
+    }
+    sched.config.tokio.shutdown(timeout);
 }
 
 impl std::fmt::Debug for Bridge {
