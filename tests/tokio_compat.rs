@@ -234,7 +234,7 @@ fn tokio_no_runtime_panic_names_the_feature() {
 }
 
 /// tokio's runtime-independent items need no bridge: `tokio::sync`, `select!`, `join!`,
-/// `task_local!` (MIGRATING.md's "works as is" rows).
+/// `try_join!`, `task_local!` (MIGRATING.md's "works as is" rows).
 #[test]
 fn tokio_sync_and_macros_work_as_is_without_the_bridge() {
     use std::sync::Arc;
@@ -277,6 +277,13 @@ fn tokio_sync_and_macros_work_as_is_without_the_bridge() {
             t.await.unwrap();
         }
         assert_eq!(*counter.lock().await, 20);
+        let table = Arc::new(tokio::sync::RwLock::new(vec![0u8]));
+        let writer = gmp::spawn({
+            let table = table.clone();
+            async move { table.write().await.push(1) }
+        });
+        writer.await.unwrap();
+        assert_eq!(*table.read().await, [0, 1]);
         let notify = Arc::new(tokio::sync::Notify::new());
         let waiter = gmp::spawn({
             let notify = notify.clone();
@@ -305,6 +312,9 @@ fn tokio_sync_and_macros_work_as_is_without_the_bridge() {
         assert_eq!(winner, "timer");
         let (a, b) = tokio::join!(gmp::spawn(async { 1 }), async { 2 });
         assert_eq!((a.unwrap(), b), (1, 2));
+        let both: Result<(u8, u8), gmp::JoinError> =
+            tokio::try_join!(gmp::spawn(async { 3 }), gmp::spawn(async { 4 }));
+        assert_eq!(both.unwrap(), (3, 4));
 
         // task_local! scoped around a future that awaits gmp timers (and may move Ps).
         let seen = REQUEST_ID
