@@ -83,7 +83,7 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, 
         m.schedule(&sched);
     }
     sched.config.hooks.thread_stop();
-    drop(tokio);
+    tokio.leave();
     m.exit(&sched);
 }
 

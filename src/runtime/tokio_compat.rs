@@ -45,6 +45,12 @@ pub(crate) struct Entered<'a> {
     _bridge: std::marker::PhantomData<&'a Bridge>,
 }
 
+impl Entered<'_> {
+    /// Leave the tokio context now (what dropping the guard does).
+    #[inline]
+    pub(crate) fn leave(self) {}
+}
+
 impl Bridge {
     /// Start the tokio runtime: one worker thread, `<thread_name>-tokio`, all drivers on.
     #[cfg(feature = "tokio-compat")]
