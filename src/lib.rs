@@ -65,6 +65,8 @@ mod sysmon;
 pub mod task;
 #[cfg(not(loom))]
 pub mod time;
+#[cfg(all(feature = "tokio-compat", not(loom)))]
+pub mod tokio_compat;
 #[cfg(not(loom))]
 pub use executor::coop;
 
@@ -126,4 +128,27 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
         Some(h) => h.block_on(future),
         None => runtime::global_handle().block_on(future),
     }
+}
+
+/// Used by `#[gmp::main(tokio_compat = true)]` and `#[gmp::test(tokio_compat = true)]`:
+/// nothing with the `tokio-compat` feature, a clear compile error without it.
+#[cfg(feature = "tokio-compat")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tokio_compat_check {
+    () => {};
+}
+
+/// Used by `#[gmp::main(tokio_compat = true)]` and `#[gmp::test(tokio_compat = true)]`:
+/// nothing with the `tokio-compat` feature, a clear compile error without it.
+#[cfg(not(feature = "tokio-compat"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tokio_compat_check {
+    () => {
+        ::core::compile_error!(
+            "`tokio_compat = true` needs gmp's `tokio-compat` feature: \
+             gmp = { version = \"0.1\", features = [\"tokio-compat\"] } (see MIGRATING.md)"
+        );
+    };
 }

@@ -11,6 +11,7 @@
 //! | `max_threads = 64`     | `.max_threads(64)` (must be at least 1)                   |
 //! | `time_slice_ms = 10`   | `.time_slice(std::time::Duration::from_millis(10))`       |
 //! | `thread_name = "w"`    | `.thread_name("w")`                                       |
+//! | `tokio_compat = true`  | `.tokio_compat(true)` (needs gmp's `tokio-compat` feature) |
 //! | `crate = "path::gmp"`  | use `path::gmp` instead of `::gmp` in the expansion       |
 
 use proc_macro::TokenStream;
@@ -42,6 +43,9 @@ use syn::{Attribute, FnArg, Lit, ReturnType, Signature, Visibility};
 /// * `time_slice_ms = N` — how long a task may run before sysmon asks it to
 ///   yield, in milliseconds.
 /// * `thread_name = "name"` — name of the runtime's worker threads.
+/// * `tokio_compat = true` — start a small tokio runtime beside gmp's and enter
+///   it on every gmp thread, so tokio-bound libraries (reqwest, sqlx) work in
+///   tasks. Needs gmp's `tokio-compat` feature.
 /// * `crate = "path"` — path to the `gmp` crate, for when it is renamed or
 ///   re-exported (default `::gmp`).
 ///
@@ -109,7 +113,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[gmp::test]` already does.
 ///
 /// It accepts the same arguments as [`macro@main`]: `procs`, `max_threads`,
-/// `time_slice_ms`, `thread_name` and `crate`.
+/// `time_slice_ms`, `thread_name`, `tokio_compat` and `crate`.
 ///
 /// # Examples
 ///
@@ -177,6 +181,7 @@ const ARGUMENTS: &[&str] = &[
     "max_threads",
     "time_slice_ms",
     "thread_name",
+    "tokio_compat",
     "crate",
 ];
 
@@ -205,6 +210,8 @@ struct Config {
     krate: TokenStream2,
     /// Builder method calls, e.g. `.procs(4usize)`, in the order written.
     setters: Vec<TokenStream2>,
+    /// Where `tokio_compat` was given: the expansion checks that gmp has the feature.
+    tokio_compat: Option<Span>,
 }
 
 fn expand(kind: Kind, args: TokenStream2, item: TokenStream2) -> TokenStream2 {
@@ -237,6 +244,7 @@ fn parse_args(kind: Kind, args: TokenStream2, errors: &mut Errors) -> Config {
     let mut config = Config {
         krate: quote!(::gmp),
         setters: Vec::new(),
+        tokio_compat: None,
     };
     let mut seen: Vec<String> = Vec::new();
 
@@ -359,6 +367,13 @@ fn apply_arg(
             let s = str_arg(key, value)?;
             config.setters.push(quote_spanned!(span=> .thread_name(#s)));
         }
+        "tokio_compat" => {
+            let b = bool_arg(key, value)?;
+            config
+                .setters
+                .push(quote_spanned!(span=> .tokio_compat(#b)));
+            config.tokio_compat = Some(span);
+        }
         "crate" => {
             let s = str_arg(key, value)?;
             let path: syn::Path = s.parse().map_err(|_| {
@@ -461,6 +476,21 @@ fn int_arg(
     Ok(out)
 }
 
+fn bool_arg(key: &proc_macro2::Ident, value: &[TokenTree]) -> syn::Result<syn::LitBool> {
+    match value {
+        [TokenTree::Ident(b)] if b == "true" || b == "false" => {
+            Ok(syn::LitBool::new(b == "true", b.span()))
+        }
+        [TokenTree::Group(g)] if g.delimiter() == Delimiter::None => {
+            bool_arg(key, &g.stream().into_iter().collect::<Vec<_>>())
+        }
+        _ => Err(syn::Error::new_spanned(
+            value.iter().cloned().collect::<TokenStream2>(),
+            format!("`{key}` expects `true` or `false`, like `{key} = true`"),
+        )),
+    }
+}
+
 fn str_arg(key: &proc_macro2::Ident, value: &[TokenTree]) -> syn::Result<syn::LitStr> {
     match single_literal(value) {
         Some(Lit::Str(s)) => Ok(s),
@@ -493,6 +523,7 @@ fn example(key: &proc_macro2::Ident) -> &'static str {
         "max_threads" => "64",
         "time_slice_ms" => "10",
         "thread_name" => "\"my-worker\"",
+        "tokio_compat" => "true",
         "crate" => "\"::gmp\"",
         _ => "...",
     }
@@ -743,6 +774,10 @@ fn expand_fn(kind: Kind, func: AsyncFn, config: &Config, errors: &mut Errors) ->
 
     let krate = &config.krate;
     let setters = &config.setters;
+    // Without gmp's `tokio-compat` feature this is a `compile_error!` that says so.
+    let tokio_compat_check = config
+        .tokio_compat
+        .map(|span| quote_spanned!(span=> #krate::__tokio_compat_check!();));
     let test_attr = match kind {
         Kind::Main => quote!(),
         Kind::Test => quote!(#[::core::prelude::v1::test]),
@@ -763,6 +798,7 @@ fn expand_fn(kind: Kind, func: AsyncFn, config: &Config, errors: &mut Errors) ->
                 #(#param_bindings)*
                 #typed_body
             };
+            #tokio_compat_check
             #[allow(clippy::expect_used, clippy::diverging_sub_expression)]
             {
                 #krate::Runtime::builder()

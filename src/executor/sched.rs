@@ -50,6 +50,8 @@ pub(crate) struct Config {
     pub(crate) hooks: crate::runtime::Hooks,
     /// Seeds every M's steal-order generator (`super::rng`).
     pub(crate) rng_seed: u64,
+    /// The tokio runtime beside this one (`Builder::tokio_compat`), entered on every M.
+    pub(crate) tokio: crate::runtime::TokioBridge,
 }
 
 /// The part of an M that other threads touch: its parker and its next P (Go's `m.nextp`).

@@ -62,6 +62,8 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, 
     context::enter_worker(Handle {
         sched: sched.clone(),
     });
+    // tokio-compat: this M is in the tokio context for its whole life (left below, LIFO).
+    let tokio = sched.config.tokio.enter();
     sched.config.hooks.thread_start();
     let mut m = M {
         rng: FastRand::for_m(sched.config.rng_seed, shared.id),
@@ -81,6 +83,7 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, 
         m.schedule(&sched);
     }
     sched.config.hooks.thread_stop();
+    tokio.leave();
     m.exit(&sched);
 }
 

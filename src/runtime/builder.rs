@@ -35,6 +35,7 @@ pub struct Builder {
     stack_size: Option<usize>,
     hooks: super::Hooks,
     rng_seed: Option<u64>,
+    start_tokio: bool,
 }
 
 impl Default for Builder {
@@ -70,6 +71,14 @@ fn default_procs() -> io::Result<usize> {
 }
 
 impl Builder {
+    fn tokio_bridge(&self) -> io::Result<crate::runtime::TokioBridge> {
+        match self.start_tokio {
+            #[cfg(feature = "tokio-compat")]
+            true => crate::runtime::TokioBridge::start(&self.thread_name),
+            _ => Ok(crate::runtime::TokioBridge::default()),
+        }
+    }
+
     /// Defaults: `procs` from `GMAXPROCS` or the CPU count, `max_threads` 10,000 (Go's limit),
     /// a 10ms time slice, threads named `gmp-m<N>`.
     pub fn new() -> Builder {
@@ -83,6 +92,7 @@ impl Builder {
             stack_size: None,
             hooks: super::Hooks::default(),
             rng_seed: None,
+            start_tokio: false,
         }
     }
 
@@ -255,6 +265,27 @@ impl Builder {
         self
     }
 
+    /// Start a small tokio runtime beside this one and enter its context on every gmp thread
+    /// that runs user code (feature `tokio-compat`; off by default), so that tokio-bound
+    /// libraries — reqwest, an sqlx pool, an SDK — work inside gmp tasks: `tokio::spawn`,
+    /// `tokio::time`, `tokio::net`, `tokio::fs` and `tokio::runtime::Handle::current()`.
+    /// What they spawn and their I/O run on that tokio runtime (one worker thread named
+    /// `<thread_name>-tokio`), not on gmp's Ps; see [`crate::tokio_compat`].
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder().tokio_compat(true).build().unwrap();
+    /// let out = rt.block_on(rt.spawn(async {
+    ///     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    ///     tokio::spawn(async { 7 }).await.unwrap()
+    /// }));
+    /// assert_eq!(out.unwrap(), 7);
+    /// ```
+    #[cfg(feature = "tokio-compat")]
+    pub fn tokio_compat(&mut self, on: bool) -> &mut Self {
+        self.start_tokio = on;
+        self
+    }
+
     /// Validate the settings and create the runtime. Ms start on demand, with the first task.
     ///
     /// # Errors
@@ -314,6 +345,7 @@ impl Builder {
             debug,
             hooks: self.hooks.clone(),
             rng_seed,
+            tokio: self.tokio_bridge()?,
         })?;
         crate::sysmon::start(&sched)?;
         Ok(Runtime::from_sched(sched))

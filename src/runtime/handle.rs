@@ -100,6 +100,7 @@ impl Handle {
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter(self, true);
+        let _tokio = self.sched.config.tokio.enter();
         // The future is not a task (this may be a blocking section inside one).
         let _no_task = crate::executor::task::current::enter(None);
         let thread_waker = Arc::new(ThreadWaker(Parker::new()));

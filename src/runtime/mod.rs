@@ -9,6 +9,7 @@ mod global;
 mod handle;
 mod hooks;
 mod metrics;
+mod tokio_compat;
 mod trace;
 
 pub use builder::Builder;
@@ -20,6 +21,7 @@ pub(crate) use debug::DebugFlags;
 pub(crate) use dump::dump;
 pub(crate) use global::global_handle;
 pub(crate) use hooks::Hooks;
+pub(crate) use tokio_compat::{panic_hint, Bridge as TokioBridge};
 pub(crate) use trace::schedtrace;
 
 use crate::executor::context;
@@ -57,6 +59,8 @@ pub struct Runtime {
 /// Returned by [`Runtime::enter`]; leaves the runtime's context when dropped.
 #[must_use = "the runtime context is left when this guard is dropped"]
 pub struct EnterGuard<'a> {
+    // Declared first: dropped first (the tokio context was entered last).
+    _tokio: tokio_compat::Entered<'a>,
     _inner: context::EnterGuard,
     _rt: std::marker::PhantomData<&'a Runtime>,
 }
@@ -114,8 +118,10 @@ impl Runtime {
     /// assert_eq!(rt.block_on(h).unwrap(), 5);
     /// ```
     pub fn enter(&self) -> EnterGuard<'_> {
+        let inner = context::enter(&self.handle, false);
         EnterGuard {
-            _inner: context::enter(&self.handle, false),
+            _tokio: self.handle.sched.config.tokio.enter(),
+            _inner: inner,
             _rt: std::marker::PhantomData,
         }
     }
@@ -124,13 +130,13 @@ impl Runtime {
     /// are dropped as on `Drop`; an M stuck in a poll past the timeout is left behind, and its
     /// task is cancelled when that poll returns.
     pub fn shutdown_timeout(self, timeout: Duration) {
-        self.handle.sched.shutdown(Some(timeout));
+        tokio_compat::shutdown_both(&self.handle.sched, Some(timeout));
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        self.handle.sched.shutdown(None);
+        tokio_compat::shutdown_both(&self.handle.sched, None);
     }
 }
 

@@ -247,7 +247,10 @@ impl fmt::Display for JoinError {
         match &self.repr {
             Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
             Repr::Panic(_) => match self.panic_message() {
-                Some(msg) => write!(f, "task {} panicked with message {:?}", self.id, msg),
+                Some(msg) => {
+                    write!(f, "task {} panicked with message {:?}", self.id, msg)?;
+                    hint(f, &msg)
+                }
                 None => write!(f, "task {} panicked", self.id),
             },
         }
@@ -259,10 +262,21 @@ impl fmt::Debug for JoinError {
         match &self.repr {
             Repr::Cancelled => write!(f, "JoinError::Cancelled({})", self.id),
             Repr::Panic(_) => match self.panic_message() {
-                Some(msg) => write!(f, "JoinError::Panic({}, {:?}, ...)", self.id, msg),
+                Some(msg) => {
+                    write!(f, "JoinError::Panic({}, {:?}, ...)", self.id, msg)?;
+                    hint(f, &msg)
+                }
                 None => write!(f, "JoinError::Panic({}, ...)", self.id),
             },
         }
+    }
+}
+
+/// A tokio "no runtime" panic gets one more line: how to run tokio code on gmp.
+fn hint(f: &mut fmt::Formatter<'_>, msg: &str) -> fmt::Result {
+    match crate::runtime::panic_hint(msg) {
+        Some(hint) => write!(f, "\n{hint}"),
+        None => Ok(()),
     }
 }
 
