@@ -11,6 +11,7 @@
 //! | `max_threads = 64`     | `.max_threads(64)` (must be at least 1)                   |
 //! | `time_slice_ms = 10`   | `.time_slice(std::time::Duration::from_millis(10))`       |
 //! | `thread_name = "w"`    | `.thread_name("w")`                                       |
+//! | `start_paused = true`  | `.start_paused(true)`: virtual time (`gmp::time::pause`)  |
 //! | `crate = "path::gmp"`  | use `path::gmp` instead of `::gmp` in the expansion       |
 
 use proc_macro::TokenStream;
@@ -44,6 +45,8 @@ use syn::{Attribute, FnArg, Lit, ReturnType, Signature, Visibility};
 /// * `thread_name = "name"` — name of the runtime's worker threads.
 /// * `crate = "path"` — path to the `gmp` crate, for when it is renamed or
 ///   re-exported (default `::gmp`).
+/// * `start_paused = true` — start with the runtime's clock paused (virtual
+///   time that auto-advances when no task can run; see `gmp::time::pause`).
 ///
 /// Values must be literals; to compute a configuration at run time, use
 /// `gmp::Runtime::builder()` directly.
@@ -109,7 +112,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[gmp::test]` already does.
 ///
 /// It accepts the same arguments as [`macro@main`]: `procs`, `max_threads`,
-/// `time_slice_ms`, `thread_name` and `crate`.
+/// `time_slice_ms`, `thread_name`, `crate` and `start_paused`.
 ///
 /// # Examples
 ///
@@ -178,6 +181,7 @@ const ARGUMENTS: &[&str] = &[
     "time_slice_ms",
     "thread_name",
     "crate",
+    "start_paused",
 ];
 
 /// Collects errors so that all of them are reported in one go.
@@ -359,6 +363,12 @@ fn apply_arg(
             let s = str_arg(key, value)?;
             config.setters.push(quote_spanned!(span=> .thread_name(#s)));
         }
+        "start_paused" => {
+            let b = bool_arg(key, value)?;
+            config
+                .setters
+                .push(quote_spanned!(span=> .start_paused(#b)));
+        }
         "crate" => {
             let s = str_arg(key, value)?;
             let path: syn::Path = s.parse().map_err(|_| {
@@ -461,6 +471,28 @@ fn int_arg(
     Ok(out)
 }
 
+fn bool_arg(key: &proc_macro2::Ident, value: &[TokenTree]) -> syn::Result<syn::LitBool> {
+    // `true`/`false` are identifiers in a token stream (invisible groups looked through).
+    if let [TokenTree::Group(g)] = value {
+        if g.delimiter() == Delimiter::None {
+            let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+            return bool_arg(key, &inner);
+        }
+    }
+    match value {
+        [TokenTree::Ident(i)] if i == "true" || i == "false" => {
+            Ok(syn::LitBool::new(i == "true", i.span()))
+        }
+        _ => {
+            let tokens: TokenStream2 = value.iter().cloned().collect();
+            Err(syn::Error::new_spanned(
+                tokens,
+                format!("`{key}` expects `true` or `false`, like `{key} = true`"),
+            ))
+        }
+    }
+}
+
 fn str_arg(key: &proc_macro2::Ident, value: &[TokenTree]) -> syn::Result<syn::LitStr> {
     match single_literal(value) {
         Some(Lit::Str(s)) => Ok(s),
@@ -494,6 +526,7 @@ fn example(key: &proc_macro2::Ident) -> &'static str {
         "time_slice_ms" => "10",
         "thread_name" => "\"my-worker\"",
         "crate" => "\"::gmp\"",
+        "start_paused" => "true",
         _ => "...",
     }
 }

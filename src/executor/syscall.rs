@@ -159,7 +159,11 @@ impl SlotWait {
     pub(crate) fn poll_wait(&mut self, cx: &mut Context<'_>) -> Poll<bool> {
         context::with_m_sched(|sched| loop {
             let cap = sched.blocking_cap();
-            if sched.blocking.poll_acquire(cap, &mut self.key, cx).is_pending() {
+            if sched
+                .blocking
+                .poll_acquire(cap, &mut self.key, cx)
+                .is_pending()
+            {
                 // Keep the runtime for a drop while queued (only on this slow path: the fast
                 // path takes no reference).
                 if self.sched.is_none() {
@@ -169,8 +173,7 @@ impl SlotWait {
             }
             // An M for every P besides the ones in blocking sections. If the OS refused one,
             // the cap just shrank to what it allows: keep the slot only if still under it.
-            if sched.ensure_ms_for_blocking()
-                || sched.blocking.in_flight() <= sched.blocking_cap()
+            if sched.ensure_ms_for_blocking() || sched.blocking.in_flight() <= sched.blocking_cap()
             {
                 return Poll::Ready(true);
             }

@@ -35,6 +35,7 @@ pub struct Builder {
     stack_size: Option<usize>,
     hooks: super::Hooks,
     rng_seed: Option<u64>,
+    start_paused: bool,
 }
 
 impl Default for Builder {
@@ -83,6 +84,7 @@ impl Builder {
             stack_size: None,
             hooks: super::Hooks::default(),
             rng_seed: None,
+            start_paused: false,
         }
     }
 
@@ -255,6 +257,22 @@ impl Builder {
         self
     }
 
+    /// Start with the runtime's clock paused ([`gmp::time::pause`](crate::time::pause)):
+    /// virtual time from the first instant, auto-advancing to the next timer whenever no task
+    /// can run (tokio's `start_paused`, on any number of Ps). Default: false.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = gmp::Runtime::builder().procs(4).start_paused(true).build().unwrap();
+    /// let real = std::time::Instant::now();
+    /// rt.block_on(gmp::time::sleep(Duration::from_secs(86_400)));
+    /// assert!(real.elapsed() < Duration::from_secs(60));
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
+    }
+
     /// Validate the settings and create the runtime. Ms start on demand, with the first task.
     ///
     /// # Errors
@@ -315,6 +333,9 @@ impl Builder {
             hooks: self.hooks.clone(),
             rng_seed,
         })?;
+        if self.start_paused {
+            sched.reactor.pause();
+        }
         crate::sysmon::start(&sched)?;
         Ok(Runtime::from_sched(sched))
     }

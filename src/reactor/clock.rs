@@ -1,0 +1,157 @@
+//! The runtime's timer clock, which can be paused (virtual time, `gmp::time::pause`), and the
+//! quiescence counts that decide when paused time may jump to the next timer.
+//!
+//! Until the runtime is first paused the clock is the real one (`virt` is false and reading it
+//! costs one relaxed load more than before). Paused, it reads `frozen`; resumed, it reads the
+//! real clock plus the offset gathered while paused (so it never goes backwards).
+//!
+//! Quiescence ("no task can run"): a *participant* is an M that is not parked on the idle M
+//! list and not asleep in the blocking poll, or a thread inside `block_on` on this runtime that
+//! is not parked. `active` counts them; it is maintained always (a couple of atomics per
+//! park/unpark, next to a futex call). Every change of state bumps `gen`: a participant
+//! bumps it *after* it becomes active and *before* it goes idle, so a checker that reads
+//! `gen`, then every count and queue, then `gen` again, and sees the same value and nothing
+//! busy, saw one instant at which nothing ran, nothing was queued and nobody was about to run
+//! (whoever wakes a participant counts it active before the wakee takes anything from a queue).
+//! Tasks waiting on a reactor source are counted in [`IoWaiters`].
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex};
+
+/// Runtimes whose clock has ever been paused (alive): while 0, `gmp::time::Instant::now` is
+/// `std::time::Instant::now` without looking for a runtime.
+pub(crate) static VIRTUAL_CLOCKS: AtomicUsize = AtomicUsize::new(0);
+
+/// Tasks parked on a reactor source's waiter slot (a read, write, accept, connect waiting for
+/// readiness), counted once the runtime's clock has been paused.
+#[derive(Default)]
+pub(crate) struct IoWaiters {
+    /// Set at the first pause; from then on registrations count themselves.
+    pub(crate) counting: AtomicBool,
+    pub(crate) n: AtomicUsize,
+}
+
+#[derive(Default)]
+pub(crate) struct Clock {
+    /// Ever paused: `now` reads `paused`/`frozen`/`offset` instead of the real clock.
+    virt: AtomicBool,
+    paused: AtomicBool,
+    /// The paused clock (ns since the reactor's epoch).
+    frozen: AtomicU64,
+    /// Resumed: virtual minus real (ns).
+    offset: AtomicI64,
+    /// Serialises pause, resume and every move of the paused clock.
+    moves: Mutex<()>,
+    /// Participants running (see the module docs).
+    active: AtomicUsize,
+    /// Bumped on every participant state change.
+    gen: AtomicU64,
+    pub(crate) io_waiters: Arc<IoWaiters>,
+}
+
+impl Clock {
+    /// The timer clock, given the real one (`real`: ns since the epoch).
+    #[inline]
+    pub(crate) fn now(&self, real: u64) -> u64 {
+        if !self.virt.load(Relaxed) {
+            return real;
+        }
+        self.now_virtual(real)
+    }
+
+    #[cold]
+    fn now_virtual(&self, real: u64) -> u64 {
+        if self.paused.load(Acquire) {
+            self.frozen.load(Acquire)
+        } else {
+            (real as i64)
+                .saturating_add(self.offset.load(Acquire))
+                .max(1) as u64
+        }
+    }
+
+    /// Ever paused.
+    pub(crate) fn is_virtual(&self) -> bool {
+        self.virt.load(Relaxed)
+    }
+
+    pub(crate) fn is_paused(&self) -> bool {
+        self.paused.load(SeqCst)
+    }
+
+    /// Freeze the clock at its current reading. True the first time this clock is paused (the
+    /// caller then counts the I/O waiters registered before).
+    pub(crate) fn pause(&self, real: u64) -> bool {
+        let _g = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        if self.paused.load(SeqCst) {
+            return false;
+        }
+        let first = !self.virt.load(SeqCst);
+        self.frozen.store(self.now(real), SeqCst);
+        self.paused.store(true, SeqCst);
+        if first {
+            self.io_waiters.counting.store(true, SeqCst);
+            self.virt.store(true, SeqCst);
+            VIRTUAL_CLOCKS.fetch_add(1, SeqCst);
+        }
+        first
+    }
+
+    /// Let the clock run again from where it stands. False if it was not paused.
+    pub(crate) fn resume(&self, real: u64) -> bool {
+        let _g = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.paused.load(SeqCst) {
+            return false;
+        }
+        let frozen = self.frozen.load(SeqCst);
+        self.offset
+            .store((frozen as i64).saturating_sub(real as i64), SeqCst);
+        self.paused.store(false, SeqCst);
+        true
+    }
+
+    /// Move the paused clock forward to `to` (never backwards). False if not paused.
+    pub(crate) fn advance_to(&self, to: u64) -> bool {
+        let _g = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        if !self.paused.load(SeqCst) {
+            return false;
+        }
+        self.frozen.fetch_max(to, SeqCst);
+        true
+    }
+
+    /// A participant starts running (counted before it takes any work).
+    #[inline]
+    pub(crate) fn active_inc(&self) {
+        self.active.fetch_add(1, SeqCst);
+        self.gen.fetch_add(1, SeqCst);
+    }
+
+    /// A participant goes idle. True if it was the last one while the clock is paused: the
+    /// caller makes sure the poller looks at the timers (`Sched::kick_auto_advance`).
+    #[inline]
+    pub(crate) fn active_dec(&self) -> bool {
+        self.gen.fetch_add(1, SeqCst);
+        self.active.fetch_sub(1, SeqCst) == 1 && self.paused.load(SeqCst)
+    }
+
+    pub(crate) fn gen(&self) -> u64 {
+        self.gen.load(SeqCst)
+    }
+
+    pub(crate) fn active(&self) -> usize {
+        self.active.load(SeqCst)
+    }
+
+    pub(crate) fn io_waiters(&self) -> usize {
+        self.io_waiters.n.load(SeqCst)
+    }
+}
+
+impl Drop for Clock {
+    fn drop(&mut self) {
+        if self.virt.load(Relaxed) {
+            VIRTUAL_CLOCKS.fetch_sub(1, SeqCst);
+        }
+    }
+}
