@@ -272,3 +272,17 @@ fn a_blocking_section_holds_the_clock_still() {
         assert_eq!(woke - start, Duration::from_secs(1));
     });
 }
+
+/// `#[gmp::main(start_paused = true)]` on a `main`-like function.
+#[gmp::main(procs = 2, start_paused = true)]
+async fn paused_entry_point() -> Duration {
+    let start = Instant::now();
+    let t = gmp::spawn(sleep(Duration::from_secs(600)));
+    t.await.unwrap();
+    start.elapsed()
+}
+
+#[test]
+fn start_paused_through_the_main_macro() {
+    assert_eq!(paused_entry_point(), Duration::from_secs(600));
+}
