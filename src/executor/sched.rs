@@ -27,6 +27,7 @@ use super::worker;
 use crate::loom::lock;
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::reactor::clock::Clock;
 use crate::reactor::timers::TimerEntry;
 use crate::reactor::Reactor;
 use crate::runtime::{ProcMetrics, RuntimeMetrics};
@@ -714,15 +715,15 @@ impl Sched {
     /// the last participant going idle: [`Sched::kick_auto_advance`]).
     fn auto_advance(&self) -> u64 {
         let clock = &self.reactor.clock;
-        let gen = clock.gen();
-        let quiet = clock.active() == 0
+        let seen = clock.participants();
+        let quiet = Clock::active(seen) == 0
             && self.global.is_empty()
             && !self.rings_nonempty()
             && self.blocking.in_flight() == 0
             && self.npidle() == self.procs()
             && self.rescues_active() == 0
             && clock.io_waiters() == 0;
-        if !quiet || clock.gen() != gen {
+        if !quiet || clock.participants() != seen {
             return u64::MAX;
         }
         let next = self.next_timer_when();

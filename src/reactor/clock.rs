@@ -7,12 +7,12 @@
 //!
 //! Quiescence ("no task can run"): a *participant* is an M that is not parked on the idle M
 //! list and not asleep in the blocking poll, or a thread inside `block_on` on this runtime that
-//! is not parked. `active` counts them; it is maintained always (a couple of atomics per
-//! park/unpark, next to a futex call). Every change of state bumps `gen`: a participant
-//! bumps it *after* it becomes active and *before* it goes idle, so a checker that reads
-//! `gen`, then every count and queue, then `gen` again, and sees the same value and nothing
-//! busy, saw one instant at which nothing ran, nothing was queued and nobody was about to run
-//! (whoever wakes a participant counts it active before the wakee takes anything from a queue).
+//! is not parked. One word counts them (low half) and a generation (high half) that every
+//! change of state bumps in the same atomic add; it is maintained always (one add per
+//! park/unpark, next to a futex call). A checker that reads the word, then every queue and
+//! count, then the word again, and sees the same word with nothing busy, saw one instant at
+//! which nothing ran, nothing was queued and nobody was about to run (whoever wakes a
+//! participant counts it active before the wakee takes anything from a queue).
 //! Tasks waiting on a reactor source are counted in [`IoWaiters`].
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
@@ -31,6 +31,9 @@ pub(crate) struct IoWaiters {
     pub(crate) n: AtomicUsize,
 }
 
+const GEN_ONE: u64 = 1 << 32;
+const ACTIVE_MASK: u64 = GEN_ONE - 1;
+
 #[derive(Default)]
 pub(crate) struct Clock {
     /// Ever paused: `now` reads `paused`/`frozen`/`offset` instead of the real clock.
@@ -42,10 +45,9 @@ pub(crate) struct Clock {
     offset: AtomicI64,
     /// Serialises pause, resume and every move of the paused clock.
     moves: Mutex<()>,
-    /// Participants running (see the module docs).
-    active: AtomicUsize,
-    /// Bumped on every participant state change.
-    gen: AtomicU64,
+    /// Participants running (low 32 bits, see the module docs) and a generation bumped by
+    /// every change of state (high 32 bits): one atomic add per transition.
+    participants: AtomicU64,
     pub(crate) io_waiters: Arc<IoWaiters>,
 }
 
@@ -123,24 +125,26 @@ impl Clock {
     /// A participant starts running (counted before it takes any work).
     #[inline]
     pub(crate) fn active_inc(&self) {
-        self.active.fetch_add(1, SeqCst);
-        self.gen.fetch_add(1, SeqCst);
+        self.participants.fetch_add(GEN_ONE + 1, SeqCst);
     }
 
     /// A participant goes idle. True if it was the last one while the clock is paused: the
     /// caller makes sure the poller looks at the timers (`Sched::kick_auto_advance`).
     #[inline]
     pub(crate) fn active_dec(&self) -> bool {
-        self.gen.fetch_add(1, SeqCst);
-        self.active.fetch_sub(1, SeqCst) == 1 && self.paused.load(SeqCst)
+        // + GEN_ONE - 1: the count's borrow is the generation's carry, so one add does both.
+        let prev = self.participants.fetch_add(GEN_ONE - 1, SeqCst);
+        prev & ACTIVE_MASK == 1 && self.paused.load(SeqCst)
     }
 
-    pub(crate) fn gen(&self) -> u64 {
-        self.gen.load(SeqCst)
+    /// The participants word: compare two readings to see whether anything changed between.
+    pub(crate) fn participants(&self) -> u64 {
+        self.participants.load(SeqCst)
     }
 
-    pub(crate) fn active(&self) -> usize {
-        self.active.load(SeqCst)
+    /// Participants running in a reading of [`Clock::participants`].
+    pub(crate) fn active(word: u64) -> u64 {
+        word & ACTIVE_MASK
     }
 
     pub(crate) fn io_waiters(&self) -> usize {
