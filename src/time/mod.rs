@@ -11,8 +11,9 @@
 //!
 //! # Virtual time
 //!
-//! Each runtime has its own timer clock. [`pause`] (or [`Builder::start_paused`]
-//! (crate::runtime::Builder::start_paused), `#[gmp::test(start_paused = true)]`) freezes it:
+//! Each runtime has its own timer clock. [`pause`] (or
+//! [`Builder::start_paused`](crate::runtime::Builder::start_paused),
+//! `#[gmp::test(start_paused = true)]`) freezes it:
 //! [`Instant::now`] then returns the runtime's virtual instant, and every timer of the runtime
 //! uses it. It moves only forward, by [`advance`] or by **auto-advance**, on any number of Ps:
 //!
