@@ -265,7 +265,8 @@ impl Builder {
     /// use std::time::Duration;
     /// let rt = gmp::Runtime::builder().procs(4).start_paused(true).build().unwrap();
     /// let real = std::time::Instant::now();
-    /// rt.block_on(gmp::time::sleep(Duration::from_secs(86_400)));
+    /// // (Create the sleep inside: one made outside every runtime belongs to the global one.)
+    /// rt.block_on(async { gmp::time::sleep(Duration::from_secs(86_400)).await });
     /// assert!(real.elapsed() < Duration::from_secs(60));
     /// ```
     pub fn start_paused(&mut self, paused: bool) -> &mut Self {

@@ -17,7 +17,8 @@ fn current(what: &str) -> Handle {
 /// Pause the current runtime's timer clock: from now on [`Instant::now`](super::Instant::now)
 /// stands still, and moves only by [`advance`] or by auto-advance — when no task of the
 /// runtime can run, the clock jumps to the next timer and fires it (see the [module
-/// docs](super) for the exact rule). Pausing a paused clock does nothing.
+/// docs](super) for the exact rule). Pausing a paused clock does nothing. Inside
+/// `gmp::block_on` the current runtime is the global one, so that is the clock paused.
 ///
 /// # Panics
 /// Outside a runtime.
