@@ -159,3 +159,46 @@ impl Drop for Clock {
         }
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// One add moves both halves: the count, and the generation (also on a decrement, whose
+    /// borrow becomes the generation's carry); the last participant going idle is reported
+    /// only while paused.
+    #[test]
+    fn participants_word_counts_and_bumps_the_generation() {
+        let c = Clock::default();
+        c.active_inc();
+        c.active_inc();
+        let w = c.participants();
+        assert_eq!(Clock::active(w), 2);
+        assert_eq!(w >> 32, 2);
+        assert!(!c.active_dec(), "not the last one");
+        assert!(!c.active_dec(), "the last one, but not paused");
+        let w = c.participants();
+        assert_eq!((Clock::active(w), w >> 32), (0, 4));
+        c.pause(1_000);
+        c.active_inc();
+        assert!(c.active_dec(), "the last one while paused");
+    }
+
+    /// Paused, the clock stands still and moves only forward; resumed, it runs on from where
+    /// it stood.
+    #[test]
+    fn pause_advance_resume() {
+        let c = Clock::default();
+        assert_eq!(c.now(500), 500);
+        assert!(c.pause(1_000));
+        assert!(!c.pause(2_000), "already paused");
+        assert_eq!(c.now(9_999), 1_000);
+        assert!(c.advance_to(5_000));
+        assert!(c.advance_to(3_000), "never backwards");
+        assert_eq!(c.now(9_999), 5_000);
+        assert!(c.resume(6_000));
+        assert!(!c.resume(6_000), "not paused");
+        assert_eq!(c.now(6_010), 5_010);
+        assert!(!c.advance_to(9_000), "advance needs a paused clock");
+    }
+}
