@@ -48,6 +48,8 @@ mod reactor;
 #[cfg(loom)]
 #[allow(dead_code)]
 mod reactor {
+    #[path = "clock.rs"]
+    pub(crate) mod clock;
     #[path = "scheduled_io.rs"]
     pub(crate) mod scheduled_io;
     #[path = "timers.rs"]

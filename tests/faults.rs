@@ -324,7 +324,7 @@ where
             let mut every = gmp::time::interval(Duration::from_millis(5));
             while !s.load(SeqCst) {
                 let t = every.tick().await;
-                late.push(Instant::now().saturating_duration_since(t));
+                late.push(Instant::now().saturating_duration_since(t.into_std()));
             }
             late
         });

@@ -12,6 +12,7 @@
 //! | `time_slice_ms = 10`   | `.time_slice(std::time::Duration::from_millis(10))`       |
 //! | `thread_name = "w"`    | `.thread_name("w")`                                       |
 //! | `tokio_compat = true`  | `.tokio_compat(true)` (needs gmp's `tokio-compat` feature) |
+//! | `start_paused = true`  | `.start_paused(true)`: virtual time (`gmp::time::pause`)  |
 //! | `crate = "path::gmp"`  | use `path::gmp` instead of `::gmp` in the expansion       |
 
 use proc_macro::TokenStream;
@@ -48,6 +49,8 @@ use syn::{Attribute, FnArg, Lit, ReturnType, Signature, Visibility};
 ///   tasks. Needs gmp's `tokio-compat` feature.
 /// * `crate = "path"` — path to the `gmp` crate, for when it is renamed or
 ///   re-exported (default `::gmp`).
+/// * `start_paused = true` — start with the runtime's clock paused (virtual
+///   time that auto-advances when no task can run; see `gmp::time::pause`).
 ///
 /// Values must be literals; to compute a configuration at run time, use
 /// `gmp::Runtime::builder()` directly.
@@ -113,7 +116,7 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[gmp::test]` already does.
 ///
 /// It accepts the same arguments as [`macro@main`]: `procs`, `max_threads`,
-/// `time_slice_ms`, `thread_name`, `tokio_compat` and `crate`.
+/// `time_slice_ms`, `thread_name`, `tokio_compat`, `crate` and `start_paused`.
 ///
 /// # Examples
 ///
@@ -183,6 +186,7 @@ const ARGUMENTS: &[&str] = &[
     "thread_name",
     "tokio_compat",
     "crate",
+    "start_paused",
 ];
 
 /// Collects errors so that all of them are reported in one go.
@@ -374,6 +378,12 @@ fn apply_arg(
                 .push(quote_spanned!(span=> .tokio_compat(#b)));
             config.tokio_compat = Some(span);
         }
+        "start_paused" => {
+            let b = bool_arg(key, value)?;
+            config
+                .setters
+                .push(quote_spanned!(span=> .start_paused(#b)));
+        }
         "crate" => {
             let s = str_arg(key, value)?;
             let path: syn::Path = s.parse().map_err(|_| {
@@ -525,6 +535,7 @@ fn example(key: &proc_macro2::Ident) -> &'static str {
         "thread_name" => "\"my-worker\"",
         "tokio_compat" => "true",
         "crate" => "\"::gmp\"",
+        "start_paused" => "true",
         _ => "...",
     }
 }

@@ -27,6 +27,7 @@ use super::worker;
 use crate::loom::lock;
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::reactor::clock::Clock;
 use crate::reactor::timers::TimerEntry;
 use crate::reactor::Reactor;
 use crate::runtime::{ProcMetrics, RuntimeMetrics};
@@ -484,9 +485,16 @@ impl Sched {
     }
 
     /// Put an M without a P on the idle list (Go's `mput`).
-    pub(crate) fn mput(&self, m: &Arc<MShared>) {
-        self.idle.lock().midle.push(m.clone());
-        self.nmidle.fetch_add(1, Relaxed);
+    pub(crate) fn mput(self: &Arc<Self>, m: &Arc<MShared>) {
+        let last = {
+            let mut idle = self.idle.lock();
+            idle.midle.push(m.clone());
+            self.nmidle.fetch_add(1, Relaxed);
+            self.reactor.clock.active_dec()
+        };
+        if last {
+            self.kick_auto_advance();
+        }
     }
 
     pub(crate) fn become_spinning(&self) {
@@ -524,6 +532,8 @@ impl Sched {
         let mut idle = self.idle.lock();
         if let Some(m) = idle.midle.pop() {
             self.nmidle.fetch_sub(1, Relaxed);
+            // Counted active by its waker, before it can take anything from a queue.
+            self.reactor.clock.active_inc();
             drop(idle);
             *lock(&m.nextp) = Some((p, spinning));
             m.parker.unpark();
@@ -587,6 +597,8 @@ impl Sched {
             spinning: AtomicBool::new(spinning),
         });
         lock(&self.allm).push(shared.clone());
+        // A new M is active until it first parks (`mput`).
+        self.reactor.clock.active_inc();
         let sched = self.clone();
         let spawned = self
             .thread_builder(format!("{}-m{}", self.config.thread_name, id))
@@ -615,6 +627,9 @@ impl Sched {
                     self.idle.unclaim_spinning();
                 }
                 lock(&self.allm).retain(|x| x.id != id);
+                if self.reactor.clock.active_dec() {
+                    self.kick_auto_advance();
+                }
                 self.m_exited();
                 // No more Ms than are alive now can run: blocking sections past that many
                 // (less the Ps' share) wait from now on.
@@ -684,9 +699,55 @@ impl Sched {
             .unwrap_or(u64::MAX)
     }
 
+    /// The blocked poll's deadline (ns since the epoch on the timer clock, `u64::MAX` for
+    /// none): the earliest timer; with time paused, the result of [`Sched::auto_advance`].
+    pub(crate) fn poll_deadline(&self) -> u64 {
+        if self.reactor.clock.is_paused() {
+            return self.auto_advance();
+        }
+        self.next_timer_when()
+    }
+
+    /// Virtual time's auto-advance, run by the M about to block in the poll (holding the poll,
+    /// so nobody dispatches readiness meanwhile, and already counted idle): if nothing can run
+    /// — no participant active, nothing queued, no blocking section, every P idle, no task
+    /// waiting on a reactor source — and that held for the whole check (`gen` unchanged), move
+    /// the paused clock to the earliest timer and return it (the poll then returns at once and
+    /// its M fires the timers). Otherwise `u64::MAX`: sleep until woken (new work, I/O, or
+    /// the last participant going idle: [`Sched::kick_auto_advance`]).
+    fn auto_advance(&self) -> u64 {
+        let clock = &self.reactor.clock;
+        let seen = clock.participants();
+        let quiet = Clock::active(seen) == 0
+            && self.global.is_empty()
+            && !self.rings_nonempty()
+            && self.blocking.in_flight() == 0
+            && self.npidle() == self.procs()
+            && self.rescues_active() == 0
+            && clock.io_waiters() == 0;
+        if !quiet || clock.participants() != seen {
+            return u64::MAX;
+        }
+        let next = self.next_timer_when();
+        if next == u64::MAX || !clock.advance_to(next) {
+            return u64::MAX;
+        }
+        next
+    }
+
+    /// The last participant went idle with time paused: make sure the poller looks (it may
+    /// auto-advance) — break its poll, or, if nobody is in it, start an M that will be.
+    pub(crate) fn kick_auto_advance(self: &Arc<Self>) {
+        if self.reactor.is_blocked() {
+            self.reactor.netpoll_break();
+        } else {
+            self.wakep();
+        }
+    }
+
     /// Fire the due timers of every P (Go's `checkTimersNoP`, for an M without a P).
     pub(crate) fn run_all_timers(&self) {
-        let now = self.reactor.now_ns();
+        let now = self.reactor.timer_now();
         for p in self.allp.iter() {
             if p.timers.when() <= now {
                 p.timers.run(now);

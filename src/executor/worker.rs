@@ -207,7 +207,7 @@ impl M {
             }
             // Go's checkTimers: fire this P's due timers; run the first task they ready.
             if pp.timers.when() != u64::MAX {
-                let now = sched.reactor.now_ns();
+                let now = sched.reactor.timer_now();
                 if pp.timers.when() <= now {
                     if let Some(t) = self.ready_list(sched, || {
                         pp.timers.run(now);
@@ -306,7 +306,7 @@ impl M {
             let list = context::collect_ready(sched, || {
                 if sched
                     .reactor
-                    .poll_blocking(|| sched.next_timer_when())
+                    .poll_blocking(|| sched.poll_deadline())
                     .is_some()
                 {
                     polled = true;
@@ -381,7 +381,7 @@ impl M {
                 // Go steals timers: in the last round, run the victim's due timers (their
                 // tasks are readied onto our P).
                 if last && victim.timers.when() != u64::MAX {
-                    let now = sched.reactor.now_ns();
+                    let now = sched.reactor.timer_now();
                     if victim.timers.when() <= now {
                         if let Some(t) = self.ready_list(sched, || {
                             victim.timers.run(now);
@@ -461,7 +461,7 @@ impl M {
     ///
     /// A spare M — beyond `procs` + 1, e.g. left over from a burst of blocking calls — that
     /// stays parked for the keep-alive period leaves the idle list and its thread exits.
-    fn stopm(&mut self, sched: &Sched) -> bool {
+    fn stopm(&mut self, sched: &Arc<Sched>) -> bool {
         sched.mput(&self.shared);
         let _parked = sched.config.hooks.park();
         loop {

@@ -16,6 +16,7 @@
 //! I/O never depends on one worker: whichever M is free polls, so a task stuck in a long poll
 //! on one M does not stop I/O for the others (tokio #4730).
 
+pub(crate) mod clock;
 mod io_source;
 mod scheduled_io;
 mod timerfd;
@@ -82,6 +83,8 @@ pub(crate) struct Reactor {
     pub(crate) events_total: AtomicU64,
     pub(crate) polls_total: AtomicU64,
     epoch: Instant,
+    /// The timer clock (virtual while paused) and the quiescence counts.
+    pub(crate) clock: clock::Clock,
 }
 
 impl Reactor {
@@ -107,12 +110,54 @@ impl Reactor {
             events_total: AtomicU64::new(0),
             polls_total: AtomicU64::new(0),
             epoch: Instant::now(),
+            clock: clock::Clock::default(),
         })
     }
 
-    /// Nanoseconds since this runtime's epoch (the clock timers use). Never 0 (reserved).
+    /// Real nanoseconds since this runtime's epoch (the scheduler's own clock: time slices,
+    /// poll ages, sysmon). Never 0 (reserved).
     pub(crate) fn now_ns(&self) -> u64 {
         self.instant_to_ns(Instant::now())
+    }
+
+    /// The clock timers use (ns since the epoch): the real one, unless time was paused on this
+    /// runtime (`gmp::time::pause`).
+    #[inline]
+    pub(crate) fn timer_now(&self) -> u64 {
+        self.clock.now(self.now_ns())
+    }
+
+    /// The timer clock as an `Instant`, if this runtime's time was ever paused (else the real
+    /// clock is the timer clock: `None`).
+    pub(crate) fn virtual_now(&self) -> Option<Instant> {
+        self.clock
+            .is_virtual()
+            .then(|| self.epoch + Duration::from_nanos(self.timer_now()))
+    }
+
+    /// Pause the timer clock; the first time, count the tasks already waiting on a source.
+    pub(crate) fn pause(&self) {
+        if self.clock.pause(self.now_ns()) {
+            let all: Vec<_> = lock(&self.sources)
+                .iter()
+                .map(|(_, s)| s.io.clone())
+                .collect();
+            for io in all {
+                io.count_waiters();
+            }
+        }
+        // The blocked poll may sleep until a real deadline: make it look again.
+        self.netpoll_break();
+    }
+
+    /// Let the timer clock run again; false if it was not paused.
+    pub(crate) fn resume(&self) -> bool {
+        let resumed = self.clock.resume(self.now_ns());
+        if resumed {
+            // The blocked poll sleeps with no deadline while paused: give it one.
+            self.netpoll_break();
+        }
+        resumed
     }
 
     /// `t` on the timer clock: ns since the epoch, in `1..=FAR_NS` (an instant before the
@@ -127,7 +172,7 @@ impl Reactor {
         source: &mut impl mio::event::Source,
         interest: mio::Interest,
     ) -> io::Result<(Arc<ScheduledIo>, usize)> {
-        let io = Arc::new(ScheduledIo::new());
+        let io = Arc::new(ScheduledIo::with_waiters(self.clock.io_waiters.clone()));
         let generation = self.next_generation.fetch_add(1, Relaxed) & (usize::MAX >> INDEX_BITS);
         let key = {
             let mut sources = lock(&self.sources);
@@ -236,15 +281,21 @@ impl Reactor {
             return None;
         };
         self.poll_until.store(DEADLINE_UNKNOWN, SeqCst);
+        // This M is idle from here until the poll returns (for auto-advance, which
+        // `deadline` may perform: see `clock`).
+        self.clock.active_dec();
         let deadline = deadline();
         self.poll_until.store(deadline, SeqCst);
         let timeout = if deadline == u64::MAX {
             None
         } else {
-            Some(Duration::from_nanos(deadline.saturating_sub(self.now_ns())))
+            Some(Duration::from_nanos(
+                deadline.saturating_sub(self.timer_now()),
+            ))
         };
+        let woke = || self.clock.active_inc();
         let n = match timeout {
-            Some(d) if d.is_zero() => self.poll_locked(&mut st, Some(Duration::ZERO)),
+            Some(d) if d.is_zero() => self.poll_locked_then(&mut st, Some(Duration::ZERO), woke),
             Some(d) => {
                 // Precise deadline through the timerfd; mio's own timeout is only a backstop.
                 let backstop = if st.timerfd.set(d).is_ok() {
@@ -252,23 +303,36 @@ impl Reactor {
                 } else {
                     Some(d)
                 };
-                let n = self.poll_locked(&mut st, backstop);
+                let n = self.poll_locked_then(&mut st, backstop, woke);
                 let _ = st.timerfd.disarm();
                 n
             }
-            None => self.poll_locked(&mut st, None),
+            None => self.poll_locked_then(&mut st, None, woke),
         };
         self.poll_until.store(NOT_BLOCKED, SeqCst);
         Some(n)
     }
 
     fn poll_locked(&self, st: &mut PollState, timeout: Option<Duration>) -> usize {
+        self.poll_locked_then(st, timeout, || {})
+    }
+
+    /// Poll, then run `woke` before dispatching anything (the blocking poll counts its M
+    /// active again there, before any task it readies is out of its waiter slot).
+    fn poll_locked_then(
+        &self,
+        st: &mut PollState,
+        timeout: Option<Duration>,
+        woke: impl FnOnce(),
+    ) -> usize {
         let PollState {
             poll,
             events,
             timerfd,
         } = st;
-        if let Err(e) = poll.poll(events, timeout) {
+        let res = poll.poll(events, timeout);
+        woke();
+        if let Err(e) = res {
             if e.kind() != io::ErrorKind::Interrupted {
                 eprintln!("gmp: netpoll failed: {e}");
             }

@@ -9,6 +9,8 @@
 use crate::loom::lock;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
+use crate::reactor::clock::IoWaiters;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 pub(crate) const READABLE: usize = 1;
@@ -51,22 +53,60 @@ impl ReadyEvent {
     }
 }
 
+/// A direction's waiter: the waker, and whether it is counted in the runtime's
+/// [`IoWaiters`] (virtual time: a task waiting here holds the paused clock still).
+#[derive(Default)]
+struct Slot {
+    waker: Option<Waker>,
+    counted: bool,
+}
+
 pub(crate) struct ScheduledIo {
     readiness: AtomicUsize,
-    reader: Mutex<Option<Waker>>,
-    writer: Mutex<Option<Waker>>,
+    reader: Mutex<Slot>,
+    writer: Mutex<Slot>,
+    waiters: Arc<IoWaiters>,
 }
 
 impl ScheduledIo {
+    #[cfg_attr(not(loom), allow(dead_code))]
     pub(crate) fn new() -> ScheduledIo {
+        ScheduledIo::with_waiters(Arc::default())
+    }
+
+    /// A source of a runtime whose waiting tasks are counted in `waiters`.
+    pub(crate) fn with_waiters(waiters: Arc<IoWaiters>) -> ScheduledIo {
         ScheduledIo {
             readiness: AtomicUsize::new(0),
-            reader: Mutex::new(None),
-            writer: Mutex::new(None),
+            reader: Mutex::new(Slot::default()),
+            writer: Mutex::new(Slot::default()),
+            waiters,
         }
     }
 
-    fn slot(&self, dir: Direction) -> &Mutex<Option<Waker>> {
+    /// The runtime's clock was just paused for the first time: count the waiters already here
+    /// (registrations from now on count themselves).
+    pub(crate) fn count_waiters(&self) {
+        for dir in [Direction::Read, Direction::Write] {
+            let mut slot = lock(self.slot(dir));
+            if slot.waker.is_some() && !slot.counted {
+                slot.counted = true;
+                self.waiters.n.fetch_add(1, SeqCst);
+            }
+        }
+    }
+
+    /// Take the waiter of `dir` (uncounting it).
+    fn take_waiter(&self, dir: Direction) -> Option<Waker> {
+        let mut slot = lock(self.slot(dir));
+        if slot.counted {
+            slot.counted = false;
+            self.waiters.n.fetch_sub(1, SeqCst);
+        }
+        slot.waker.take()
+    }
+
+    fn slot(&self, dir: Direction) -> &Mutex<Slot> {
         match dir {
             Direction::Read => &self.reader,
             Direction::Write => &self.writer,
@@ -80,7 +120,7 @@ impl ScheduledIo {
         });
         for dir in [Direction::Read, Direction::Write] {
             if ready & dir.mask() != 0 {
-                let w = lock(self.slot(dir)).take();
+                let w = self.take_waiter(dir);
                 if let Some(w) = w {
                     crate::executor::wake::wake_caught(w);
                 }
@@ -109,9 +149,16 @@ impl ScheduledIo {
         }
         {
             let mut slot = lock(self.slot(dir));
-            match &*slot {
+            match &slot.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
-                _ => *slot = Some(cx.waker().clone()),
+                Some(_) => slot.waker = Some(cx.waker().clone()),
+                None => {
+                    if self.waiters.counting.load(Relaxed) {
+                        slot.counted = true;
+                        self.waiters.n.fetch_add(1, SeqCst);
+                    }
+                    slot.waker = Some(cx.waker().clone());
+                }
             }
         }
         match self.ready_now(dir) {
@@ -143,6 +190,16 @@ impl ScheduledIo {
     /// True once an error or hang-up was reported for this direction.
     pub(crate) fn is_closed(ev: ReadyEvent) -> bool {
         ev.ready & (READ_CLOSED | WRITE_CLOSED | ERROR) != 0
+    }
+}
+
+impl Drop for ScheduledIo {
+    fn drop(&mut self) {
+        for dir in [Direction::Read, Direction::Write] {
+            if lock(self.slot(dir)).counted {
+                self.waiters.n.fetch_sub(1, SeqCst);
+            }
+        }
     }
 }
 

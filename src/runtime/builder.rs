@@ -36,6 +36,7 @@ pub struct Builder {
     hooks: super::Hooks,
     rng_seed: Option<u64>,
     start_tokio: bool,
+    start_paused: bool,
 }
 
 impl Default for Builder {
@@ -93,6 +94,7 @@ impl Builder {
             hooks: super::Hooks::default(),
             rng_seed: None,
             start_tokio: false,
+            start_paused: false,
         }
     }
 
@@ -286,6 +288,23 @@ impl Builder {
         self
     }
 
+    /// Start with the runtime's clock paused ([`gmp::time::pause`](crate::time::pause)):
+    /// virtual time from the first instant, auto-advancing to the next timer whenever no task
+    /// can run (tokio's `start_paused`, on any number of Ps). Default: false.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let rt = gmp::Runtime::builder().procs(4).start_paused(true).build().unwrap();
+    /// let real = std::time::Instant::now();
+    /// // (Create the sleep inside: one made outside every runtime belongs to the global one.)
+    /// rt.block_on(async { gmp::time::sleep(Duration::from_secs(86_400)).await });
+    /// assert!(real.elapsed() < Duration::from_secs(60));
+    /// ```
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
+    }
+
     /// Validate the settings and create the runtime. Ms start on demand, with the first task.
     ///
     /// # Errors
@@ -347,6 +366,9 @@ impl Builder {
             rng_seed,
             tokio: self.tokio_bridge()?,
         })?;
+        if self.start_paused {
+            sched.reactor.pause();
+        }
         crate::sysmon::start(&sched)?;
         Ok(Runtime::from_sched(sched))
     }

@@ -8,7 +8,8 @@ use crate::executor::task::JoinHandle;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 /// A handle to a runtime: spawn onto it, block on it, read its metrics. Cheap to clone.
@@ -43,11 +44,75 @@ impl fmt::Display for TryCurrentError {
 
 impl std::error::Error for TryCurrentError {}
 
-struct ThreadWaker(Parker);
+/// The waker of a `block_on` thread. While the thread is parked (`IDLE`), it is not counted
+/// as running on its runtime (virtual time may jump); whoever wakes it counts it again first
+/// (see `reactor::clock`). A wake while it runs (`NOTIFIED`) keeps it from going idle.
+struct ThreadWaker {
+    parker: Parker,
+    state: AtomicU8,
+    sched: Weak<Sched>,
+}
+
+const RUNNING: u8 = 0;
+const IDLE: u8 = 1;
+const NOTIFIED: u8 = 2;
 
 impl futures_task::ArcWake for ThreadWaker {
     fn wake_by_ref(arc_self: &Arc<Self>) {
-        arc_self.0.unpark();
+        let prev = arc_self.state.fetch_update(SeqCst, SeqCst, |s| match s {
+            RUNNING => Some(NOTIFIED),
+            IDLE => Some(RUNNING),
+            _ => None,
+        });
+        if prev == Ok(IDLE) {
+            if let Some(s) = arc_self.sched.upgrade() {
+                s.reactor.clock.active_inc();
+            }
+        }
+        arc_self.parker.unpark();
+    }
+}
+
+/// Counts a `block_on` thread as a running participant of its runtime until dropped.
+struct Participant<'a> {
+    sched: &'a Arc<Sched>,
+    waker: &'a ThreadWaker,
+}
+
+impl Participant<'_> {
+    /// Park until woken, counted idle meanwhile (unless already woken).
+    fn park(&self) {
+        let state = &self.waker.state;
+        if state
+            .compare_exchange(RUNNING, IDLE, SeqCst, SeqCst)
+            .is_err()
+        {
+            // Woken while running: poll again at once, still counted.
+            state.store(RUNNING, SeqCst);
+            return;
+        }
+        if self.sched.reactor.clock.active_dec() {
+            self.sched.kick_auto_advance();
+        }
+        self.waker.parker.park();
+        if state
+            .compare_exchange(IDLE, RUNNING, SeqCst, SeqCst)
+            .is_ok()
+        {
+            // Not woken through the waker (a spurious return): count ourselves.
+            self.sched.reactor.clock.active_inc();
+        } else {
+            // The waker counted us; a wake since then is seen by the next poll anyway.
+            state.store(RUNNING, SeqCst);
+        }
+    }
+}
+
+impl Drop for Participant<'_> {
+    fn drop(&mut self) {
+        if self.sched.reactor.clock.active_dec() {
+            self.sched.kick_auto_advance();
+        }
     }
 }
 
@@ -103,15 +168,24 @@ impl Handle {
         let _tokio = self.sched.config.tokio.enter();
         // The future is not a task (this may be a blocking section inside one).
         let _no_task = crate::executor::task::current::enter(None);
-        let thread_waker = Arc::new(ThreadWaker(Parker::new()));
+        let thread_waker = Arc::new(ThreadWaker {
+            parker: Parker::new(),
+            state: AtomicU8::new(RUNNING),
+            sched: Arc::downgrade(&self.sched),
+        });
         let waker = futures_task::waker(thread_waker.clone());
         let mut cx = Context::from_waker(&waker);
         let mut future = std::pin::pin!(future);
+        self.sched.reactor.clock.active_inc();
+        let me = Participant {
+            sched: &self.sched,
+            waker: &thread_waker,
+        };
         loop {
             if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                 return out;
             }
-            thread_waker.0.park();
+            me.park();
         }
     }
 

@@ -241,8 +241,13 @@ impl Sysmon {
             sched.tick_coarse_now();
             let mut acted = false;
             acted |= self.netpoll_fallback(now);
-            acted |= self.timers_overdue(now);
-            acted |= self.timers_due(now);
+            // Timers run on the timer clock. Paused, only the auto-advance and `advance`
+            // move it, and they fire what they make due themselves, in deadline order.
+            if !sched.reactor.clock.is_paused() {
+                let tnow = sched.reactor.timer_now();
+                acted |= self.timers_overdue(tnow);
+                acted |= self.timers_due(tnow);
+            }
             self.no_m_for_work();
             acted |= retake::retake(self, now);
             if sched.config.stuck_rescue {

@@ -41,8 +41,9 @@ pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
                 }
                 // Retake only when it pays: there is work the P could run, or nobody else is
                 // looking for work, or the section is long anyway.
-                let work =
-                    !pp.runq.is_empty() || !sched.global.is_empty() || pp.timers.when() <= now;
+                let work = !pp.runq.is_empty()
+                    || !sched.global.is_empty()
+                    || pp.timers.when() <= sched.reactor.timer_now();
                 let lookers = sched.nmspinning() + sched.npidle() > 0;
                 if !work && lookers && now - w.syscallwhen < SYSCALL_RETAKE_NS {
                     continue;

@@ -1,10 +1,11 @@
 //! `Interval`: a periodic ticker.
 
 use super::sleep::{far_future, sleep_until, Sleep};
+use super::Instant;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `t + d`, or "never" (the far future) where that overflows `Instant`: a period of
 /// `Duration::MAX` ticks once, then never again.
@@ -44,11 +45,13 @@ pub fn interval(period: Duration) -> Interval {
     interval_at(Instant::now(), period)
 }
 
-/// A ticker whose first tick is at `start`, then every `period`.
+/// A ticker whose first tick is at `start` (a [`gmp::time::Instant`](Instant) or a
+/// `std::time::Instant`), then every `period`.
 ///
 /// # Panics
 /// When `period` is zero.
-pub fn interval_at(start: Instant, period: Duration) -> Interval {
+pub fn interval_at(start: impl Into<Instant>, period: Duration) -> Interval {
+    let start = start.into();
     assert!(!period.is_zero(), "gmp: interval period must be non-zero");
     Interval {
         period,
@@ -79,7 +82,7 @@ impl Interval {
             return Poll::Pending;
         }
         let tick = self.next;
-        let now = Instant::now();
+        let now = self.sleep.clock_now();
         let period = self.period;
         self.next = match self.missed {
             MissedTickBehavior::Burst => later(tick, period),
@@ -106,7 +109,7 @@ impl Interval {
 
     /// Restart the schedule one period from now.
     pub fn reset(&mut self) {
-        self.next = later(Instant::now(), self.period);
+        self.next = later(self.sleep.clock_now(), self.period);
         self.sleep.reset(self.next);
     }
 

@@ -1,5 +1,6 @@
 //! `Sleep`: a future that completes at a deadline.
 
+use super::Instant;
 use crate::executor::coop;
 use crate::reactor::timers::TimerEntry;
 use crate::runtime::Handle;
@@ -7,12 +8,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Wait until `duration` has elapsed.
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use gmp::time::Instant;
+/// use std::time::Duration;
 /// gmp::block_on(async {
 ///     let start = Instant::now();
 ///     gmp::time::sleep(Duration::from_millis(5)).await;
@@ -24,10 +26,11 @@ pub fn sleep(duration: Duration) -> Sleep {
     sleep_until(now.checked_add(duration).unwrap_or_else(far_future))
 }
 
-/// Wait until `deadline`.
-pub fn sleep_until(deadline: Instant) -> Sleep {
+/// Wait until `deadline` (a [`gmp::time::Instant`](Instant), or a `std::time::Instant`
+/// taken as a point on the same clock).
+pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     Sleep {
-        deadline,
+        deadline: deadline.into(),
         entry: None,
         handle: Handle::try_current().unwrap_or_else(|_| crate::runtime::global_handle().clone()),
     }
@@ -54,22 +57,33 @@ impl Sleep {
 
     /// True once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        self.entry.as_ref().is_some_and(|e| e.is_fired()) || Instant::now() >= self.deadline
+        let reactor = &self.handle.sched.reactor;
+        self.entry.as_ref().is_some_and(|e| e.is_fired())
+            || reactor.timer_now() >= reactor.instant_to_ns(self.deadline.into_std())
+    }
+
+    /// Now on this sleep's runtime's timer clock.
+    pub(crate) fn clock_now(&self) -> Instant {
+        match self.handle.sched.reactor.virtual_now() {
+            Some(t) => Instant::from_std(t),
+            None => Instant::from_std(std::time::Instant::now()),
+        }
     }
 
     /// Move the deadline (cancelling the pending timer, if any).
     ///
     /// ```
-    /// use std::time::{Duration, Instant};
+    /// use gmp::time::Instant;
+    /// use std::time::Duration;
     /// gmp::block_on(async {
     ///     let mut s = gmp::time::sleep(Duration::from_secs(3600));
     ///     s.reset(Instant::now() + Duration::from_millis(1));
     ///     s.await;
     /// });
     /// ```
-    pub fn reset(&mut self, deadline: Instant) {
+    pub fn reset(&mut self, deadline: impl Into<Instant>) {
         self.cancel();
-        self.deadline = deadline;
+        self.deadline = deadline.into();
     }
 
     fn cancel(&mut self) {
@@ -91,8 +105,9 @@ impl Future for Sleep {
                 if this.handle.is_shutdown() && !this.handle.is_current_worker() {
                     panic!("gmp: a timer was created on a runtime that has shut down");
                 }
-                let when = this.handle.sched.reactor.instant_to_ns(this.deadline);
-                if when <= this.handle.sched.reactor.now_ns() {
+                let reactor = &this.handle.sched.reactor;
+                let when = reactor.instant_to_ns(this.deadline.into_std());
+                if when <= reactor.timer_now() {
                     return Poll::Ready(());
                 }
                 this.entry = Some(this.handle.sched.add_timer(when));

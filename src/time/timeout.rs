@@ -1,11 +1,12 @@
 //! `timeout`: bound how long a future may take.
 
 use super::sleep::{sleep_until, Sleep};
+use super::Instant;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Run `future`, giving up with [`Elapsed`] after `duration`.
 ///
@@ -28,8 +29,9 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
     timeout_at(deadline, future)
 }
 
-/// Run `future`, giving up with [`Elapsed`] at `deadline`.
-pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
+/// Run `future`, giving up with [`Elapsed`] at `deadline` (a [`gmp::time::Instant`](Instant)
+/// or a `std::time::Instant`).
+pub fn timeout_at<F: Future>(deadline: impl Into<Instant>, future: F) -> Timeout<F> {
     Timeout {
         future,
         sleep: sleep_until(deadline),
