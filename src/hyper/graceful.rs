@@ -139,7 +139,10 @@ impl Drop for ConnGuard {
 /// `RegisterOnShutdown` for this; gmp's `serve` also waits for upgraded connections (within
 /// the grace period), so telling them matters.
 ///
-/// In an axum handler: `Extension(signal): Extension<gmp::hyper::ShutdownSignal>`.
+/// In an axum handler: `Extension(signal): Extension<gmp::hyper::ShutdownSignal>`. Only a
+/// graceful `serve` inserts it (a plain one has no shutdown to announce, and its requests
+/// carry no extra extension); a handler used under both takes
+/// `Option<Extension<ShutdownSignal>>`.
 ///
 /// ```
 /// use gmp::hyper::ShutdownSignal;
@@ -176,12 +179,26 @@ impl ShutdownSignal {
     }
 
     /// Whether the graceful shutdown has started.
+    ///
+    /// ```
+    /// # fn f(signal: gmp::hyper::ShutdownSignal) {
+    /// if signal.is_triggered() {
+    ///     // finish up, don't start anything long
+    /// }
+    /// # }
+    /// ```
     pub fn is_triggered(&self) -> bool {
         self.shared.triggered.load(Ordering::Acquire)
     }
 
     /// A future that resolves once the graceful shutdown has started (at once if it has).
     /// It owns what it needs, so it can move into a spawned task or a `select!`.
+    ///
+    /// ```
+    /// # async fn f(signal: gmp::hyper::ShutdownSignal) {
+    /// signal.triggered().await; // the server is shutting down: close the WebSocket
+    /// # }
+    /// ```
     pub fn triggered(&self) -> Triggered {
         Triggered {
             shared: self.shared.clone(),
@@ -190,7 +207,18 @@ impl ShutdownSignal {
     }
 }
 
-/// The future of [`ShutdownSignal::triggered`].
+/// The future of [`ShutdownSignal::triggered`]: resolves once the graceful shutdown has
+/// started. Cheap to poll again with the same waker (no lock).
+///
+/// ```
+/// # async fn handler(signal: gmp::hyper::ShutdownSignal) {
+/// let triggered: gmp::hyper::Triggered = signal.triggered();
+/// gmp::spawn(async move {
+///     triggered.await;
+///     println!("shutting down");
+/// });
+/// # }
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct Triggered {
     shared: Arc<Shared>,

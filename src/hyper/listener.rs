@@ -37,10 +37,22 @@ pub trait Listener: Send + 'static {
     /// The peer's address.
     type Addr: Clone + Send + Sync + fmt::Debug + 'static;
 
-    /// Accept one connection, or register the waker and return `Pending`.
+    /// Accept one connection, or register the waker and return `Pending`. An error goes
+    /// through `serve`'s accept-error policy (see [`serve`](super::serve)).
+    ///
+    /// ```
+    /// use gmp::hyper::Listener;
+    /// gmp::block_on(async {
+    ///     let mut listener = gmp::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    ///     let addr = Listener::local_addr(&listener).unwrap();
+    ///     let _client = gmp::net::TcpStream::connect(addr).await.unwrap();
+    ///     let (stream, _peer) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+    ///     assert!(stream.nodelay().unwrap()); // set by the TCP impl
+    /// });
+    /// ```
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(Self::Io, Self::Addr)>>;
 
-    /// The address this listener is bound to.
+    /// The address this listener is bound to (see the trait's example).
     fn local_addr(&self) -> io::Result<Self::Addr>;
 }
 

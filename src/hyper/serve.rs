@@ -42,7 +42,11 @@ use super::{GmpIo, GmpTimer, Listener};
 type BoxError = Box<dyn StdError + Send + Sync>;
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// The default grace period of a graceful shutdown.
+/// The default grace period of a graceful shutdown: 30 s.
+///
+/// ```
+/// assert_eq!(gmp::hyper::DEFAULT_GRACE_PERIOD, std::time::Duration::from_secs(30));
+/// ```
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(30);
 
 /// How long a connection may take to send a request head (hyper's `header_read_timeout`).
@@ -60,6 +64,12 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 ///
 /// Await the returned [`Serve`] to run until the listener fails for good (`Err`); chain
 /// [`with_graceful_shutdown`](Serve::with_graceful_shutdown) to stop on a signal.
+///
+/// Make-services (`Router::into_make_service`, `into_make_service_with_connect_info`) are
+/// not accepted: pass the `Router` itself. A make-service's target type is axum's own
+/// (`IncomingStream` of axum's `Listener`), which gmp cannot name without depending on axum,
+/// and one blanket impl for both shapes would overlap. So axum's `ConnectInfo` extractor
+/// has nothing to read; a service that needs the peer can wrap a [`Listener`].
 ///
 /// ```no_run
 /// use gmp::hyper::serve;
