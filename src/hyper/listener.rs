@@ -46,7 +46,9 @@ pub trait Listener: Send + 'static {
     ///     let mut listener = gmp::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     ///     let addr = Listener::local_addr(&listener).unwrap();
     ///     let _client = gmp::net::TcpStream::connect(addr).await.unwrap();
-    ///     let (stream, _peer) = std::future::poll_fn(|cx| listener.poll_accept(cx)).await.unwrap();
+    ///     // The trait method (the inherent `TcpListener::poll_accept` does not set TCP_NODELAY).
+    ///     let accept = std::future::poll_fn(|cx| Listener::poll_accept(&mut listener, cx));
+    ///     let (stream, _peer) = accept.await.unwrap();
     ///     assert!(stream.nodelay().unwrap()); // set by the TCP impl
     /// });
     /// ```
