@@ -444,7 +444,8 @@ where
     }
 
     fn is_write_vectored(&self) -> bool {
-        true
+        // As `GmpIo` says (hyper picks its write strategy from it): one buffer, one write.
+        self.io.is_write_vectored()
     }
 
     #[inline]
