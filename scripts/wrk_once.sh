@@ -6,7 +6,7 @@
 #
 # Starts SERVER_BINARY 127.0.0.1:PORT with GMAXPROCS workers (default 2), waits for it to
 # answer, runs `wrk -t2 -c50 -dSECONDS` (default 2), stops the server and prints
-# 1e6 / (requests/s). Example, the hyper pair in 12 A B B A quadruples:
+# 1e6 / (requests/s) (WRK_CONNS=N for another -c). Example, the hyper pair in 12 A B B A quadruples:
 #   cargo build --release --features hyper --example hyper_server --example hyper_server_tokio
 #   scripts/abba.sh 12 'scripts/wrk_once.sh target/release/examples/hyper_server_tokio 18093' \
 #                      'scripts/wrk_once.sh target/release/examples/hyper_server 18094'
@@ -41,7 +41,7 @@ until curl -s -o /dev/null "http://127.0.0.1:$port/"; do
     sleep 0.05
 done
 
-rps=$(wrk -t2 -c50 -d"${secs}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
+rps=$(wrk -t2 -c"${WRK_CONNS:-50}" -d"${secs}s" "http://127.0.0.1:$port/" | awk '/Requests\/sec/ {print $2}')
 if [ -z "$rps" ]; then
     echo "wrk_once.sh: wrk reported no Requests/sec" >&2
     exit 1

@@ -1,0 +1,69 @@
+//! Helpers shared by the ecosystem tests (`#[path = "support/mod.rs"] mod support;`).
+#![allow(dead_code)] // not every test binary uses every helper
+
+use std::future::Future;
+use std::sync::mpsc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Every test body runs under this watchdog.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Run `body` as a task of a fresh 2-P gmp runtime, failing if it takes past [`DEADLINE`].
+pub fn run<T: Send + 'static>(what: &str, body: impl Future<Output = T> + Send + 'static) -> T {
+    on_runtime(what, gmp::Runtime::builder().procs(2), body)
+}
+
+/// As [`run`], with a tokio runtime's context entered on every gmp thread: what a library
+/// that calls `tokio::spawn` or `tokio::time` from inside a gmp task needs (axum's
+/// `WebSocketUpgrade::on_upgrade`, tonic's per-call timeout). gmp's `tokio-compat` feature
+/// does this for you; here it is done by hand with a thread-start hook so these tests do not
+/// depend on it. What those libraries spawn runs on the tokio side.
+pub fn run_with_tokio_context<T: Send + 'static>(
+    what: &str,
+    body: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let mut builder = gmp::Runtime::builder();
+    builder.procs(2).on_thread_start(|| {
+        // Entered for the thread's whole life: the guard is never dropped.
+        std::mem::forget(tokio_runtime().handle().enter());
+    });
+    on_runtime(what, &mut builder, body)
+}
+
+/// One small tokio runtime for the whole test binary.
+fn tokio_runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .unwrap()
+    })
+}
+
+fn on_runtime<T: Send + 'static>(
+    what: &str,
+    builder: &mut gmp::Builder,
+    body: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let rt = builder.build().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let out = rt.block_on(rt.spawn(body));
+        let _ = tx.send(());
+        out
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(()) => match worker.join().unwrap() {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        },
+        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Ok(_) => unreachable!(),
+            Err(p) => std::panic::resume_unwind(p),
+        },
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: hung for {DEADLINE:?}"),
+    }
+}
