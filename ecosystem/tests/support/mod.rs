@@ -3,7 +3,6 @@
 
 use std::future::Future;
 use std::sync::mpsc;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Every test body runs under this watchdog.
@@ -14,33 +13,19 @@ pub fn run<T: Send + 'static>(what: &str, body: impl Future<Output = T> + Send +
     on_runtime(what, gmp::Runtime::builder().procs(2), body)
 }
 
-/// As [`run`], with a tokio runtime's context entered on every gmp thread: what a library
-/// that calls `tokio::spawn` or `tokio::time` from inside a gmp task needs (axum's
-/// `WebSocketUpgrade::on_upgrade`, tonic's per-call timeout). gmp's `tokio-compat` feature
-/// does this for you; here it is done by hand with a thread-start hook so these tests do not
-/// depend on it. What those libraries spawn runs on the tokio side.
+/// As [`run`], on a runtime built with `tokio_compat(true)`: a tokio context is entered on
+/// every gmp thread, which is what a library that calls `tokio::spawn` or `tokio::time` from
+/// inside a gmp task needs (axum's `WebSocketUpgrade::on_upgrade`, tonic's per-call
+/// timeout). What those libraries spawn runs on the bridge's tokio side.
 pub fn run_with_tokio_context<T: Send + 'static>(
     what: &str,
     body: impl Future<Output = T> + Send + 'static,
 ) -> T {
-    let mut builder = gmp::Runtime::builder();
-    builder.procs(2).on_thread_start(|| {
-        // Entered for the thread's whole life: the guard is never dropped.
-        std::mem::forget(tokio_runtime().handle().enter());
-    });
-    on_runtime(what, &mut builder, body)
-}
-
-/// One small tokio runtime for the whole test binary.
-fn tokio_runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_time()
-            .build()
-            .unwrap()
-    })
+    on_runtime(
+        what,
+        gmp::Runtime::builder().procs(2).tokio_compat(true),
+        body,
+    )
 }
 
 fn on_runtime<T: Send + 'static>(
