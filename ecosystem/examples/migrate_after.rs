@@ -34,10 +34,10 @@ fn bad_gateway(e: impl std::fmt::Display) -> Failure {
     (StatusCode::BAD_GATEWAY, e.to_string())
 }
 
-// Kept as MIGRATING.md prints it.
-#[rustfmt::skip]
 async fn report(State(state): State<AppState>) -> Result<Json<Report>, Failure> {
-    let raw = gmp::fs::read_to_string("config.json").await.map_err(internal)?;
+    let raw = gmp::fs::read_to_string("config.json")
+        .await
+        .map_err(internal)?;
     let config: Config = serde_json::from_str(&raw).map_err(internal)?;
     let res = (state.http.get(&state.upstream))
         .timeout(Duration::from_secs(2))
@@ -47,7 +47,11 @@ async fn report(State(state): State<AppState>) -> Result<Json<Report>, Failure> 
     let upstream_status = res.status().as_u16();
     let body = res.bytes().await.map_err(bad_gateway)?;
     let (greeting, upstream_bytes) = (config.greeting, body.len());
-    Ok(Json(Report { greeting, upstream_status, upstream_bytes }))
+    Ok(Json(Report {
+        greeting,
+        upstream_status,
+        upstream_bytes,
+    }))
 }
 
 async fn shutdown_signal() {
@@ -58,7 +62,9 @@ async fn shutdown_signal() {
 #[gmp::main(tokio_compat = true)]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let upstream = std::env::var("UPSTREAM").unwrap_or("http://127.0.0.1:9000/status".into());
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()?;
     let app = Router::new()
         .route("/report", get(report))
         .route("/health", get(|| async { "ok" }))
