@@ -99,49 +99,48 @@ fn assert_clean(name: &str, drops: &Arc<AtomicUsize>) {
 
 // ---- dropping a runtime from every kind of thread ------------------------------------------
 
+/// A runtime named `name`, with `load` on it, is dropped by one of its own tasks: `body`
+/// gets a function that takes the runtime out of its slot and drops it, and calls it where
+/// the test says (a blocking section, the task itself). Fails if the drop hangs.
+fn drop_from_its_own_task<F, Fut>(name: &str, body: F)
+where
+    F: FnOnce(Box<dyn FnOnce() + Send>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let drops = Arc::new(AtomicUsize::new(0));
+    let rt = runtime(name);
+    load(&rt, &drops);
+    let handle = rt.handle().clone();
+    let slot = Arc::new(Mutex::new(Some(rt)));
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reports the drop's return itself: the task that called it may be cancelled by now.
+    let drop_it: Box<dyn FnOnce() + Send> = Box::new(move || {
+        drop(slot.lock().unwrap().take());
+        tx.send(()).unwrap();
+    });
+    handle.spawn(body(drop_it));
+    drop(handle);
+    rx.recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| panic!("{name}: dropping the runtime from its own task hung"));
+    assert_clean(name, &drops);
+}
+
 /// The drop happens inside a `spawn_blocking` closure. It used to deadlock silently: the
 /// blocking section had given up its P, so shutdown did not count the dropping thread as an
 /// M of its own and waited for it to exit.
 #[test]
 fn drop_runtime_inside_spawn_blocking() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let rt = runtime("fx-sb");
-    load(&rt, &drops);
-    let slot = Arc::new(Mutex::new(Some(rt)));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handle = slot.lock().unwrap().as_ref().unwrap().handle().clone();
-    let s = slot.clone();
-    handle.spawn(async move {
-        gmp::spawn_blocking(move || {
-            let rt = s.lock().unwrap().take();
-            drop(rt);
-            tx.send(()).unwrap();
-        })
-        .await
+    drop_from_its_own_task("fx-sb", |drop_it| async move {
+        // The awaiting task is cancelled by the shutdown; the closure runs to its end.
+        let _ = gmp::spawn_blocking(drop_it).await;
     });
-    drop(handle);
-    rx.recv_timeout(DEADLINE)
-        .expect("dropping the runtime inside spawn_blocking hung");
-    assert_clean("fx-sb", &drops);
 }
 
 #[test]
 fn drop_runtime_inside_block_in_place() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let rt = runtime("fx-bip");
-    load(&rt, &drops);
-    let slot = Arc::new(Mutex::new(Some(rt)));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handle = slot.lock().unwrap().as_ref().unwrap().handle().clone();
-    let s = slot.clone();
-    handle.spawn(async move {
-        gmp::block_in_place(|| drop(s.lock().unwrap().take()));
-        tx.send(()).unwrap();
+    drop_from_its_own_task("fx-bip", |drop_it| async move {
+        gmp::block_in_place(drop_it);
     });
-    drop(handle);
-    rx.recv_timeout(DEADLINE)
-        .expect("dropping the runtime inside block_in_place hung");
-    assert_clean("fx-bip", &drops);
 }
 
 /// A task of one runtime drops another: it waits for the other's Ms, holding its own P.
@@ -168,21 +167,7 @@ fn drop_runtime_on_an_m_of_another_runtime() {
 /// A task drops its own runtime (holding its P).
 #[test]
 fn drop_runtime_inside_its_own_task() {
-    let drops = Arc::new(AtomicUsize::new(0));
-    let rt = runtime("fx-own");
-    load(&rt, &drops);
-    let slot = Arc::new(Mutex::new(Some(rt)));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let handle = slot.lock().unwrap().as_ref().unwrap().handle().clone();
-    let s = slot.clone();
-    handle.spawn(async move {
-        drop(s.lock().unwrap().take());
-        tx.send(()).unwrap();
-    });
-    drop(handle);
-    rx.recv_timeout(DEADLINE)
-        .expect("dropping the runtime inside its own task hung");
-    assert_clean("fx-own", &drops);
+    drop_from_its_own_task("fx-own", |drop_it| async move { drop_it() });
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! `poll_complete` hands back the new offset (or, with no seek started, the current one).
 
 use super::file::{poll_in_place, File};
-use std::io::{self, IoSlice, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::ReadBuf;
@@ -26,36 +26,8 @@ impl tokio::io::AsyncRead for File {
     }
 }
 
-impl tokio::io::AsyncWrite for File {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        futures_io::AsyncWrite::poll_write(self, cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        futures_io::AsyncWrite::poll_write_vectored(self, cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        // `writev` on the file.
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        futures_io::AsyncWrite::poll_flush(self, cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        futures_io::AsyncWrite::poll_close(self, cx)
-    }
-}
+// Writes delegate to the futures-io impl (one `write`/`writev` per poll, nothing buffered).
+crate::net::tokio_io::tokio_write!(File);
 
 impl tokio::io::AsyncSeek for File {
     fn start_seek(self: Pin<&mut Self>, pos: SeekFrom) -> io::Result<()> {

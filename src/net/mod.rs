@@ -80,7 +80,7 @@ mod tcp_socket;
 mod tcp_split;
 mod tcp_stream;
 #[cfg(feature = "tokio-io")]
-mod tokio_io;
+pub(crate) mod tokio_io;
 mod udp;
 #[cfg(unix)]
 mod unix;

@@ -15,7 +15,7 @@ use super::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use super::TcpStream;
 #[cfg(unix)]
 use super::UnixStream;
-use std::io::{self, IoSlice};
+use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::ReadBuf;
@@ -50,40 +50,49 @@ macro_rules! tokio_read {
     };
 }
 
+/// tokio's `AsyncWrite` for a type whose `futures_io::AsyncWrite` does the work (sockets,
+/// `gmp::fs::File`, child pipes): every method delegates, `poll_shutdown` to `poll_close`,
+/// and writes are vectored (`writev`). Paths are spelled out so other modules can use it.
 macro_rules! tokio_write {
     ($ty:ty) => {
         impl tokio::io::AsyncWrite for $ty {
             fn poll_write(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
                 buf: &[u8],
-            ) -> Poll<io::Result<usize>> {
+            ) -> std::task::Poll<std::io::Result<usize>> {
                 futures_io::AsyncWrite::poll_write(self, cx, buf)
             }
 
             fn poll_write_vectored(
-                self: Pin<&mut Self>,
-                cx: &mut Context<'_>,
-                bufs: &[IoSlice<'_>],
-            ) -> Poll<io::Result<usize>> {
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
                 futures_io::AsyncWrite::poll_write_vectored(self, cx, bufs)
             }
 
             fn is_write_vectored(&self) -> bool {
-                // `writev` on the socket.
                 true
             }
 
-            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
                 futures_io::AsyncWrite::poll_flush(self, cx)
             }
 
-            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            fn poll_shutdown(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
                 futures_io::AsyncWrite::poll_close(self, cx)
             }
         }
     };
 }
+pub(crate) use tokio_write;
 
 tokio_read!(TcpStream);
 tokio_write!(TcpStream);
