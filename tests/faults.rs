@@ -16,6 +16,16 @@ use std::time::{Duration, Instant};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
+/// The tests that time a ticker or load the machine (hundreds of threads, a spawn storm) run
+/// one at a time, so that one's load is not another's lateness. Their bounds sit far from
+/// what the fixed bugs gave (a 300-400 ms p99 against a 50 ms bound) and far above what a
+/// quiet machine gives (3 ms), so a busy CI machine cannot make them flaky.
+static HEAVY: Mutex<()> = Mutex::new(());
+
+fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn wait_until(what: &str, cond: impl FnMut() -> bool) {
     support::wait_until(DEADLINE, what, cond)
 }
@@ -227,6 +237,7 @@ impl Drop for PanicOnDrop {
 /// shutdown still drops every future exactly once and every thread exits.
 #[test]
 fn panicking_drops_during_shutdown_under_load() {
+    let _heavy = heavy();
     let drops = Arc::new(AtomicUsize::new(0));
     let rt = runtime("fx-pd");
     for i in 0..500 {
@@ -260,6 +271,7 @@ fn panicking_drops_during_shutdown_under_load() {
 /// idle 2-P runtime burned about one CPU-second per second.
 #[test]
 fn idle_runtime_with_a_tiny_keep_alive_uses_no_cpu() {
+    let _heavy = heavy();
     for (name, keep) in [
         ("fx-ka0", Duration::ZERO),
         ("fx-ka1", Duration::from_micros(1)),
@@ -329,6 +341,7 @@ fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
 /// out a whole blocking call.
 #[test]
 fn an_unbounded_time_slice_keeps_sysmon_alive() {
+    let _heavy = heavy();
     let rt = gmp::Runtime::builder()
         .procs(1)
         .time_slice(Duration::MAX)
@@ -387,6 +400,7 @@ fn blocking_beside_a_ticker(rt: &gmp::Runtime) -> (Duration, Duration) {
 /// ordinary tasks.
 #[test]
 fn at_max_threads_blocking_work_leaves_an_m_for_every_p() {
+    let _heavy = heavy();
     let rt = gmp::Runtime::builder()
         .procs(2)
         .max_threads(4)
@@ -395,8 +409,9 @@ fn at_max_threads_blocking_work_leaves_an_m_for_every_p() {
         .unwrap();
     assert_eq!(rt.handle().metrics().blocking_cap, 2);
     let (p99, max) = blocking_beside_a_ticker(&rt);
+    println!("at max_threads(4): ticker p99 {p99:?}, max {max:?}");
     assert!(
-        p99 < Duration::from_millis(20),
+        p99 < Duration::from_millis(50),
         "ticker p99 {p99:?} (max {max:?}) beside blocking work at max_threads(4)"
     );
     let m = rt.handle().metrics();
@@ -409,6 +424,7 @@ fn at_max_threads_blocking_work_leaves_an_m_for_every_p() {
 /// starts, so the call waits instead of taking the last M.
 #[test]
 fn under_an_os_thread_limit_blocking_work_leaves_an_m_for_every_p() {
+    let _heavy = heavy();
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     // As `nobody` the child must be able to execute the binary wherever the checkout is: run
@@ -470,7 +486,7 @@ fn nproc_blocking_scenario() {
     );
     assert!(m.blocking_cap < 100, "the OS limit was never learned");
     assert!(
-        p99 < Duration::from_millis(20),
+        p99 < Duration::from_millis(50),
         "ticker p99 {p99:?} (max {max:?}) beside blocking work under RLIMIT_NPROC"
     );
 }
@@ -483,6 +499,7 @@ fn nproc_blocking_scenario() {
 /// and keep the listener usable — its readiness is not lost while the error lasts.
 #[test]
 fn fd_exhaustion_on_accept_is_survived() {
+    let _heavy = heavy();
     const CLIENTS: usize = 200;
     // A free port for the child's server (it binds it; the clients retry until it listens).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -627,4 +644,47 @@ fn child() {
         other => panic!("unknown scenario {other}"),
     }
     println!("scenario {scenario} ok");
+}
+
+/// A spare M whose keep-alive ran out while a `startm` was handing it a P used to take the P
+/// out of its `nextp` and drop it (the P was lost, and the M parked off the idle list, where
+/// shutdown could not wake it: the runtime's drop hung). A tiny keep-alive makes the race
+/// frequent: bursts of blocking calls start spare Ms that time out while new work arrives.
+#[test]
+fn spare_ms_timing_out_while_handed_a_p_lose_nothing() {
+    let _heavy = heavy();
+    support::with_deadline(DEADLINE, "keep-alive race", || {
+        for round in 0..40 {
+            let rt = gmp::Runtime::builder()
+                .procs(2)
+                .thread_keep_alive(Duration::from_micros(1))
+                .thread_name("fx-kar")
+                .build()
+                .unwrap();
+            let done = rt.block_on(async {
+                let mut n = 0;
+                for _ in 0..4 {
+                    let hs: Vec<_> = (0..6)
+                        .map(|i| {
+                            gmp::spawn_blocking(move || {
+                                std::thread::sleep(Duration::from_micros(200 * i));
+                            })
+                        })
+                        .collect();
+                    let ts: Vec<_> = (0..50).map(|_| gmp::spawn(gmp::yield_now())).collect();
+                    for h in hs {
+                        h.await.unwrap();
+                        n += 1;
+                    }
+                    for t in ts {
+                        t.await.unwrap();
+                    }
+                }
+                n
+            });
+            assert_eq!(done, 24, "round {round}");
+            drop(rt);
+        }
+    });
+    wait_until("every thread gone", || threads_named("fx-kar").is_empty());
 }

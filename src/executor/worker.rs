@@ -483,11 +483,11 @@ impl M {
                 self.shared.parker.park();
                 true
             };
-            if !woken
-                && sched.nthreads() > sched.procs() + 1
-                && self.shared.take_nextp().is_none()
-                && sched.unmput(&self.shared)
-            {
+            // Still on the idle list means no `startm` popped us, so no P is on its way: leave.
+            // (Off the list, a `startm` is handing us a P: the loop's top takes it. This must
+            // not take `nextp` here: a P taken and dropped would be lost, and an M parked off
+            // the list is one that shutdown cannot wake.)
+            if !woken && sched.nthreads() > sched.procs() + 1 && sched.unmput(&self.shared) {
                 return false;
             }
         }
