@@ -302,7 +302,7 @@ fn idle_runtime_with_a_tiny_keep_alive_uses_no_cpu() {
             "keep_alive {keep:?}: the idle runtime used {per_sec:.2} CPU-seconds per second"
         );
         // Still works after the idle second.
-        assert_eq!(rt.block_on(gmp::spawn(async { 7 })).unwrap(), 7);
+        assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
     }
 }
 
@@ -350,7 +350,7 @@ fn an_unbounded_time_slice_keeps_sysmon_alive() {
         .unwrap();
     // A poll stuck in an unmarked blocking call makes sysmon's rescue compare the stuck time
     // with twice the slice: the multiplication that overflowed.
-    rt.block_on(gmp::spawn(async {
+    rt.block_on(rt.spawn(async {
         std::thread::sleep(Duration::from_millis(200));
     }))
     .unwrap();

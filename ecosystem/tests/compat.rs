@@ -87,10 +87,15 @@ fn reqwest_from_block_on_and_blocking_sections() {
     let client = reqwest::Client::new();
     let text = rt.block_on(async { client.get(&url).send().await?.text().await });
     assert_eq!(text.unwrap(), "hello");
-    let nested = rt.block_on(gmp::spawn_blocking({
+    // Spawned inside `block_on`, so on `rt` (an argument of `block_on` would be evaluated
+    // outside it and go to the global runtime, which has no bridge).
+    let nested = rt.block_on(async {
         let (client, url) = (client.clone(), url.clone());
-        move || gmp::block_on(async move { client.get(&url).send().await?.text().await })
-    }));
+        gmp::spawn_blocking(move || {
+            gmp::block_on(async move { client.get(&url).send().await?.text().await })
+        })
+        .await
+    });
     assert_eq!(nested.unwrap().unwrap(), "hello");
 }
 
