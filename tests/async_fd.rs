@@ -19,19 +19,7 @@ use std::time::{Duration, Instant};
 #[path = "support/mod.rs"]
 mod support;
 
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// Run `body` as a task on a fresh runtime with 2 Ps, under the deadline.
-fn run<F, Fut>(what: &str, body: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    support::with_deadline(DEADLINE, what, move || {
-        let rt = gmp::Runtime::builder().procs(2).build().unwrap();
-        rt.block_on(async move { gmp::spawn(body()).await.unwrap() });
-    });
-}
+use support::run_task as run;
 
 /// A non-blocking pipe: (read end, write end).
 fn pipe() -> (File, File) {

@@ -8,24 +8,13 @@
 use futures::FutureExt;
 use gmp::io::Interest;
 use gmp::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram, UnixStream};
-use std::future::Future;
 use std::io::{ErrorKind, IoSlice, IoSliceMut};
 use std::os::fd::AsRawFd;
-use std::time::Duration;
 
 #[path = "support/mod.rs"]
 mod support;
 
-fn run<F, Fut>(what: &str, body: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    support::with_deadline(Duration::from_secs(120), what, move || {
-        let rt = gmp::Runtime::builder().procs(2).build().unwrap();
-        rt.block_on(async move { gmp::spawn(body()).await.unwrap() });
-    });
-}
+use support::run_task as run;
 
 async fn tcp_pair() -> (TcpStream, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -7,7 +7,6 @@
 //! against a 128-deep queue (std's, mio's and tokio's default) for comparison.
 
 use gmp::net::{TcpListener, TcpSocket, TcpStream};
-use std::future::Future;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -18,16 +17,7 @@ mod support;
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
-fn run<F, Fut>(what: &str, body: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    support::with_deadline(DEADLINE, what, move || {
-        let rt = gmp::Runtime::builder().procs(2).build().unwrap();
-        rt.block_on(async move { gmp::spawn(body()).await.unwrap() });
-    });
-}
+use support::run_task as run;
 
 fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()

@@ -101,30 +101,27 @@ pub fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
     // It cannot wait for a blocking slot (it is synchronous): it takes one even past the cap,
     // so the capped callers wait longer instead.
     let holds_slot = context::with_m_sched(|s| s.blocking.enter_uncapped()).is_some();
-    let _in_section = context::enter_blocking_section();
+    in_section(holds_slot, f)
+}
+
+/// Run `f` in a blocking section on this thread (Go's entersyscall .. exitsyscall), holding a
+/// blocking slot already taken if `holds_slot`.
+fn in_section<R>(holds_slot: bool, f: impl FnOnce() -> R) -> R {
     let _section = Section {
         p: enter_syscall(),
         holds_slot,
-    };
-    f()
-}
-
-/// Run `f` in a blocking section on this M, holding a blocking slot already taken.
-fn block_in_place_with_slot<R>(f: impl FnOnce() -> R) -> R {
-    let _in_section = context::enter_blocking_section();
-    let _section = Section {
-        p: enter_syscall(),
-        holds_slot: true,
+        _marked: context::enter_blocking_section(),
     };
     f()
 }
 
 /// The end of a blocking section, also when `f` panics: `exit_syscall` (take the P back, or
 /// learn it was handed off), then free the blocking slot (which wakes a task waiting for one,
-/// onto this M's P when it has it back).
+/// onto this M's P when it has it back); the thread's in-section mark goes last.
 struct Section {
     p: Option<usize>,
     holds_slot: bool,
+    _marked: context::BlockingSection,
 }
 
 impl Drop for Section {
@@ -199,7 +196,7 @@ impl Drop for SlotWait {
 pub(crate) async fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
     let mut wait = SlotWait::new();
     if std::future::poll_fn(|cx| wait.poll_wait(cx)).await {
-        block_in_place_with_slot(f)
+        in_section(true, f)
     } else {
         f()
     }
@@ -261,10 +258,6 @@ impl<F: FnOnce() -> R, R> std::future::Future for BlockingTask<F> {
             .f
             .take()
             .expect("gmp: blocking task polled after completion");
-        Poll::Ready(if holds_slot {
-            block_in_place_with_slot(f)
-        } else {
-            f()
-        })
+        Poll::Ready(if holds_slot { in_section(true, f) } else { f() })
     }
 }

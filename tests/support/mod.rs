@@ -112,3 +112,16 @@ pub fn run_child_exe(
     );
     (stdout, stderr)
 }
+
+/// Run `body()` as a task of a fresh 2-P runtime, failing if it takes longer than 120 s.
+#[allow(dead_code)] // not every test binary runs its bodies this way
+pub fn run_task<F, Fut>(what: &str, body: F)
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    with_deadline(Duration::from_secs(120), what, move || {
+        let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+        rt.block_on(async move { gmp::spawn(body()).await.unwrap() });
+    });
+}
