@@ -1,9 +1,18 @@
-//! Per-thread context: which runtime this thread belongs to, and which P it holds.
+//! Per-thread context: which runtime this thread belongs to, and the P it lends to the task it
+//! polls.
+//!
+//! While an M polls a task it lends its P's owned half (`p::PLocal`) to this context
+//! ([`lend_p`]), and takes it back when the poll returns ([`take_p`]): a spawn or a wake from
+//! inside the task reaches the ring's producer end, the free task memory and the id cache only
+//! through [`with_local`], so only the thread that owns the P touches them. A blocking section
+//! takes the owned half from here and leaves it in the P's slot (`enter_syscall`), where
+//! sysmon may hand it to another M; if it comes back (`exit_syscall`'s fast path), it is lent
+//! here again. No owned half here after the poll means the P was retaken.
 //!
 //! A wake from inside a task polled by an M goes to that M's P (runnext), Go's `ready()`; any
-//! other wake goes to the global queue. The P index is set by `acquirep` and cleared by
-//! `releasep`, so it is only ever the P this very thread owns.
+//! other wake goes to the global queue.
 
+use super::p::PLocal;
 use super::sched::Sched;
 use super::task::Notified;
 use crate::runtime::Handle;
@@ -22,8 +31,10 @@ pub(crate) struct Context {
     /// `worker`'s scheduler as a plain pointer (null elsewhere), set with it: every wake
     /// asks "is this an M of that runtime?", and one load and compare answer it.
     sched: Cell<*const Sched>,
-    /// The P this M holds, or `NO_P`.
+    /// The index of the P whose owned half is lent here (`local`), or `NO_P`.
     p: Cell<usize>,
+    /// The owned half of the P, lent by the M for the poll of a task.
+    local: RefCell<Option<Box<PLocal>>>,
     /// The runtime `Handle::current()` returns here.
     handle: RefCell<Option<Handle>>,
     /// Inside `block_on` (nesting it would deadlock or starve).
@@ -31,8 +42,6 @@ pub(crate) struct Context {
     /// How many blocking sections (`block_in_place`, `spawn_blocking`) this thread is inside:
     /// there it holds no P, so `block_on` is allowed (see [`enter`]).
     blocking: Cell<u32>,
-    /// Set by `exit_syscall` when sysmon retook this M's P during a blocking section.
-    lost_p: Cell<bool>,
     /// Readying a batch (netpoll events, due timers): wakes of this M's runtime's tasks are
     /// collected here, in order, for `injectglist` (Go's netpoll returns a `gList`).
     batch: RefCell<Option<Vec<Notified>>>,
@@ -44,10 +53,10 @@ thread_local! {
             worker: OnceCell::new(),
             sched: Cell::new(ptr::null()),
             p: Cell::new(NO_P),
+            local: RefCell::new(None),
             handle: RefCell::new(None),
             in_block_on: Cell::new(false),
             blocking: Cell::new(0),
-            lost_p: Cell::new(false),
             batch: RefCell::new(None),
         }
     };
@@ -89,8 +98,8 @@ pub(crate) fn is_m_of(sched: &Sched) -> bool {
 
 /// Where a wake of one of `sched`'s tasks goes (Go's `ready`).
 pub(crate) enum WakeTo {
-    /// This thread is an M of `sched` holding this P.
-    P(usize),
+    /// This thread is an M of `sched` polling a task, its P lent here ([`with_local`]).
+    P,
     /// This M is collecting a batch ([`collect_ready`]): add it with [`push_collected`].
     Collect,
     /// Elsewhere: the global queue.
@@ -110,7 +119,7 @@ pub(crate) fn wake_to(sched: &Sched) -> WakeTo {
             } else if c.p.get() == NO_P {
                 WakeTo::Remote
             } else {
-                WakeTo::P(c.p.get())
+                WakeTo::P
             }
         })
         .unwrap_or(WakeTo::Remote)
@@ -184,15 +193,49 @@ pub(crate) fn with_sched<R>(f: impl FnOnce(&Sched) -> R) -> Option<R> {
         .flatten()
 }
 
-/// The P this M held before a blocking section was retaken by sysmon.
-pub(crate) fn set_lost_p() {
-    CONTEXT.with(|c| c.lost_p.set(true));
+/// Lend P `local` to this thread for the poll of a task (the M's `execute`, or
+/// `exit_syscall` giving it back after a blocking section).
+#[inline]
+pub(crate) fn lend_p(local: Box<PLocal>) {
+    CONTEXT.with(|c| {
+        c.p.set(local.id);
+        let old = c.local.replace(Some(local));
+        debug_assert!(old.is_none(), "lend_p: this thread already holds a P");
+    });
 }
 
-/// True (once) if this M lost its P during the poll that just returned.
+/// Take back the P lent here, if it is still here (`None`: a blocking section left it in
+/// its slot and sysmon handed it to another M).
 #[inline]
-pub(crate) fn take_lost_p() -> bool {
-    CONTEXT.with(|c| c.lost_p.replace(false))
+pub(crate) fn take_p() -> Option<Box<PLocal>> {
+    CONTEXT.with(|c| {
+        c.p.set(NO_P);
+        c.local.take()
+    })
+}
+
+/// Run `f` with the owned half of the P lent to this thread, if this thread is an M of
+/// `sched` holding one and nobody up the stack is using it; otherwise `Err(arg)`, for the
+/// caller's path without a P (the global queue, the global free list).
+#[inline]
+pub(crate) fn with_local<T, R>(
+    sched: &Sched,
+    arg: T,
+    f: impl FnOnce(&mut PLocal, T) -> R,
+) -> Result<R, T> {
+    let mut arg = Some(arg);
+    let res = CONTEXT.try_with(|c| {
+        if !c.is_m_of(sched) {
+            return None;
+        }
+        let mut local = c.local.try_borrow_mut().ok()?;
+        let local = local.as_mut()?;
+        Some(f(local, arg.take().expect("taken once")))
+    });
+    match res {
+        Ok(Some(r)) => Ok(r),
+        _ => Err(arg.take().expect("not taken")),
+    }
 }
 
 /// Mark this thread as an M of `handle`'s runtime (for its whole life).
@@ -224,10 +267,6 @@ pub(crate) fn with_spawn_sched<R>(f: impl FnOnce(Option<&Arc<Sched>>) -> R) -> R
     });
     // Err: thread-local storage torn down (a spawn from another thread-local's destructor).
     res.unwrap_or_else(|_| call(None))
-}
-
-pub(crate) fn set_p(p: usize) {
-    CONTEXT.with(|c| c.p.set(p));
 }
 
 pub(crate) fn current_handle() -> Option<Handle> {

@@ -26,9 +26,9 @@ pub(crate) mod context;
 #[cfg(not(loom))]
 pub mod coop;
 pub(crate) mod idle;
-pub(crate) mod park;
 #[cfg(not(loom))]
-pub(crate) mod processor;
+pub(crate) mod p;
+pub(crate) mod park;
 pub(crate) mod pstatus;
 #[cfg(not(loom))]
 pub(crate) mod rng;

@@ -13,12 +13,31 @@
 //! - `runnext` holds at most one task; the owner `swap`s it, a thief takes it by CAS and only in
 //!   the last steal round.
 //! - Every pointer in a slot or in `runnext` is a [`Notified`] that owns one task reference.
+//!
+//! "Owner only" is a type: [`RunQueue::new`] returns the ring together with its one
+//! [`RunqOwner`], and every producer-side method (`runqput`, `runqget`, `kick_runnext`, the
+//! destination of `runqsteal`) takes `&mut RunqOwner`. The owner token lives in the P's owned
+//! half (`p::PLocal`), which moves between Ms with the right to run the P, so the compiler
+//! checks that only the M holding the P pushes. (Debug builds also check the token is this
+//! ring's.) Everyone else — thieves, sysmon's rescue, shutdown — uses `&self` methods that only
+//! consume from the head.
 
 #[cfg(not(loom))]
 use super::task::Notified;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
 use std::marker::PhantomData;
 use std::ptr;
+
+/// The producer end of one [`RunQueue`]: the right to write its slots and `tail` and to take
+/// its runnext as the owner. Not `Clone`: exactly one exists per ring.
+#[derive(Debug)]
+pub(crate) struct RunqOwner {
+    /// Which ring this token belongs to (checked in debug builds).
+    ring: u32,
+}
+
+/// Ring ids for the debug check that a token is used with its own ring.
+static NEXT_RING: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 /// Ring capacity (Go: 256). Shrunk under loom to keep the model small.
 #[cfg(not(loom))]
@@ -58,6 +77,8 @@ pub(crate) struct RunQueue<T: Entry = DefaultEntry> {
     tail: AtomicU32,
     runnext: AtomicPtr<()>,
     ring: Box<[AtomicPtr<()>]>,
+    /// This ring's id, matched against its [`RunqOwner`]'s.
+    id: u32,
     // Entries are `Send` and move between threads through the atomics; the queue is shared.
     _entries: PhantomData<fn(T) -> T>,
 }
@@ -74,16 +95,29 @@ pub(crate) enum Put {
 }
 
 impl<T: Entry> RunQueue<T> {
-    pub(crate) fn new() -> RunQueue<T> {
-        RunQueue {
+    /// A new empty ring and its one owner token.
+    pub(crate) fn new() -> (RunQueue<T>, RunqOwner) {
+        let id = NEXT_RING.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let q = RunQueue {
             head: AtomicU32::new(0),
             tail: AtomicU32::new(0),
             runnext: AtomicPtr::new(ptr::null_mut()),
             ring: (0..RUNQ_SIZE)
                 .map(|_| AtomicPtr::new(ptr::null_mut()))
                 .collect(),
+            id,
             _entries: PhantomData,
-        }
+        };
+        (q, RunqOwner { ring: id })
+    }
+
+    /// Debug builds: `owner` is this ring's token.
+    #[inline(always)]
+    fn check(&self, owner: &RunqOwner) {
+        debug_assert_eq!(
+            owner.ring, self.id,
+            "runq: a P's owner token used on another P's ring"
+        );
     }
 
     fn slot(&self, i: u32) -> &AtomicPtr<()> {
@@ -102,10 +136,26 @@ impl<T: Entry> RunQueue<T> {
         !self.runnext.load(Acquire).is_null()
     }
 
-    /// Go's `runqempty`: nothing in the ring and nothing in runnext.
+    /// Go's `runqempty`: nothing in the ring and nothing in runnext. It never answers `true`
+    /// spuriously while another thread is the owner putting and getting: the owner's
+    /// `runqput(next)` moves the old runnext into the ring (bumping `tail`) and its next
+    /// `runqget` may empty runnext, so a reader that saw `head == tail` before the kick-out
+    /// and runnext empty after the get would miss the kicked task. As in Go, `tail` is read
+    /// again after runnext and the answer taken only if it did not move (the model
+    /// `loom_is_empty_during_kickout_and_get` checks it). One window remains, as narrow as
+    /// the owner's own `kick_runnext` (a preempted chain moved to the back): between its swap
+    /// and its push the task is in the owner's hands, and a `true` then is harmless — the
+    /// owner is running and runs that task itself.
     #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0 && !self.has_runnext()
+        loop {
+            let h = self.head.load(Acquire);
+            let t = self.tail.load(Acquire);
+            let next = self.runnext.load(Acquire);
+            if t == self.tail.load(Acquire) {
+                return h == t && next.is_null();
+            }
+        }
     }
 
     /// Owner only: append `p` at the tail if the ring has room (given the `head` we read);
@@ -146,10 +196,12 @@ impl<T: Entry> RunQueue<T> {
     /// `overflow` (Go's `runqputslow`) as one batch.
     pub(crate) fn runqput(
         &self,
+        owner: &mut RunqOwner,
         task: T,
         next: bool,
         overflow: impl FnOnce(&mut dyn Iterator<Item = T>),
     ) -> Put {
+        self.check(owner);
         let mut task = task;
         if next {
             let old = self.runnext.swap(task.into_ptr(), AcqRel);
@@ -206,7 +258,8 @@ impl<T: Entry> RunQueue<T> {
 
     /// Owner only: move runnext to the ring's tail (a preempted chain goes to the back).
     #[cfg_attr(loom, allow(dead_code))]
-    pub(crate) fn kick_runnext(&self) {
+    pub(crate) fn kick_runnext(&self, owner: &mut RunqOwner) {
+        self.check(owner);
         if self.runnext.load(Relaxed).is_null() {
             return;
         }
@@ -222,7 +275,8 @@ impl<T: Entry> RunQueue<T> {
 
     /// Go's `runqget` (owner only): runnext first (the caller inherits the time slice), then the
     /// ring's head.
-    pub(crate) fn runqget(&self) -> Option<(T, bool)> {
+    pub(crate) fn runqget(&self, owner: &mut RunqOwner) -> Option<(T, bool)> {
+        self.check(owner);
         if !self.runnext.load(Relaxed).is_null() {
             let next = self.runnext.swap(ptr::null_mut(), AcqRel);
             if !next.is_null() {
@@ -289,9 +343,11 @@ impl<T: Entry> RunQueue<T> {
     pub(crate) fn runqsteal(
         &self,
         dst: &RunQueue<T>,
+        dst_owner: &mut RunqOwner,
         steal_runnext: bool,
         spare_runnext: impl Fn() -> bool,
     ) -> Option<(T, u32)> {
+        dst.check(dst_owner);
         let t = dst.tail.load(Relaxed);
         let n = self.runqgrab(dst, t, steal_runnext, spare_runnext);
         if n == 0 {
@@ -353,24 +409,25 @@ mod loom_tests {
     #[test]
     fn loom_put_get_steal() {
         loom::model(|| {
-            let victim = Arc::new(RunQueue::<Box<usize>>::new());
+            let (victim, mut vo) = RunQueue::<Box<usize>>::new();
+            let victim = Arc::new(victim);
             let v2 = victim.clone();
             let thief = thread::spawn(move || {
-                let mine = RunQueue::<Box<usize>>::new();
+                let (mine, mut mo) = RunQueue::<Box<usize>>::new();
                 let mut got = Vec::new();
-                if let Some((t, _)) = v2.runqsteal(&mine, false, || false) {
+                if let Some((t, _)) = v2.runqsteal(&mine, &mut mo, false, || false) {
                     got.push(*t);
                 }
-                while let Some((t, _)) = mine.runqget() {
+                while let Some((t, _)) = mine.runqget(&mut mo) {
                     got.push(*t);
                 }
                 got
             });
             for i in 0..3 {
-                victim.runqput(Box::new(i), false, no_overflow);
+                victim.runqput(&mut vo, Box::new(i), false, no_overflow);
             }
             let mut got = Vec::new();
-            while let Some((t, _)) = victim.runqget() {
+            while let Some((t, _)) = victim.runqget(&mut vo) {
                 got.push(*t);
             }
             got.extend(thief.join().unwrap());
@@ -383,20 +440,21 @@ mod loom_tests {
     #[test]
     fn loom_two_thieves() {
         loom::model(|| {
-            let victim = Arc::new(RunQueue::<Box<usize>>::new());
+            let (victim, mut vo) = RunQueue::<Box<usize>>::new();
+            let victim = Arc::new(victim);
             for i in 0..4 {
-                victim.runqput(Box::new(i), false, no_overflow);
+                victim.runqput(&mut vo, Box::new(i), false, no_overflow);
             }
             let thieves: Vec<_> = (0..2)
                 .map(|_| {
                     let v = victim.clone();
                     thread::spawn(move || {
-                        let mine = RunQueue::<Box<usize>>::new();
+                        let (mine, mut mo) = RunQueue::<Box<usize>>::new();
                         let mut got = Vec::new();
-                        if let Some((t, _)) = v.runqsteal(&mine, false, || false) {
+                        if let Some((t, _)) = v.runqsteal(&mine, &mut mo, false, || false) {
                             got.push(*t);
                         }
-                        while let Some((t, _)) = mine.runqget() {
+                        while let Some((t, _)) = mine.runqget(&mut mo) {
                             got.push(*t);
                         }
                         got
@@ -404,7 +462,7 @@ mod loom_tests {
                 })
                 .collect();
             let mut got = Vec::new();
-            if let Some((t, _)) = victim.runqget() {
+            if let Some((t, _)) = victim.runqget(&mut vo) {
                 got.push(*t);
             }
             for t in thieves {
@@ -420,22 +478,23 @@ mod loom_tests {
     #[test]
     fn loom_overflow_vs_steal() {
         loom::model(|| {
-            let victim = Arc::new(RunQueue::<Box<usize>>::new());
+            let (victim, mut vo) = RunQueue::<Box<usize>>::new();
+            let victim = Arc::new(victim);
             for i in 0..RUNQ_SIZE {
-                victim.runqput(Box::new(i), false, no_overflow);
+                victim.runqput(&mut vo, Box::new(i), false, no_overflow);
             }
             let v2 = victim.clone();
             let thief = thread::spawn(move || {
-                let mine = RunQueue::<Box<usize>>::new();
+                let (mine, mut mo) = RunQueue::<Box<usize>>::new();
                 let mut got = Vec::new();
-                if let Some((t, _)) = v2.runqsteal(&mine, false, || false) {
+                if let Some((t, _)) = v2.runqsteal(&mine, &mut mo, false, || false) {
                     got.push(*t);
                 }
                 got.extend(mine.drain().into_iter().map(|b| *b));
                 got
             });
             let global = Mutex::new(Vec::new());
-            let put = victim.runqput(Box::new(RUNQ_SIZE), false, |batch| {
+            let put = victim.runqput(&mut vo, Box::new(RUNQ_SIZE), false, |batch| {
                 global.lock().unwrap().extend(batch.map(|b| *b));
             });
             let mut got = thief.join().unwrap();
@@ -453,14 +512,16 @@ mod loom_tests {
     #[test]
     fn loom_runnext_steal_vs_get() {
         loom::model(|| {
-            let victim = Arc::new(RunQueue::<Box<usize>>::new());
-            victim.runqput(Box::new(7), true, no_overflow);
+            let (victim, mut vo) = RunQueue::<Box<usize>>::new();
+            let victim = Arc::new(victim);
+            victim.runqput(&mut vo, Box::new(7), true, no_overflow);
             let v2 = victim.clone();
             let thief = thread::spawn(move || {
-                let mine = RunQueue::<Box<usize>>::new();
-                v2.runqsteal(&mine, true, || false).map(|(t, _)| *t)
+                let (mine, mut mo) = RunQueue::<Box<usize>>::new();
+                v2.runqsteal(&mine, &mut mo, true, || false)
+                    .map(|(t, _)| *t)
             });
-            let own = victim.runqget().map(|(t, inherit)| {
+            let own = victim.runqget(&mut vo).map(|(t, inherit)| {
                 assert!(inherit, "runnext inherits the time slice");
                 *t
             });
@@ -477,20 +538,44 @@ mod loom_tests {
     #[test]
     fn loom_runnext_kickout() {
         loom::model(|| {
-            let victim = Arc::new(RunQueue::<Box<usize>>::new());
-            victim.runqput(Box::new(1), true, no_overflow);
+            let (victim, mut vo) = RunQueue::<Box<usize>>::new();
+            let victim = Arc::new(victim);
+            victim.runqput(&mut vo, Box::new(1), true, no_overflow);
             let v2 = victim.clone();
             let thief = thread::spawn(move || {
-                let mine = RunQueue::<Box<usize>>::new();
-                v2.runqsteal(&mine, true, || false).map(|(t, _)| *t)
+                let (mine, mut mo) = RunQueue::<Box<usize>>::new();
+                v2.runqsteal(&mine, &mut mo, true, || false)
+                    .map(|(t, _)| *t)
             });
             // Ring when 1 was still in runnext, Runnext when the thief took it first.
-            let put = victim.runqput(Box::new(2), true, no_overflow);
+            let put = victim.runqput(&mut vo, Box::new(2), true, no_overflow);
             assert!(matches!(put, Put::Ring | Put::Runnext));
             let mut got: Vec<usize> = thread_join(thief).into_iter().collect();
             got.extend(victim.drain().into_iter().map(|b| *b));
             got.sort();
             assert_eq!(got, vec![1, 2]);
+        });
+    }
+
+    /// Go's `runqempty` race: the owner kicks runnext into the ring, then takes the new
+    /// runnext; a reader that looked at `head == tail` before the kick-out and at runnext
+    /// after the get must not answer "empty" — a task is queued throughout.
+    #[test]
+    fn loom_is_empty_during_kickout_and_get() {
+        loom::model(|| {
+            let (q, mut qo) = RunQueue::<Box<usize>>::new();
+            let q = Arc::new(q);
+            q.runqput(&mut qo, Box::new(1), true, no_overflow);
+            let q2 = q.clone();
+            let reader = thread::spawn(move || assert!(!q2.is_empty(), "spurious empty"));
+            q.runqput(&mut qo, Box::new(2), true, no_overflow);
+            let (t, inherit) = q.runqget(&mut qo).unwrap();
+            assert!(inherit && *t == 2);
+            reader.join().unwrap();
+            assert_eq!(
+                q.drain().into_iter().map(|b| *b).collect::<Vec<_>>(),
+                vec![1]
+            );
         });
     }
 
@@ -500,13 +585,14 @@ mod loom_tests {
     #[test]
     fn loom_rescue_drain_vs_owner_push() {
         loom::model(|| {
-            let q = Arc::new(RunQueue::<Box<usize>>::new());
-            q.runqput(Box::new(0), false, no_overflow);
+            let (q, mut qo) = RunQueue::<Box<usize>>::new();
+            let q = Arc::new(q);
+            q.runqput(&mut qo, Box::new(0), false, no_overflow);
             let q2 = q.clone();
             let sysmon =
                 thread::spawn(move || q2.drain().into_iter().map(|b| *b).collect::<Vec<_>>());
-            q.runqput(Box::new(1), true, no_overflow);
-            q.runqput(Box::new(2), true, no_overflow);
+            q.runqput(&mut qo, Box::new(1), true, no_overflow);
+            q.runqput(&mut qo, Box::new(2), true, no_overflow);
             let mut got = sysmon.join().unwrap();
             got.extend(q.drain().into_iter().map(|b| *b));
             got.sort();

@@ -19,8 +19,8 @@
 use super::blocking_slots::BlockingSlots;
 use super::context;
 use super::idle::{Idle, IdleState, Queues, ReleaseStep};
+use super::p::{PLocal, PStatus, P};
 use super::park::Parker;
-use super::processor::{add, bump, PStatus, P};
 use super::runq::{Put, RUNQ_SIZE};
 use super::task::{self, JoinHandle, Notified, TaskId};
 use super::worker;
@@ -117,13 +117,11 @@ pub(crate) struct Sched {
 
 /// Outcome of [`Sched::release_p`].
 pub(crate) enum Release {
-    /// The global queue had work: keep the P and run this.
-    Run(Notified),
-    /// Keep the P and look again.
-    Retry,
+    /// The global queue has work: keep the P (here it is back) and take from it.
+    Global(Box<PLocal>),
     /// Keep the P and start spinning: a `wakep` found no idle P.
-    Spin,
-    /// The P is on the idle list now.
+    Spin(Box<PLocal>),
+    /// The P is on the idle list now, its owned half in its slot.
     Released,
 }
 
@@ -204,16 +202,14 @@ impl Sched {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
+        let id = context::with_local(self, (), |l, ()| l.next_task_id(&self.next_task_id))
+            .unwrap_or_else(|()| self.next_task_id.fetch_add(1, Relaxed));
         let p = context::current_p(self);
-        let id = match p {
-            Some(p) => self.allp[p].next_task_id(&self.next_task_id),
-            None => self.next_task_id.fetch_add(1, Relaxed),
-        };
         let (notified, join) = task::new_task(future, self, TaskId::new(id), at, p);
         if let Some(notified) = notified {
-            match p {
-                Some(p) => self.runqput(p, notified, true),
-                None => {
+            match context::with_local(self, notified, |l, t| self.runqput(l, t, true)) {
+                Ok(()) => {}
+                Err(notified) => {
                     self.inject(notified);
                     // The task is in no list until its first poll, so a spawn that raced
                     // shutdown's queue drain must clean up behind itself. `inject` fenced
@@ -241,13 +237,18 @@ impl Sched {
     /// one task at a time.
     pub(crate) fn schedule(self: &Arc<Self>, task: Notified, is_yield: bool) {
         match context::wake_to(self) {
-            context::WakeTo::P(p) => {
-                if is_yield && !self.global.is_empty() {
-                    if let Some(t) = self.globrunqget(p, 0) {
-                        self.runqput(p, t, false);
+            context::WakeTo::P => {
+                let put = context::with_local(self, task, |l, task| {
+                    if is_yield && !self.global.is_empty() {
+                        if let Some(t) = self.globrunqget(l, 0) {
+                            self.runqput(l, t, false);
+                        }
                     }
+                    self.runqput(l, task, !is_yield)
+                });
+                if let Err(task) = put {
+                    self.inject(task);
                 }
-                self.runqput(p, task, !is_yield)
             }
             context::WakeTo::Collect => context::push_collected(task),
             context::WakeTo::Remote => self.inject(task),
@@ -262,7 +263,7 @@ impl Sched {
     pub(crate) fn injectglist(
         self: &Arc<Self>,
         mut rest: impl ExactSizeIterator<Item = Notified>,
-        p: Option<usize>,
+        p: Option<&mut PLocal>,
     ) {
         if rest.len() == 0 {
             return;
@@ -274,29 +275,32 @@ impl Sched {
         for t in rest.by_ref().take(nglobal) {
             self.global.push(t);
         }
-        if let Some(p) = p {
-            let runq = &self.allp[p].runq;
+        let local = p.is_some();
+        if let Some(l) = p {
+            let runq = &self.allp[l.id].runq;
             for t in rest {
-                runq.runqput(t, false, |batch| self.overflow(batch));
+                runq.runqput(&mut l.runq, t, false, |batch| self.overflow(batch));
             }
         }
         if nglobal > 0 {
             self.wakep_after_push();
-            if p.is_none() {
+            if !local {
                 self.kick_sysmon_if_stranded();
             }
         }
     }
 
-    /// `runqput` on P `p` (the caller's own P), overflowing to the global queue.
-    pub(crate) fn runqput(self: &Arc<Self>, p: usize, task: Notified, next: bool) {
-        let pp = &self.allp[p];
-        let put = pp.runq.runqput(task, next, |batch| self.overflow(batch));
+    /// `runqput` on the caller's own P, overflowing to the global queue.
+    pub(crate) fn runqput(self: &Arc<Self>, local: &mut PLocal, task: Notified, next: bool) {
+        let pp = &self.allp[local.id];
+        let put = pp
+            .runq
+            .runqput(&mut local.runq, task, next, |batch| self.overflow(batch));
         match put {
             Put::Runnext => {}
             Put::Ring => self.wakep(),
             Put::Overflow => {
-                bump(&pp.overflows);
+                pp.overflows.bump(local);
                 self.wakep_after_push();
             }
         }
@@ -332,8 +336,12 @@ impl Sched {
     }
 
     /// Go's `globrunqget`: take a fair share of the global queue (at most `max` when non-zero,
-    /// never more than half a ring) into P `p`'s ring, returning one to run now.
-    pub(crate) fn globrunqget(self: &Arc<Self>, p: usize, max: usize) -> Option<Notified> {
+    /// never more than half a ring) into the caller's P's ring, returning one to run now.
+    pub(crate) fn globrunqget(
+        self: &Arc<Self>,
+        local: &mut PLocal,
+        max: usize,
+    ) -> Option<Notified> {
         let len = self.global.len();
         if len == 0 {
             return None;
@@ -343,10 +351,10 @@ impl Sched {
             n = n.min(max);
         }
         let first = self.global.pop()?;
-        let runq = &self.allp[p].runq;
+        let runq = &self.allp[local.id].runq;
         for _ in 1..n {
             let Some(t) = self.global.pop() else { break };
-            runq.runqput(t, false, |batch| self.overflow(batch));
+            runq.runqput(&mut local.runq, t, false, |batch| self.overflow(batch));
         }
         Some(first)
     }
@@ -458,19 +466,21 @@ impl Sched {
         self.nthreads.load(SeqCst)
     }
 
-    /// Give up P `p` (Go's `releasep` + `pidleput` under `sched.lock`), unless the global queue
-    /// has work or an M is wanted spinning (Go's `needspinning`).
-    pub(crate) fn release_p(self: &Arc<Self>, p: usize, spinning: bool) -> Release {
-        match self
-            .idle
-            .release_p(spinning, &**self, |_, idle| self.pidleput(idle, p))
-        {
-            ReleaseStep::Global => match self.globrunqget(p, 0) {
-                Some(t) => Release::Run(t),
-                None => Release::Retry,
-            },
-            ReleaseStep::Spin => Release::Spin,
-            ReleaseStep::Released => Release::Released,
+    /// Give up the P whose owned half is `local` (Go's `releasep` + `pidleput` under
+    /// `sched.lock`), unless the global queue has work or an M is wanted spinning (Go's
+    /// `needspinning`): then the P is handed back. Released, the owned half is in the P's slot
+    /// before the P is on the idle list.
+    pub(crate) fn release_p(self: &Arc<Self>, local: Box<PLocal>, spinning: bool) -> Release {
+        let p = local.id;
+        let mut local = Some(local);
+        let step = self.idle.release_p(spinning, &**self, |_, idle| {
+            self.allp[p].put_local(local.take().expect("released once"));
+            self.pidleput(idle, p)
+        });
+        match (step, local) {
+            (ReleaseStep::Global, Some(l)) => Release::Global(l),
+            (ReleaseStep::Spin, Some(l)) => Release::Spin(l),
+            _ => Release::Released,
         }
     }
 
@@ -839,14 +849,14 @@ impl Sched {
             .map(|p| ProcMetrics {
                 id: p.id,
                 status: format!("{:?}", p.status()),
-                schedtick: p.schedtick.load(Relaxed),
-                polls: p.polls.load(Relaxed),
+                schedtick: p.schedtick.get(),
+                polls: p.polls.get(),
                 runq_len: p.runq.len(),
                 has_runnext: p.runq.has_runnext(),
-                steals: p.steals.load(Relaxed),
-                stolen_tasks: p.stolen_tasks.load(Relaxed),
-                runq_overflows: p.overflows.load(Relaxed),
-                fairness_picks: p.fairness_picks.load(Relaxed),
+                steals: p.steals.get(),
+                stolen_tasks: p.stolen_tasks.get(),
+                runq_overflows: p.overflows.get(),
+                fairness_picks: p.fairness_picks.get(),
                 tasks_spawned: self.owned.spawned(Some(p.id)),
             })
             .collect();
@@ -867,7 +877,7 @@ impl Sched {
             stolen_tasks: all.iter().map(|p| p.stolen_tasks).sum(),
             runq_overflows: all.iter().map(|p| p.runq_overflows).sum(),
             fairness_picks: all.iter().map(|p| p.fairness_picks).sum(),
-            blocking_sections: self.allp.iter().map(|p| p.syscalltick.load(Relaxed)).sum(),
+            blocking_sections: self.allp.iter().map(|p| p.syscalltick.get()).sum(),
             handoffs: self.allp.iter().map(|p| p.handoffs.load(Relaxed)).sum(),
             preemptions: self.allp.iter().map(|p| p.preemptions.load(Relaxed)).sum(),
             rescues: self.rescues_total.load(Relaxed),
@@ -884,10 +894,10 @@ impl Sched {
         }
     }
 
-    pub(crate) fn record_steal(&self, p: usize, n: u32) {
-        let pp = &self.allp[p];
-        bump(&pp.steals);
-        add(&pp.stolen_tasks, n as u64);
+    pub(crate) fn record_steal(&self, local: &mut PLocal, n: u32) {
+        let pp = &self.allp[local.id];
+        pp.steals.bump(local);
+        pp.stolen_tasks.add(local, n as u64);
     }
 }
 

@@ -34,12 +34,15 @@ use crate::runtime::Handle;
 use crate::JoinHandle;
 use std::panic::Location;
 
-/// Go's `entersyscall`: returns the P left behind, if this thread is an M holding one.
+/// Go's `entersyscall`: returns the P left behind, if this thread is an M holding one. The
+/// P's owned half goes back to its slot *before* the status says `Syscall`, so that sysmon,
+/// once its CAS `Syscall -> Idle` wins, hands a complete P to another M.
 pub(crate) fn enter_syscall() -> Option<usize> {
     context::with_current_p(|sched, p| {
         let pp = &sched.allp[p];
-        super::processor::bump(&pp.syscalltick);
-        context::set_p(context::NO_P);
+        let mut local = context::take_p().expect("the P indexed in the context is lent there");
+        pp.syscalltick.bump(&mut local);
+        pp.put_local(local);
         pp.set_status(PStatus::Syscall);
         if !pp.runq.is_empty() {
             let recent = sched
@@ -50,10 +53,10 @@ pub(crate) fn enter_syscall() -> Option<usize> {
                 && pp.status.cas(PStatus::Syscall, PStatus::Idle)
             {
                 // A burst of long blocking calls: sysmon just had to hand this P off, other
-                // calls it handed off are still running, and work is queued again. Hand off now rather than one sysmon
-                // tick later (Go's `entersyscallblock`, chosen adaptively).
-                // (`last_handoff` is left alone: only sysmon, which saw a call really last,
-                // extends the burst.)
+                // calls it handed off are still running, and work is queued again. Hand off
+                // now rather than one sysmon tick later (Go's `entersyscallblock`, chosen
+                // adaptively). (`last_handoff` is left alone: only sysmon, which saw a call
+                // really last, extends the burst.)
                 sched.handoff_from_syscall(p);
             } else {
                 // Work is queued behind this call: make sure sysmon looks soon, not after its
@@ -65,20 +68,18 @@ pub(crate) fn enter_syscall() -> Option<usize> {
     })
 }
 
-/// Go's `exitsyscall`: take the P back if sysmon has not retaken it (fast path); otherwise the M
-/// goes on without one and finds one (or parks) when the current poll returns.
+/// Go's `exitsyscall`: take the P back if sysmon has not retaken it (fast path: the CAS
+/// `Syscall -> Running`, then the owned half out of the slot, lent to the poll again);
+/// otherwise the M goes on without one and finds one (or parks) when the current poll returns.
 pub(crate) fn exit_syscall(p: usize) {
-    let reacquired = context::with_sched(|sched| {
+    context::with_sched(|sched| {
         let pp = &sched.allp[p];
-        pp.status.cas(PStatus::Syscall, PStatus::Running)
-    })
-    .unwrap_or(false);
-    if reacquired {
-        context::set_p(p);
-    } else {
-        context::with_sched(|s| s.long_syscalls.fetch_sub(1, Relaxed));
-        context::set_lost_p();
-    }
+        if pp.status.cas(PStatus::Syscall, PStatus::Running) {
+            context::lend_p(pp.take_local());
+        } else {
+            sched.long_syscalls.fetch_sub(1, Relaxed);
+        }
+    });
 }
 
 /// Run a blocking closure in place, inside a blocking section: if it takes long, sysmon hands

@@ -19,7 +19,7 @@
 //! from one M to the next instead of stampeding.
 
 use super::context::{self, NO_P};
-use super::processor::{bump, PStatus};
+use super::p::{PLocal, PStatus};
 use super::rng::FastRand;
 use super::sched::{MShared, Release, Sched};
 use super::task::{self, Notified};
@@ -46,8 +46,8 @@ const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
 
 struct M {
     shared: Arc<MShared>,
-    /// The P held, or `NO_P`.
-    p: usize,
+    /// The owned half of the P held (lent to the context while a task is polled).
+    p: Option<Box<PLocal>>,
     spinning: bool,
     rng: FastRand,
     /// Each P's schedtick as this M last saw it, and since when (for `steal_backlog`).
@@ -68,7 +68,7 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, 
     let mut m = M {
         rng: FastRand::for_m(sched.config.rng_seed, shared.id),
         shared,
-        p: NO_P,
+        p: None,
         spinning,
         seen: vec![(u64::MAX, Instant::now()); sched.allp.len()],
     };
@@ -88,25 +88,35 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, 
 }
 
 impl M {
+    /// Go's `acquirep`: take P `p`'s owned half out of its slot (the P was handed to this M:
+    /// by `startm`, `pidleget` or a reserve lent by rescue).
     fn acquirep(&mut self, sched: &Sched, p: usize) {
-        debug_assert_eq!(self.p, NO_P);
+        debug_assert!(self.p.is_none(), "acquirep: the M already holds a P");
         let pp = &sched.allp[p];
+        self.p = Some(pp.take_local());
         pp.set_status(PStatus::Running);
         pp.m.store(self.shared.id, Relaxed);
         self.shared.p.store(p, Relaxed);
-        self.p = p;
-        context::set_p(p);
         sched.tick_coarse_now();
         sched.sysmon.wake();
     }
 
-    fn releasep(&mut self) -> usize {
-        let p = self.p;
+    /// Go's `releasep`: the owned half of the P held, out of this M's hands. The caller puts
+    /// it back in the P's slot before the P can be taken by anyone.
+    fn releasep(&mut self) -> Box<PLocal> {
         // (the P's `m` is left as a hint of its last owner, as Go's `p.m` is cleared lazily)
         self.shared.p.store(NO_P, Relaxed);
-        context::set_p(NO_P);
-        self.p = NO_P;
-        p
+        self.p.take().expect("releasep: the M holds no P")
+    }
+
+    /// The index of the P held, or `NO_P`.
+    fn pid(&self) -> usize {
+        self.p.as_ref().map_or(NO_P, |l| l.id)
+    }
+
+    /// The owned half of the P held.
+    fn local(&mut self) -> &mut PLocal {
+        self.p.as_deref_mut().expect("the M holds a P")
     }
 
     fn next_rand(&mut self) -> usize {
@@ -125,21 +135,29 @@ impl M {
 
     /// Go's `execute`: poll one G. A G taken from runnext inherits the running time slice (no
     /// schedtick bump, preempt flag kept), so a ping-pong chain shares one slice.
+    ///
+    /// The P's owned half is lent to the thread context for the poll (so the task's spawns
+    /// and wakes reach the ring) and taken back after; if it is not there, a blocking section
+    /// in the poll left it in the P's slot and sysmon handed the P to another M.
     fn execute(&mut self, sched: &Arc<Sched>, task: Notified, inherit: bool) {
-        let pp = &sched.allp[self.p];
-        bump(&pp.polls);
+        let mut local = self.p.take().expect("execute: the M holds no P");
+        let p = local.id;
+        let pp = &sched.allp[p];
+        pp.polls.bump(&mut local);
         if !inherit {
-            bump(&pp.schedtick);
+            pp.schedtick.bump(&mut local);
             pp.clear_preempt();
         }
-        pp.set_curg(task.id().as_u64());
-        task.run(self.p, sched);
-        if context::take_lost_p() {
+        pp.set_curg(&mut local, task.id().as_u64());
+        context::lend_p(local);
+        task.run(p, sched);
+        match context::take_p() {
+            Some(mut local) => {
+                pp.set_curg(&mut local, 0);
+                self.p = Some(local);
+            }
             // sysmon handed our P to another M during a blocking section.
-            self.p = NO_P;
-            self.shared.p.store(NO_P, Relaxed);
-        } else {
-            pp.set_curg(0);
+            None => self.shared.p.store(NO_P, Relaxed),
         }
     }
 
@@ -156,12 +174,13 @@ impl M {
     /// A reserve P lent by stuck-P rescue is no longer needed: hand its queue to the global
     /// queue and give it back.
     fn retire_p(&mut self, sched: &Arc<Sched>) {
-        let p = self.releasep();
-        let pp = &sched.allp[p];
+        let local = self.releasep();
+        let pp = &sched.allp[local.id];
         for t in pp.runq.drain() {
             sched.inject(t);
         }
         pp.retire.store(false, SeqCst);
+        pp.put_local(local);
         pp.set_status(PStatus::Dead);
         sched.rescue_returned();
     }
@@ -186,10 +205,10 @@ impl M {
             if sched.shutdown.load(Relaxed) {
                 return None;
             }
-            if self.p == NO_P && !self.reacquire_p(sched) {
+            if self.p.is_none() && !self.reacquire_p(sched) {
                 return None;
             }
-            let p = self.p;
+            let p = self.pid();
             let pp = &sched.allp[p];
             if pp.retire.load(Relaxed) {
                 self.retire_p(sched);
@@ -199,9 +218,9 @@ impl M {
             // preemption) and let the global queue go first.
             if pp.preempt_requested() {
                 pp.clear_preempt();
-                pp.runq.kick_runnext();
-                if let Some(t) = sched.globrunqget(p, 1) {
-                    bump(&pp.fairness_picks);
+                pp.runq.kick_runnext(&mut self.local().runq);
+                if let Some(t) = sched.globrunqget(self.local(), 1) {
+                    pp.fairness_picks.bump(self.local());
                     return Some((t, false));
                 }
             }
@@ -227,19 +246,19 @@ impl M {
                 let list = context::collect_ready(sched, || {
                     sched.reactor.poll_nonblocking();
                 });
-                sched.injectglist(list.into_iter(), Some(p));
+                sched.injectglist(list.into_iter(), Some(self.local()));
             }
-            if pp.polls.load(Relaxed) % GLOBAL_CHECK_PERIOD == 0 && !sched.global.is_empty() {
-                if let Some(t) = sched.globrunqget(p, 1) {
-                    bump(&pp.fairness_picks);
+            if pp.polls.get() % GLOBAL_CHECK_PERIOD == 0 && !sched.global.is_empty() {
+                if let Some(t) = sched.globrunqget(self.local(), 1) {
+                    pp.fairness_picks.bump(self.local());
                     return Some((t, false));
                 }
             }
-            if let Some(found) = pp.runq.runqget() {
+            if let Some(found) = pp.runq.runqget(&mut self.local().runq) {
                 return Some(found);
             }
             if !sched.global.is_empty() {
-                if let Some(t) = sched.globrunqget(p, 0) {
+                if let Some(t) = sched.globrunqget(self.local(), 0) {
                     return Some((t, false));
                 }
             }
@@ -265,25 +284,25 @@ impl M {
                 }
             }
 
-            // Nothing anywhere: give up the P.
-            context::set_p(NO_P);
-            match sched.release_p(p, self.spinning) {
-                Release::Run(t) => {
-                    context::set_p(p);
-                    return Some((t, false));
-                }
-                Release::Retry => {
-                    context::set_p(p);
+            // Nothing anywhere: give up the P (its owned half goes back to its slot before the
+            // P is published idle), unless the global queue has work or a spinner is wanted.
+            let local = self.releasep();
+            match sched.release_p(local, self.spinning) {
+                Release::Global(local) => {
+                    self.shared.p.store(p, Relaxed);
+                    self.p = Some(local);
+                    if let Some(t) = sched.globrunqget(self.local(), 0) {
+                        return Some((t, false));
+                    }
                     continue;
                 }
-                Release::Spin => {
-                    context::set_p(p);
+                Release::Spin(local) => {
+                    self.shared.p.store(p, Relaxed);
+                    self.p = Some(local);
                     self.become_spinning(sched);
                     continue;
                 }
-                Release::Released => {
-                    self.releasep();
-                }
+                Release::Released => {}
             }
 
             // The delicate dance: stop spinning, then look again after publishing the P as
@@ -349,10 +368,10 @@ impl M {
 
     /// Of a list of readied tasks, return the first to run now on our P and hand out the rest
     /// with `injectglist` (Go's `findRunnable` after netpoll).
-    fn run_first(&self, sched: &Arc<Sched>, list: Vec<Notified>) -> Option<Notified> {
+    fn run_first(&mut self, sched: &Arc<Sched>, list: Vec<Notified>) -> Option<Notified> {
         let mut list = list.into_iter();
         let first = list.next()?;
-        sched.injectglist(list, Some(self.p));
+        sched.injectglist(list, Some(self.local()));
         Some(first)
     }
 
@@ -364,7 +383,8 @@ impl M {
         if n == 1 {
             return None;
         }
-        let mine = &sched.allp[self.p];
+        let me = self.pid();
+        let mine = &sched.allp[me];
         for round in 0..4 {
             let last = round == 3;
             let mut i = self.next_rand() % n;
@@ -375,7 +395,7 @@ impl M {
                 }
                 let victim = &sched.allp[i];
                 i = (i + stride) % n;
-                if victim.id == self.p {
+                if victim.id == me {
                     continue;
                 }
                 // Go steals timers: in the last round, run the victim's due timers (their
@@ -405,8 +425,13 @@ impl M {
                     }
                     false
                 };
-                if let Some((t, k)) = victim.runq.runqsteal(&mine.runq, last, spare) {
-                    sched.record_steal(self.p, k);
+                let local = self.local();
+                if let Some((t, k)) =
+                    victim
+                        .runq
+                        .runqsteal(&mine.runq, &mut local.runq, last, spare)
+                {
+                    sched.record_steal(local, k);
                     return Some(t);
                 }
             }
@@ -435,10 +460,10 @@ impl M {
         for k in 0..n {
             let v = (start + k) % n;
             let victim = &sched.allp[v];
-            if v == self.p || victim.runq.is_empty() {
+            if v == self.pid() || victim.runq.is_empty() {
                 continue;
             }
-            let tick = victim.polls.load(Relaxed);
+            let tick = victim.polls.get();
             let now = *now.get_or_insert_with(Instant::now);
             let seen = &mut self.seen[v];
             if seen.0 != tick {
@@ -448,9 +473,13 @@ impl M {
             if now.duration_since(seen.1) < STALE {
                 continue;
             }
-            let mine = &sched.allp[self.p];
-            if let Some((t, k)) = victim.runq.runqsteal(&mine.runq, false, || false) {
-                sched.record_steal(self.p, k);
+            let mine = &sched.allp[self.pid()];
+            let local = self.local();
+            if let Some((t, k)) = victim
+                .runq
+                .runqsteal(&mine.runq, &mut local.runq, false, || false)
+            {
+                sched.record_steal(local, k);
                 return Some(t);
             }
         }
@@ -494,9 +523,9 @@ impl M {
     }
 
     fn exit(mut self, sched: &Sched) {
-        if self.p != NO_P {
-            let p = self.releasep();
-            let pp = &sched.allp[p];
+        if self.p.is_some() {
+            let local = self.releasep();
+            let pp = &sched.allp[local.id];
             // Shutting down: cancel what is left (a task never polled is in no list, so
             // shutdown could reach it only through a queue), the global queue's too, since
             // a local spawn of ours may have overflowed there after shutdown's drain.
@@ -504,6 +533,7 @@ impl M {
             if sched.shutdown.load(SeqCst) {
                 sched.cancel_global_queue();
             }
+            pp.put_local(local);
             pp.set_status(PStatus::Dead);
         }
         if self.spinning {

@@ -1,6 +1,6 @@
 //! Task dump (Go's goroutine profile): every live task, for hunting leaks and stalls.
 
-use crate::executor::processor::PStatus;
+use crate::executor::p::PStatus;
 use crate::executor::sched::Sched;
 use crate::TaskId;
 use std::collections::BTreeMap;

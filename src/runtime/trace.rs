@@ -41,7 +41,7 @@ pub(crate) fn schedtrace(sched: &Sched, detail: bool) -> String {
     }
     out.push_str(" ] schedticks=[");
     for p in ps {
-        let _ = write!(out, " {}", p.schedtick.load(Relaxed));
+        let _ = write!(out, " {}", p.schedtick.get());
     }
     let _ = writeln!(out, " ] seed={}", sched.config.rng_seed);
     if detail {
@@ -52,8 +52,8 @@ pub(crate) fn schedtrace(sched: &Sched, detail: bool) -> String {
                 "  P{}: status={} schedtick={} syscalltick={} m={} runqsize={} timerslen={}",
                 p.id,
                 p.status() as u8,
-                p.schedtick.load(Relaxed),
-                p.syscalltick.load(Relaxed),
+                p.schedtick.get(),
+                p.syscalltick.get(),
                 if m == usize::MAX { -1 } else { m as i64 },
                 p.runq.len(),
                 p.timers.len(),

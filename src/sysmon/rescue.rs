@@ -13,7 +13,7 @@
 //! it had been running. `Builder::stuck_rescue(false)` turns it off.
 
 use super::Sysmon;
-use crate::executor::processor::PStatus;
+use crate::executor::p::PStatus;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
@@ -24,7 +24,7 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
     for i in 0..sched.allp.len() {
         let pp = &sched.allp[i];
         let w = &mut sm.watch[i];
-        let polls = pp.polls.load(Relaxed);
+        let polls = pp.polls.get();
         let in_poll = pp.status() == PStatus::Running && pp.curg_id.load(Relaxed) != 0;
         if w.polls != polls || !in_poll {
             w.polls = polls;

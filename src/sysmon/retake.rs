@@ -1,7 +1,7 @@
 //! Go's `retake`: syscall handoff and time-slice preemption.
 
 use super::Sysmon;
-use crate::executor::processor::PStatus;
+use crate::executor::p::PStatus;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// A P idle in a blocking section longer than this is retaken even with no work queued
@@ -17,7 +17,7 @@ pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
         let w = &mut sm.watch[i];
         match pp.status() {
             PStatus::Running => {
-                let t = pp.schedtick.load(Relaxed);
+                let t = pp.schedtick.get();
                 if w.schedtick != t {
                     w.schedtick = t;
                     w.schedwhen = now;
@@ -32,7 +32,7 @@ pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
                 }
             }
             PStatus::Syscall => {
-                let t = pp.syscalltick.load(Relaxed);
+                let t = pp.syscalltick.get();
                 if w.syscalltick != t {
                     // A new blocking section since we last looked: give it one cycle.
                     w.syscalltick = t;

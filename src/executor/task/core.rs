@@ -152,7 +152,7 @@ impl Header {
     /// Stamp a state change with the scheduler's coarse clock (one relaxed load and store).
     #[inline]
     pub(crate) fn stamp(&self) {
-        if !crate::executor::processor::METRICS {
+        if !crate::executor::p::METRICS {
             return;
         }
         self.state_since
@@ -276,7 +276,7 @@ where
         unsafe { cancel_and_complete(cell) };
         return;
     }
-    if crate::executor::processor::METRICS {
+    if crate::executor::p::METRICS {
         header.count_poll();
     }
     header.stamp();

@@ -14,8 +14,9 @@
 //! - Class sizes are the sizes a glibc chunk can hold: chunks are multiples of 16 bytes with
 //!   an 8-byte header, so they hold 24, 40, 56, … bytes (`16k + 8`). A 104-byte cell asks for
 //!   104 and gets a 112-byte chunk; rounding it to 112 would cost a 128-byte chunk.
-//! - A P's lists are touched only by the thread that holds that P (`context::current_p`):
-//!   holding a P is exclusive, so they need no synchronisation. A thread holding no P (one
+//! - A P's lists live in its owned half (`p::PLocal`), so only the M holding the P reaches
+//!   them (through `&mut`, lent by the thread context while it polls): they need no
+//!   synchronisation. A thread holding no P (one
 //!   outside the runtime spawning tasks or dropping the last `JoinHandle`, an M in a blocking
 //!   section) keeps a small thread-local stash of one class instead, refilled from and
 //!   spilled to the global list in batches, so a thread that spawns from outside the runtime
@@ -29,7 +30,7 @@
 use crate::executor::context;
 use crate::executor::sched::Sched;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
-use std::cell::{RefCell, UnsafeCell};
+use std::cell::RefCell;
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
@@ -90,39 +91,22 @@ fn raw_alloc(layout: Layout) -> NonNull<u8> {
     NonNull::new(p).unwrap_or_else(|| handle_alloc_error(layout))
 }
 
-/// One P's free lists (Go's `p.gFree`).
+/// One P's free lists (Go's `p.gFree`), in the P's owned half.
 pub(crate) struct LocalFree {
-    lists: UnsafeCell<[Vec<Block>; NCLASSES]>,
+    lists: [Vec<Block>; NCLASSES],
 }
-
-// SAFETY: the lists are only touched by the thread holding the P they belong to (see the module
-// invariants): holding a P is exclusive, so there is never concurrent access.
-unsafe impl Sync for LocalFree {}
 
 impl LocalFree {
     pub(crate) fn new() -> LocalFree {
         LocalFree {
-            lists: UnsafeCell::new(std::array::from_fn(|_| Vec::new())),
+            lists: std::array::from_fn(|_| Vec::new()),
         }
     }
 }
 
-/// The free lists of the P this thread holds in `sched`, if it holds one.
-///
-/// # Safety
-/// The borrow must end before this thread could give up the P, and must not overlap another
-/// borrow of the same lists.
-#[allow(clippy::mut_from_ref)]
-unsafe fn local_lists(sched: &Sched) -> Option<&mut [Vec<Block>; NCLASSES]> {
-    let p = context::current_p(sched)?;
-    // SAFETY: this thread holds P `p` (current_p), and only the holder of a P touches its lists
-    // (module invariants); the caller keeps the borrow short and unique.
-    Some(unsafe { &mut *sched.allp[p].gfree.lists.get() })
-}
-
 impl Drop for LocalFree {
     fn drop(&mut self) {
-        free_all(self.lists.get_mut());
+        free_all(&mut self.lists);
     }
 }
 
@@ -258,10 +242,10 @@ pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> NonNull<u8> {
     let Some((c, block)) = class_of(layout) else {
         return raw_alloc(layout);
     };
-    // SAFETY: the borrow ends within this call, which never re-enters the lists.
-    let found = match unsafe { local_lists(sched) } {
-        Some(local) => take(sched, c, &mut local[c]),
-        None => with_stash(|st| take(sched, c, st.list(sched, c))).flatten(),
+    let found = match context::with_local(sched, (), |l, ()| take(sched, c, &mut l.gfree.lists[c]))
+    {
+        Ok(found) => found,
+        Err(()) => with_stash(|st| take(sched, c, st.list(sched, c))).flatten(),
     };
     match found {
         Some(b) => b.0,
@@ -279,13 +263,13 @@ pub(crate) unsafe fn free_task(sched: &Sched, ptr: NonNull<u8>, layout: Layout) 
         unsafe { dealloc(ptr.as_ptr(), layout) };
         return;
     };
-    // SAFETY: the borrow ends within this call, which never re-enters the lists.
-    if let Some(local) = unsafe { local_lists(sched) } {
-        put(sched, c, &mut local[c], Block(ptr));
+    let Err(b) = context::with_local(sched, Block(ptr), |l, b| {
+        put(sched, c, &mut l.gfree.lists[c], b)
+    }) else {
         return;
-    }
+    };
     // A stash keeps the class this thread freed last.
-    let stashed = with_stash(|st| put(sched, c, st.list(sched, c), Block(ptr)));
+    let stashed = with_stash(|st| put(sched, c, st.list(sched, c), b));
     if stashed.is_none() {
         // SAFETY: class blocks are allocated with `block` on every path.
         unsafe { dealloc(ptr.as_ptr(), block) };

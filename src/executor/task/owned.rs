@@ -135,7 +135,7 @@ fn bump(c: &AtomicU64, shared: bool) {
     if shared {
         c.fetch_add(1, Relaxed);
     } else {
-        crate::executor::processor::bump(c);
+        c.store(c.load(Relaxed) + 1, Relaxed);
     }
 }
 
