@@ -1,14 +1,19 @@
 //! The executor: Go's G/M/P scheduler.
 //!
 //! - **G** ([`task`]): a spawned future in one allocation; a `Waker` is a pointer to it.
-//! - **P** ([`processor`], [`runq`]): a logical processor with a 256-slot ring and a runnext
-//!   slot. There are `procs` Ps, fixed for the runtime's life.
-//! - **M** ([`worker`]): an OS thread. An M runs Gs only while it holds a P; Ms are created on
+//! - **P** ([`p`], [`runq`]): a logical processor with a 256-slot ring and a runnext
+//!   slot. There are `procs` Ps, fixed for the runtime's life. A P is a shared half (in
+//!   `allp`) and an owned half that moves between Ms with the right to run it.
+//! - **M** ([`m`]): an OS thread. An M runs Gs only while it holds a P; Ms are created on
 //!   demand (up to `max_threads`) and park on the idle list when there is nothing to do.
 //! - [`sched`]: the shared state (Go's `schedt`): the global queue, the idle P and M lists,
-//!   the spinning count, and the moves between them (`wakep`, `startm`, ...); the spinning
-//!   handshake itself (idle lists, `npidle`, `nmspinning`, `wakep`'s claim, the re-check
-//!   after releasing a P) lives in [`idle`], where it is model-checked.
+//!   the spinning count, and the moves between them (`wakep`, `startm`, ...), one concern per
+//!   file; the spinning handshake itself (idle lists, `npidle`, `nmspinning`, `wakep`'s claim,
+//!   the re-check after releasing a P) lives in [`idle`], where it is model-checked.
+//! - [`syscall`]: blocking sections (Go's `entersyscall`/`exitsyscall`).
+//!
+//! Every path where "someone must look" and why no wakeup is lost: `WAKEUPS.md` in this
+//! directory.
 //!
 //! Invariants, as in Go's `proc.go`:
 //! 1. A G is in at most one queue at a time, and is polled by at most one M at a time
@@ -27,6 +32,8 @@ pub(crate) mod context;
 pub mod coop;
 pub(crate) mod idle;
 #[cfg(not(loom))]
+pub(crate) mod m;
+#[cfg(not(loom))]
 pub(crate) mod p;
 pub(crate) mod park;
 pub(crate) mod pstatus;
@@ -39,8 +46,6 @@ pub(crate) mod sched;
 pub(crate) mod syscall;
 pub(crate) mod task;
 pub(crate) mod wake;
-#[cfg(not(loom))]
-pub(crate) mod worker;
 #[cfg(not(loom))]
 mod yield_now;
 

@@ -110,9 +110,7 @@ pub(super) fn abort(raw: NonNull<Header>) {
     // SAFETY: the caller holds a reference.
     let header = unsafe { raw.as_ref() };
     if header.state.transition_to_notified_and_cancel() {
-        header
-            .sched
-            .schedule(super::Notified::from_header(raw), false);
+        header.sched.ready(super::Notified::from_header(raw), false);
     }
 }
 

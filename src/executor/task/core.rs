@@ -320,7 +320,7 @@ where
             ToIdle::Idle => {}
             // The runner's reference becomes the queue entry: from the push on, the cell is
             // not ours to touch (nor `header.sched`, which lives in it).
-            ToIdle::Requeue => sched.schedule(super::Notified::from_header(ptr), true),
+            ToIdle::Requeue => sched.ready(super::Notified::from_header(ptr), true),
             // SAFETY: we still hold RUNNING.
             ToIdle::Cancel => unsafe { cancel_and_complete(cell) },
         },
@@ -533,9 +533,7 @@ unsafe fn waker_wake_by_ref(data: *const ()) {
 /// still waking peers.
 fn submit(header: &Header, ptr: NonNull<Header>) {
     header.stamp();
-    header
-        .sched
-        .schedule(super::Notified::from_header(ptr), false);
+    header.sched.ready(super::Notified::from_header(ptr), false);
 }
 
 unsafe fn waker_drop(data: *const ()) {

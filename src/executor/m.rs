@@ -1,4 +1,6 @@
-//! M: an OS thread that runs Gs while it holds a P (Go's `m`, `schedule`, `findRunnable`).
+//! M: an OS thread that runs Gs while it holds a P (Go's `m`, `mstart`, `schedule`,
+//! `execute`, `findRunnable`, `stealWork`, `stopm`). [`MShared`] is the part of an M that
+//! other threads touch; the loop's own state is private to its thread.
 //!
 //! The loop: `schedule()` asks `find_runnable()` for a G and polls it (`execute`), forever.
 //! `find_runnable()` looks, in Go's order:
@@ -20,11 +22,15 @@
 
 use super::context::{self, NO_P};
 use super::p::{PLocal, PStatus};
+use super::park::Parker;
 use super::rng::FastRand;
-use super::sched::{MShared, Release, Sched};
+use super::sched::{Release, Sched};
 use super::task::{self, Notified};
+use crate::loom::lock;
 use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize};
 use crate::loom::sync::Arc;
+use crate::loom::sync::Mutex;
 use crate::runtime::Handle;
 use std::time::{Duration, Instant};
 
@@ -43,6 +49,23 @@ const STALE: Duration = Duration::from_micros(100);
 /// How long a thief gives a running victim to pick up its own runnext before stealing it (Go
 /// sleeps ~3µs: a channel handoff takes ~50ns, so this is generous).
 const RUNNEXT_GRACE: Duration = Duration::from_micros(3);
+
+/// The part of an M that other threads touch: its parker and its next P (Go's `m.nextp`).
+pub(crate) struct MShared {
+    pub(crate) id: usize,
+    pub(crate) parker: Parker,
+    pub(crate) nextp: Mutex<Option<(usize, bool)>>,
+    /// The P held (`usize::MAX` for none) and whether spinning: published for scheddetail.
+    pub(crate) p: AtomicUsize,
+    pub(crate) spinning: AtomicBool,
+}
+
+impl MShared {
+    /// Take the P handed over by `startm`, with whether the M starts out spinning.
+    pub(crate) fn take_nextp(&self) -> Option<(usize, bool)> {
+        lock(&self.nextp).take()
+    }
+}
 
 struct M {
     shared: Arc<MShared>,

@@ -1,0 +1,161 @@
+//! Moving Ps between Ms (Go's `releasep`/`pidleput`, `pidleget`, `wakep`, `startm`,
+//! `handoffp`), around the spinning handshake of [`super::super::idle::IdleState`].
+//!
+//! Invariants (the "no lost wakeup" contract):
+//! - A task pushed to the **global queue** is followed by a SeqCst fence and `wakep()`. An M that
+//!   gives up its P first publishes the P as idle (`npidle += 1`, SeqCst), then fences and looks
+//!   at the global queue again. So either the pusher sees an idle P and starts an M, or the
+//!   releasing M sees the task.
+//! - `wakep()` starts a spinning M only when none spins (`nmspinning == 0`). A spinning M that
+//!   gives up decrements `nmspinning` *then* re-checks the global queue and every P's ring, so
+//!   the last spinner to leave never strands work that a pusher left to "the spinners".
+//! - A task pushed to a P's own ring is always run by that P's M eventually; `wakep()` there
+//!   only adds parallelism. A push into an empty `runnext` wakes nobody (the M runs it next).
+//! - At most `max_threads` Ms exist; past that `startm` returns the P to the idle list and the
+//!   work waits in queues. A failed thread spawn is survived the same way.
+
+use super::Sched;
+use crate::executor::idle::{Idle, ReleaseStep};
+use crate::executor::m::MShared;
+use crate::executor::p::{PLocal, PStatus};
+use crate::loom::lock;
+use crate::loom::sync::atomic::Ordering::*;
+use crate::loom::sync::Arc;
+
+/// Outcome of [`Sched::release_p`].
+pub(crate) enum Release {
+    /// The global queue has work: keep the P (here it is back) and take from it.
+    Global(Box<PLocal>),
+    /// Keep the P and start spinning: a `wakep` found no idle P.
+    Spin(Box<PLocal>),
+    /// The P is on the idle list now, its owned half in its slot.
+    Released,
+}
+
+impl Sched {
+    /// Publish P `p` as idle (its status, then the idle list); a reserve P goes back to the
+    /// reserve instead.
+    pub(super) fn pidleput(&self, idle: &mut Idle<Arc<MShared>>, p: usize) {
+        if p >= self.procs() {
+            // A reserve P that could not be started: back to the reserve.
+            self.allp[p].set_status(PStatus::Dead);
+            self.rescue_returned();
+            return;
+        }
+        self.allp[p].set_status(PStatus::Idle);
+        self.idle.pidleput(idle, p);
+    }
+
+    /// Give up the P whose owned half is `local` (Go's `releasep` + `pidleput` under
+    /// `sched.lock`), unless the global queue has work or an M is wanted spinning (Go's
+    /// `needspinning`): then the P is handed back. Released, the owned half is in the P's slot
+    /// before the P is on the idle list.
+    pub(crate) fn release_p(self: &Arc<Self>, local: Box<PLocal>, spinning: bool) -> Release {
+        let p = local.id;
+        let mut local = Some(local);
+        let step = self.idle.release_p(spinning, &**self, |_, idle| {
+            self.allp[p].put_local(local.take().expect("released once"));
+            self.pidleput(idle, p)
+        });
+        match (step, local) {
+            (ReleaseStep::Global, Some(l)) => Release::Global(l),
+            (ReleaseStep::Spin, Some(l)) => Release::Spin(l),
+            _ => Release::Released,
+        }
+    }
+
+    /// The delicate dance after `release_p` released the P (see [`IdleState::recheck`]): an
+    /// idle P taken back for work that appeared meanwhile, if any.
+    pub(crate) fn recheck(&self, was_spinning: bool) -> Option<usize> {
+        self.idle.recheck(was_spinning, self)
+    }
+
+    pub(crate) fn pidleget_locked(&self) -> Option<usize> {
+        self.idle.pidleget_locked(self)
+    }
+
+    /// Go's `handoffp`: P `p` was taken from an M in a blocking section. Start an M on it if it
+    /// has work (or nobody else is looking for work), else put it on the idle list.
+    pub(crate) fn handoff_p(self: &Arc<Self>, p: usize) {
+        let pp = &self.allp[p];
+        if !pp.runq.is_empty() || !self.global.is_empty() || pp.timers.when() != u64::MAX {
+            self.startm(p, false);
+            return;
+        }
+        if self.idle.claim_spinning_if_nobody_looks() {
+            self.startm(p, true);
+            return;
+        }
+        let mut idle = self.idle.lock();
+        self.pidleput(&mut idle, p);
+    }
+
+    /// P `p` was just taken from an M in a blocking section (CAS `Syscall -> Idle`, by sysmon
+    /// or eagerly): count it and hand the P on.
+    pub(crate) fn handoff_from_syscall(self: &Arc<Self>, p: usize) {
+        self.allp[p].handoffs.fetch_add(1, Relaxed);
+        self.long_syscalls.fetch_add(1, Relaxed);
+        self.handoff_p(p);
+    }
+
+    pub(crate) fn become_spinning(&self) {
+        self.idle.become_spinning();
+    }
+
+    /// A spinning M stops spinning; returns after the SeqCst decrement and fence.
+    pub(crate) fn stop_spinning(&self) {
+        self.idle.stop_spinning();
+    }
+
+    /// Go's spinning cap: don't start spinning when half the busy Ps' worth of Ms already spin.
+    pub(crate) fn may_spin(&self) -> bool {
+        self.idle.may_spin(self.procs())
+    }
+
+    /// Go's `wakep`: if there is an idle P and no spinning M, start one spinning M on it.
+    pub(crate) fn wakep(self: &Arc<Self>) {
+        if let Some(p) = self.idle.wakep(&**self) {
+            self.startm(p, true);
+        }
+    }
+
+    /// `wakep` after a push to the global queue: fenced, so either this sees the idle P of an
+    /// M that is giving up, or that M's re-check sees the push ([`IdleState::recheck`]).
+    pub(super) fn wakep_after_push(self: &Arc<Self>) {
+        if let Some(p) = self.idle.wakep_after_push(&**self) {
+            self.startm(p, true);
+        }
+    }
+
+    /// Go's `startm`: run P `p` on an idle M, or on a new one. A `spinning` start was already
+    /// counted in `nmspinning` by the caller.
+    pub(crate) fn startm(self: &Arc<Self>, p: usize, spinning: bool) {
+        let mut idle = self.idle.lock();
+        if let Some(m) = idle.midle.pop() {
+            self.nmidle.fetch_sub(1, Relaxed);
+            // Counted active by its waker, before it can take anything from a queue.
+            self.reactor.clock.active_inc();
+            drop(idle);
+            *lock(&m.nextp) = Some((p, spinning));
+            m.parker.unpark();
+            return;
+        }
+        // No idle M. The M blocked in the poll is one: break its poll and it takes the P (a
+        // thread wakeup instead of a thread creation). Past `max_threads` it is the only hope.
+        if self.reactor.is_blocked()
+            || self.nthreads.load(SeqCst) >= self.config.max_threads
+            || self.shutdown.load(SeqCst)
+        {
+            self.pidleput(&mut idle, p);
+            drop(idle);
+            if spinning {
+                self.idle.unclaim_spinning();
+            }
+            self.reactor.netpoll_break();
+            return;
+        }
+        self.nthreads.fetch_add(1, SeqCst);
+        drop(idle);
+        self.newm(Some(p), spinning);
+    }
+}

@@ -1,0 +1,211 @@
+//! Scheduler state shared by every M and P (Go's `schedt`), one concern per file:
+//! - here: the state itself ([`Sched`], its [`Config`]) and the counts others read;
+//! - [`ready`]: making Gs runnable — spawn (Go's `newproc`), `ready`, `injectglist`, the global
+//!   queue and the moves between it and a P's ring (`runqput`, `globrunqget`);
+//! - [`handoff`]: moving Ps between Ms — `releasep` + `pidleput`, `pidleget`, `wakep`, `startm`,
+//!   `handoffp` — around the spinning handshake of [`super::idle`];
+//! - [`allm`]: the Ms themselves — `newm`, `mput`, spare Ms for blocking sections, exit;
+//! - [`reserve`]: the reserve Ps that stuck-P rescue lends;
+//! - [`timers`]: which P's heap a timer joins, and who looks at the earliest one;
+//! - [`shutdown`]: stopping every M and dropping every task exactly once;
+//! - [`metrics`]: the [`RuntimeMetrics`](crate::RuntimeMetrics) snapshot.
+//!
+//! Why no wakeup is lost across all of them: `src/executor/WAKEUPS.md`.
+
+mod allm;
+mod handoff;
+mod metrics;
+mod ready;
+mod reserve;
+mod shutdown;
+mod timers;
+
+pub(crate) use handoff::Release;
+
+use super::blocking_slots::BlockingSlots;
+use super::idle::{IdleState, Queues};
+use super::m::MShared;
+use super::p::{PStatus, P};
+use super::task::{self, Notified};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::reactor::Reactor;
+use crossbeam_queue::SegQueue;
+use std::panic::Location;
+use std::time::Duration;
+
+pub(crate) struct Config {
+    pub(crate) procs: usize,
+    pub(crate) max_threads: usize,
+    pub(crate) time_slice: Duration,
+    pub(crate) thread_name: String,
+    pub(crate) stuck_rescue: bool,
+    /// How long a spare M (no P, no work) waits before its thread exits.
+    pub(crate) keep_alive: Duration,
+    /// Stack size of every thread started (Ms and sysmon); `None`: Rust's default.
+    pub(crate) stack_size: Option<usize>,
+    pub(crate) debug: crate::runtime::DebugFlags,
+    /// User callbacks on M start/stop/park/unpark.
+    pub(crate) hooks: crate::runtime::Hooks,
+    /// Seeds every M's steal-order generator (`super::rng`).
+    pub(crate) rng_seed: u64,
+    /// The tokio runtime beside this one (`Builder::tokio_compat`), entered on every M.
+    pub(crate) tokio: crate::runtime::TokioBridge,
+}
+
+pub(crate) struct Sched {
+    pub(crate) allp: Box<[P]>,
+    /// The global run queue (Go's `sched.runq`), lock-free.
+    pub(crate) global: SegQueue<Notified>,
+    /// Every live task that has been polled (Go's `allgs`); the rest are in run queues.
+    pub(crate) owned: task::owned::OwnedTasks,
+    /// Free task memory the Ps' own lists overflowed (Go's `sched.gFree`).
+    pub(crate) gfree: task::gfree::GlobalFree,
+    /// Netpoll: the runtime's `mio::Poll`, polled by the Ms themselves.
+    pub(crate) reactor: Reactor,
+    /// A coarse clock (ns since the reactor's epoch) for task ages and state times: ticked by
+    /// sysmon every cycle and by each `acquirep`, read with one relaxed load.
+    coarse_now: AtomicU64,
+    /// Every M ever started and not exited (Go's `allm`), for scheddetail.
+    pub(crate) allm: Mutex<Vec<Arc<MShared>>>,
+    /// Round-robin P choice for timers added from outside the runtime's Ms.
+    next_timer_p: AtomicUsize,
+    pub(crate) config: Config,
+    /// The idle P and M lists, `npidle`, `nmspinning`, `needspinning`.
+    idle: IdleState<Arc<MShared>>,
+    nmidle: AtomicUsize,
+    /// Ms started and not yet exited.
+    nthreads: AtomicUsize,
+    next_mid: AtomicUsize,
+    pub(crate) shutdown: AtomicBool,
+    next_task_id: AtomicU64,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    exit_lock: Mutex<()>,
+    exit_cvar: Condvar,
+    /// Strides coprime with `allp.len()`, for Go's random steal order.
+    pub(crate) coprimes: Box<[usize]>,
+    failed_spawn_reported: AtomicBool,
+    /// Blocking sections that lost their P and are still running.
+    pub(crate) long_syscalls: AtomicUsize,
+    /// Reserve Ps (`allp[procs..]`) lent by stuck-P rescue right now, and rescues ever made.
+    rescues_active: AtomicUsize,
+    pub(crate) rescues_total: AtomicU64,
+    /// The monitor thread.
+    pub(crate) sysmon: crate::sysmon::SysmonHandle,
+    /// The cap on concurrent blocking sections, and the tasks waiting under it.
+    pub(crate) blocking: BlockingSlots,
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+impl Sched {
+    pub(crate) fn new(config: Config) -> std::io::Result<Arc<Sched>> {
+        let procs = config.procs;
+        let reactor = Reactor::new()?;
+        // Stuck-P rescue lends up to `procs` reserve Ps, kept after the real ones.
+        let nallp = if config.stuck_rescue {
+            2 * procs
+        } else {
+            procs
+        };
+        let allp: Box<[P]> = (0..nallp).map(P::new).collect();
+        for p in allp.iter().skip(procs) {
+            p.set_status(PStatus::Dead);
+        }
+        Ok(Arc::new(Sched {
+            allp,
+            rescues_active: AtomicUsize::new(0),
+            long_syscalls: AtomicUsize::new(0),
+            rescues_total: AtomicU64::new(0),
+            sysmon: crate::sysmon::SysmonHandle::new(),
+            blocking: BlockingSlots::new(),
+            reactor,
+            next_timer_p: AtomicUsize::new(0),
+            coarse_now: AtomicU64::new(1),
+            allm: Mutex::new(Vec::new()),
+            global: SegQueue::new(),
+            owned: task::owned::OwnedTasks::new(nallp),
+            gfree: task::gfree::GlobalFree::new(),
+            idle: IdleState::new(procs),
+            nmidle: AtomicUsize::new(0),
+            nthreads: AtomicUsize::new(0),
+            next_mid: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+            next_task_id: AtomicU64::new(1),
+            threads: Mutex::new(Vec::new()),
+            exit_lock: Mutex::new(()),
+            exit_cvar: Condvar::new(),
+            coprimes: (1..=nallp).filter(|&c| gcd(c, nallp) == 1).collect(),
+            failed_spawn_reported: AtomicBool::new(false),
+            config,
+        }))
+    }
+
+    #[inline]
+    pub(crate) fn coarse_now(&self) -> u64 {
+        self.coarse_now.load(Relaxed)
+    }
+
+    pub(crate) fn tick_coarse_now(&self) {
+        self.coarse_now.store(self.reactor.now_ns(), Relaxed);
+    }
+
+    /// Number of Ps (`GMAXPROCS`); reserve Ps of stuck-P rescue are not counted.
+    pub(crate) fn procs(&self) -> usize {
+        self.config.procs
+    }
+
+    pub(crate) fn needspinning(&self) -> bool {
+        self.idle.needspinning()
+    }
+
+    pub(crate) fn npidle(&self) -> usize {
+        self.idle.npidle()
+    }
+
+    pub(crate) fn nmspinning(&self) -> usize {
+        self.idle.nmspinning()
+    }
+
+    /// Ms parked on the idle list.
+    pub(crate) fn nmidle(&self) -> usize {
+        self.nmidle.load(Relaxed)
+    }
+
+    /// Ms alive.
+    pub(crate) fn nthreads(&self) -> usize {
+        self.nthreads.load(SeqCst)
+    }
+
+    /// Spawn location of live task `id` (for sysmon's reports; walks allgs).
+    pub(crate) fn task_location(&self, id: u64) -> Option<&'static Location<'static>> {
+        let mut found = None;
+        self.owned.for_each(|h| {
+            if h.id.as_u64() == id {
+                found = Some(h.spawned_at);
+            }
+        });
+        found
+    }
+}
+
+/// The queues the spinning handshake looks at.
+impl Queues for Sched {
+    fn global_nonempty(&self) -> bool {
+        !self.global.is_empty()
+    }
+
+    fn rings_nonempty(&self) -> bool {
+        self.allp.iter().any(|pp| !pp.runq.is_empty())
+    }
+
+    fn has_local_work(&self, p: usize) -> bool {
+        !self.allp[p].runq.is_empty()
+    }
+}

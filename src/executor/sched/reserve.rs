@@ -1,0 +1,31 @@
+//! Reserve Ps: `allp[procs..]`, lent by sysmon's stuck-P rescue (`crate::sysmon`) to run the
+//! work queued behind a poll that never returns, and given back when it returns. A reserve P
+//! is `Dead` while not lent; lending is a CAS `Dead -> Running`, so two rescues never lend the
+//! same P.
+
+use super::Sched;
+use crate::executor::p::PStatus;
+use crate::loom::sync::atomic::Ordering::*;
+
+impl Sched {
+    /// Lend a reserve P for stuck-P rescue (at most `procs` at once).
+    pub(crate) fn activate_reserve(&self) -> Option<usize> {
+        for p in self.procs()..self.allp.len() {
+            if self.allp[p].status.cas(PStatus::Dead, PStatus::Running) {
+                self.allp[p].retire.store(false, SeqCst);
+                self.rescues_active.fetch_add(1, SeqCst);
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// A reserve P went back to the reserve.
+    pub(crate) fn rescue_returned(&self) {
+        self.rescues_active.fetch_sub(1, SeqCst);
+    }
+
+    pub(crate) fn rescues_active(&self) -> usize {
+        self.rescues_active.load(SeqCst)
+    }
+}
