@@ -1,13 +1,14 @@
 //! Per-thread context: which runtime this thread belongs to, and the P it lends to the task it
 //! polls.
 //!
-//! While an M polls a task it lends its P's owned half (`p::PLocal`) to this context
-//! ([`lend_p`]), and takes it back when the poll returns ([`take_p`]): a spawn or a wake from
-//! inside the task reaches the ring's producer end, the free task memory and the id cache only
-//! through [`with_local`], so only the thread that owns the P touches them. A blocking section
-//! takes the owned half from here and leaves it in the P's slot (`enter_syscall`), where
-//! sysmon may hand it to another M; if it comes back (`exit_syscall`'s fast path), it is lent
-//! here again. No owned half here after the poll means the P was retaken.
+//! While an M holds a P, the P's owned half (`p::PLocal`) lives here: `acquirep` puts it here
+//! ([`Context::hold_p`]), `releasep` takes it out ([`Context::drop_p`]). The M loop reaches it
+//! through the `&Context` it runs with ([`with_context`]); a spawn or a wake from inside a
+//! task it polls reaches the ring's producer end, the free task memory and the id cache only
+//! through [`with_local`] — so only the thread that owns the P touches them. A blocking
+//! section takes the owned half from here and leaves it in the P's slot (`enter_syscall`),
+//! where sysmon may hand it to another M; if it comes back (`exit_syscall`'s fast path), it
+//! is here again. No owned half here after a poll means the P was retaken.
 //!
 //! A wake from inside a task polled by an M goes to that M's P (runnext), Go's `ready()`; any
 //! other wake goes to the global queue.
@@ -16,7 +17,7 @@ use super::p::PLocal;
 use super::sched::Sched;
 use super::task::Notified;
 use crate::runtime::Handle;
-use std::cell::{Cell, OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell, RefMut};
 use std::ptr;
 use std::sync::Arc;
 
@@ -193,25 +194,55 @@ pub(crate) fn with_sched<R>(f: impl FnOnce(&Sched) -> R) -> Option<R> {
         .flatten()
 }
 
-/// Lend P `local` to this thread for the poll of a task (the M's `execute`, or
-/// `exit_syscall` giving it back after a blocking section).
-#[inline]
-pub(crate) fn lend_p(local: Box<PLocal>) {
-    CONTEXT.with(|c| {
-        c.p.set(local.id);
-        let old = c.local.replace(Some(local));
-        debug_assert!(old.is_none(), "lend_p: this thread already holds a P");
-    });
+/// Run `f` (an M's whole life) with this thread's context in hand: the M loop reaches its
+/// P's owned half without a thread-local lookup per step.
+pub(crate) fn with_context<R>(f: impl FnOnce(&Context) -> R) -> R {
+    CONTEXT.with(f)
 }
 
-/// Take back the P lent here, if it is still here (`None`: a blocking section left it in
-/// its slot and sysmon handed it to another M).
+impl Context {
+    /// `acquirep`'s end: this thread now holds P `local`.
+    #[inline]
+    pub(crate) fn hold_p(&self, local: Box<PLocal>) {
+        self.p.set(local.id);
+        let old = self.local.replace(Some(local));
+        debug_assert!(old.is_none(), "hold_p: this thread already holds a P");
+    }
+
+    /// `releasep`'s start: the owned half of the P held here, if any (`None`: a blocking
+    /// section left it in its slot and sysmon handed it to another M).
+    #[inline]
+    pub(crate) fn drop_p(&self) -> Option<Box<PLocal>> {
+        self.p.set(NO_P);
+        self.local.take()
+    }
+
+    /// The index of the P held here, or `NO_P`.
+    #[inline]
+    pub(crate) fn pid(&self) -> usize {
+        self.p.get()
+    }
+
+    /// The owned half of the P held here. Panics if there is none or it is in use up the
+    /// stack (the M loop never holds it across a poll or user code).
+    #[inline]
+    pub(crate) fn local(&self) -> RefMut<'_, PLocal> {
+        RefMut::map(self.local.borrow_mut(), |l| {
+            l.as_deref_mut().expect("the M holds a P")
+        })
+    }
+}
+
+/// This thread now holds P `local` (`exit_syscall` taking its P back).
 #[inline]
-pub(crate) fn take_p() -> Option<Box<PLocal>> {
-    CONTEXT.with(|c| {
-        c.p.set(NO_P);
-        c.local.take()
-    })
+pub(crate) fn hold_p(local: Box<PLocal>) {
+    CONTEXT.with(|c| c.hold_p(local));
+}
+
+/// The owned half of the P this thread holds, out of its hands (`enter_syscall`).
+#[inline]
+pub(crate) fn drop_p() -> Option<Box<PLocal>> {
+    CONTEXT.with(|c| c.drop_p())
 }
 
 /// Run `f` with the owned half of the P lent to this thread, if this thread is an M of

@@ -32,6 +32,7 @@ use crate::loom::sync::atomic::{AtomicBool, AtomicUsize};
 use crate::loom::sync::Arc;
 use crate::loom::sync::Mutex;
 use crate::runtime::Handle;
+use std::cell::RefMut;
 use std::time::{Duration, Instant};
 
 /// Every this many schedticks an M looks at the global queue first (Go: 61, a prime, so the
@@ -67,10 +68,10 @@ impl MShared {
     }
 }
 
-struct M {
+struct M<'cx> {
     shared: Arc<MShared>,
-    /// The owned half of the P held (lent to the context while a task is polled).
-    p: Option<Box<PLocal>>,
+    /// This thread's context, where the owned half of the P held lives.
+    cx: &'cx context::Context,
     spinning: bool,
     rng: FastRand,
     /// Each P's schedtick as this M last saw it, and since when (for `steal_backlog`).
@@ -88,35 +89,37 @@ pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, 
     // tokio-compat: this M is in the tokio context for its whole life (left below, LIFO).
     let tokio = sched.config.tokio.enter();
     sched.config.hooks.thread_start();
-    let mut m = M {
-        rng: FastRand::for_m(sched.config.rng_seed, shared.id),
-        shared,
-        p: None,
-        spinning,
-        seen: vec![(u64::MAX, Instant::now()); sched.allp.len()],
-    };
-    let has_p = match p {
-        Some(p) => {
-            m.acquirep(&sched, p);
-            true
+    context::with_context(|cx| {
+        let mut m = M {
+            rng: FastRand::for_m(sched.config.rng_seed, shared.id),
+            shared,
+            cx,
+            spinning,
+            seen: vec![(u64::MAX, Instant::now()); sched.allp.len()],
+        };
+        let has_p = match p {
+            Some(p) => {
+                m.acquirep(&sched, p);
+                true
+            }
+            None => m.stopm(&sched),
+        };
+        if has_p {
+            m.schedule(&sched);
         }
-        None => m.stopm(&sched),
-    };
-    if has_p {
-        m.schedule(&sched);
-    }
-    sched.config.hooks.thread_stop();
-    tokio.leave();
-    m.exit(&sched);
+        sched.config.hooks.thread_stop();
+        tokio.leave();
+        m.exit(&sched);
+    })
 }
 
-impl M {
+impl M<'_> {
     /// Go's `acquirep`: take P `p`'s owned half out of its slot (the P was handed to this M:
     /// by `startm`, `pidleget` or a reserve lent by rescue).
     fn acquirep(&mut self, sched: &Sched, p: usize) {
-        debug_assert!(self.p.is_none(), "acquirep: the M already holds a P");
+        debug_assert_eq!(self.pid(), NO_P, "acquirep: the M already holds a P");
         let pp = &sched.allp[p];
-        self.p = Some(pp.take_local());
+        self.cx.hold_p(pp.take_local());
         pp.set_status(PStatus::Running);
         pp.m.store(self.shared.id, Relaxed);
         self.shared.p.store(p, Relaxed);
@@ -129,17 +132,17 @@ impl M {
     fn releasep(&mut self) -> Box<PLocal> {
         // (the P's `m` is left as a hint of its last owner, as Go's `p.m` is cleared lazily)
         self.shared.p.store(NO_P, Relaxed);
-        self.p.take().expect("releasep: the M holds no P")
+        self.cx.drop_p().expect("releasep: the M holds no P")
     }
 
     /// The index of the P held, or `NO_P`.
     fn pid(&self) -> usize {
-        self.p.as_ref().map_or(NO_P, |l| l.id)
+        self.cx.pid()
     }
 
-    /// The owned half of the P held.
-    fn local(&mut self) -> &mut PLocal {
-        self.p.as_deref_mut().expect("the M holds a P")
+    /// The owned half of the P held. Never kept across a poll or user code.
+    fn local(&self) -> RefMut<'_, PLocal> {
+        self.cx.local()
     }
 
     fn next_rand(&mut self) -> usize {
@@ -159,28 +162,26 @@ impl M {
     /// Go's `execute`: poll one G. A G taken from runnext inherits the running time slice (no
     /// schedtick bump, preempt flag kept), so a ping-pong chain shares one slice.
     ///
-    /// The P's owned half is lent to the thread context for the poll (so the task's spawns
-    /// and wakes reach the ring) and taken back after; if it is not there, a blocking section
-    /// in the poll left it in the P's slot and sysmon handed the P to another M.
+    /// If the P's owned half is no longer in this thread's context after the poll, a
+    /// blocking section in it left the P in its slot and sysmon handed it to another M.
     fn execute(&mut self, sched: &Arc<Sched>, task: Notified, inherit: bool) {
-        let mut local = self.p.take().expect("execute: the M holds no P");
-        let p = local.id;
+        let p = self.pid();
         let pp = &sched.allp[p];
-        pp.polls.bump(&mut local);
-        if !inherit {
-            pp.schedtick.bump(&mut local);
-            pp.clear_preempt();
-        }
-        pp.set_curg(&mut local, task.id().as_u64());
-        context::lend_p(local);
-        task.run(p, sched);
-        match context::take_p() {
-            Some(mut local) => {
-                pp.set_curg(&mut local, 0);
-                self.p = Some(local);
+        {
+            let mut local = self.local();
+            pp.polls.bump(&mut local);
+            if !inherit {
+                pp.schedtick.bump(&mut local);
+                pp.clear_preempt();
             }
+            pp.set_curg(&mut local, task.id().as_u64());
+        }
+        task.run(p, sched);
+        if self.pid() == p {
+            pp.set_curg(&mut self.local(), 0);
+        } else {
             // sysmon handed our P to another M during a blocking section.
-            None => self.shared.p.store(NO_P, Relaxed),
+            self.shared.p.store(NO_P, Relaxed);
         }
     }
 
@@ -228,7 +229,7 @@ impl M {
             if sched.shutdown.load(Relaxed) {
                 return None;
             }
-            if self.p.is_none() && !self.reacquire_p(sched) {
+            if self.pid() == NO_P && !self.reacquire_p(sched) {
                 return None;
             }
             let p = self.pid();
@@ -242,8 +243,9 @@ impl M {
             if pp.preempt_requested() {
                 pp.clear_preempt();
                 pp.runq.kick_runnext(&mut self.local().runq);
-                if let Some(t) = sched.globrunqget(self.local(), 1) {
-                    pp.fairness_picks.bump(self.local());
+                let mut local = self.local();
+                if let Some(t) = sched.globrunqget(&mut local, 1) {
+                    pp.fairness_picks.bump(&mut local);
                     return Some((t, false));
                 }
             }
@@ -269,11 +271,12 @@ impl M {
                 let list = context::collect_ready(sched, || {
                     sched.reactor.poll_nonblocking();
                 });
-                sched.injectglist(list.into_iter(), Some(self.local()));
+                sched.injectglist(list.into_iter(), Some(&mut self.local()));
             }
             if pp.polls.get() % GLOBAL_CHECK_PERIOD == 0 && !sched.global.is_empty() {
-                if let Some(t) = sched.globrunqget(self.local(), 1) {
-                    pp.fairness_picks.bump(self.local());
+                let mut local = self.local();
+                if let Some(t) = sched.globrunqget(&mut local, 1) {
+                    pp.fairness_picks.bump(&mut local);
                     return Some((t, false));
                 }
             }
@@ -281,7 +284,7 @@ impl M {
                 return Some(found);
             }
             if !sched.global.is_empty() {
-                if let Some(t) = sched.globrunqget(self.local(), 0) {
+                if let Some(t) = sched.globrunqget(&mut self.local(), 0) {
                     return Some((t, false));
                 }
             }
@@ -313,15 +316,15 @@ impl M {
             match sched.release_p(local, self.spinning) {
                 Release::Global(local) => {
                     self.shared.p.store(p, Relaxed);
-                    self.p = Some(local);
-                    if let Some(t) = sched.globrunqget(self.local(), 0) {
+                    self.cx.hold_p(local);
+                    if let Some(t) = sched.globrunqget(&mut self.local(), 0) {
                         return Some((t, false));
                     }
                     continue;
                 }
                 Release::Spin(local) => {
                     self.shared.p.store(p, Relaxed);
-                    self.p = Some(local);
+                    self.cx.hold_p(local);
                     self.become_spinning(sched);
                     continue;
                 }
@@ -394,7 +397,7 @@ impl M {
     fn run_first(&mut self, sched: &Arc<Sched>, list: Vec<Notified>) -> Option<Notified> {
         let mut list = list.into_iter();
         let first = list.next()?;
-        sched.injectglist(list, Some(self.local()));
+        sched.injectglist(list, Some(&mut self.local()));
         Some(first)
     }
 
@@ -448,13 +451,13 @@ impl M {
                     }
                     false
                 };
-                let local = self.local();
+                let mut local = self.local();
                 if let Some((t, k)) =
                     victim
                         .runq
                         .runqsteal(&mine.runq, &mut local.runq, last, spare)
                 {
-                    sched.record_steal(local, k);
+                    sched.record_steal(&mut local, k);
                     return Some(t);
                 }
             }
@@ -497,12 +500,12 @@ impl M {
                 continue;
             }
             let mine = &sched.allp[self.pid()];
-            let local = self.local();
+            let mut local = self.local();
             if let Some((t, k)) = victim
                 .runq
                 .runqsteal(&mine.runq, &mut local.runq, false, || false)
             {
-                sched.record_steal(local, k);
+                sched.record_steal(&mut local, k);
                 return Some(t);
             }
         }
@@ -546,7 +549,7 @@ impl M {
     }
 
     fn exit(mut self, sched: &Sched) {
-        if self.p.is_some() {
+        if self.pid() != NO_P {
             let local = self.releasep();
             let pp = &sched.allp[local.id];
             // Shutting down: cancel what is left (a task never polled is in no list, so

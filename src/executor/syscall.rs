@@ -40,7 +40,7 @@ use std::panic::Location;
 pub(crate) fn enter_syscall() -> Option<usize> {
     context::with_current_p(|sched, p| {
         let pp = &sched.allp[p];
-        let mut local = context::take_p().expect("the P indexed in the context is lent there");
+        let mut local = context::drop_p().expect("the P indexed in the context is held there");
         pp.syscalltick.bump(&mut local);
         pp.put_local(local);
         pp.set_status(PStatus::Syscall);
@@ -69,13 +69,13 @@ pub(crate) fn enter_syscall() -> Option<usize> {
 }
 
 /// Go's `exitsyscall`: take the P back if sysmon has not retaken it (fast path: the CAS
-/// `Syscall -> Running`, then the owned half out of the slot, lent to the poll again);
+/// `Syscall -> Running`, then the owned half out of the slot, back in this thread's context);
 /// otherwise the M goes on without one and finds one (or parks) when the current poll returns.
 pub(crate) fn exit_syscall(p: usize) {
     context::with_sched(|sched| {
         let pp = &sched.allp[p];
         if pp.status.cas(PStatus::Syscall, PStatus::Running) {
-            context::lend_p(pp.take_local());
+            context::hold_p(pp.take_local());
         } else {
             sched.long_syscalls.fetch_sub(1, Relaxed);
         }
