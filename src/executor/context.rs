@@ -5,7 +5,7 @@
 //! `releasep`, so it is only ever the P this very thread owns.
 
 use super::sched::Sched;
-use super::task::Notified;
+use super::schedule_impl::Notified;
 use crate::runtime::Handle;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::ptr;

@@ -15,7 +15,7 @@
 //! - Every pointer in a slot or in `runnext` is a [`Notified`] that owns one task reference.
 
 #[cfg(not(loom))]
-use super::task::Notified;
+use super::schedule_impl::Notified;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
 use std::marker::PhantomData;
 use std::ptr;

@@ -12,31 +12,28 @@
 //!   shutdown reaches every task (those never polled through the run queues).
 //!
 //! The lifecycle lives in [`state`]; its invariants are listed there.
+//!
+//! The task code is generic over its scheduler ([`schedule::Schedule`]): the runtime's `Sched`
+//! implements it (`executor::schedule_impl`); anything else with a queue can, so the real
+//! task code can run under loom.
 
-#[cfg(not(loom))]
 mod abort;
 pub(crate) mod atomic_waker;
-#[cfg(not(loom))]
 pub(crate) mod core;
-#[cfg(not(loom))]
 pub(crate) mod current;
+/// Per-P free lists of task memory: the runtime's `Schedule::alloc_task` (not under loom, where
+/// the models' scheduler uses the global allocator).
 #[cfg(not(loom))]
 pub(crate) mod gfree;
-#[cfg(not(loom))]
 mod join;
-#[cfg(not(loom))]
 pub(crate) mod owned;
-#[cfg(not(loom))]
 mod raw;
+pub(crate) mod schedule;
 #[cfg(all(test, loom))]
 mod spawn_vs_shutdown;
 pub(crate) mod state;
 
-#[cfg(not(loom))]
 pub use abort::AbortHandle;
-#[cfg(not(loom))]
 pub use join::{JoinError, JoinHandle};
-#[cfg(not(loom))]
 pub use raw::TaskId;
-#[cfg(not(loom))]
 pub(crate) use raw::{new_task, shutdown, shutdown_queued, Notified};
