@@ -14,19 +14,27 @@
 //! The lifecycle lives in [`state`]; its invariants are listed there.
 //!
 //! The task code is generic over its scheduler ([`schedule::Schedule`]): the runtime's `Sched`
-//! implements it (`executor::schedule_impl`); anything else with a queue can, so the real
-//! task code can run under loom.
+//! implements it (`executor::schedule_impl`), and so does the loom models' tiny queue, so the
+//! real task code (not a copy) runs under loom (`loom_task`).
 
+// `allow(dead_code)` under loom: there only the models use these, and only in part.
+#[cfg_attr(loom, allow(dead_code))]
 mod abort;
 pub(crate) mod atomic_waker;
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod core;
 pub(crate) mod current;
 /// Per-P free lists of task memory: the runtime's `Schedule::alloc_task` (not under loom, where
 /// the models' scheduler uses the global allocator).
 #[cfg(not(loom))]
 pub(crate) mod gfree;
+#[cfg_attr(loom, allow(dead_code))]
 mod join;
+#[cfg(all(test, loom))]
+mod loom_task;
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod owned;
+#[cfg_attr(loom, allow(dead_code))]
 mod raw;
 pub(crate) mod schedule;
 #[cfg(all(test, loom))]
