@@ -292,13 +292,23 @@ fn loom_task_wake_by_ref_during_poll() {
 /// reference must keep the cell alive until `schedule` returns. Checks `state.rs`'s reference
 /// invariant (each holder owns one reference; the memory goes when the count reaches zero,
 /// not before) and `COMPLETE`'s (the output dropped by the completer when the handle is gone).
+/// Twice: a handle that never registered a waker (the one-CAS drop) and one that did (the
+/// drop that empties the waker slot, racing the completer's wake of it).
 #[test]
 fn loom_task_wake_by_val_vs_complete_vs_join_drop() {
-    loom::model(|| {
+    wake_by_val_vs_complete_vs_join_drop(false);
+    wake_by_val_vs_complete_vs_join_drop(true);
+}
+
+fn wake_by_val_vs_complete_vs_join_drop(register_first: bool) {
+    loom::model(move || {
         let sched = TestSched::new();
         let probe = Probe::new();
-        let join = spawn(&sched, &probe, 1);
+        let mut join = spawn(&sched, &probe, 1);
         TestSched::run_all(&sched);
+        if register_first {
+            assert!(poll_join(&mut join).is_pending());
+        }
         let waker_thread = {
             let probe = probe.clone();
             thread::spawn(move || probe.take_waker().wake())
