@@ -15,7 +15,7 @@
 
 use super::p::PLocal;
 use super::sched::Sched;
-use super::task::Notified;
+use super::schedule_impl::Notified;
 use crate::runtime::Handle;
 use std::cell::{Cell, OnceCell, RefCell, RefMut};
 use std::ptr;

@@ -43,6 +43,8 @@ pub(crate) mod runq;
 #[cfg(not(loom))]
 pub(crate) mod sched;
 #[cfg(not(loom))]
+pub(crate) mod schedule_impl;
+#[cfg(not(loom))]
 pub(crate) mod syscall;
 pub(crate) mod task;
 pub(crate) mod wake;

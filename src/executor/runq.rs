@@ -23,7 +23,7 @@
 //! consume from the head.
 
 #[cfg(not(loom))]
-use super::task::Notified;
+use super::schedule_impl::Notified;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
 use std::marker::PhantomData;
 use std::ptr;

@@ -110,7 +110,8 @@ pub(super) fn abort(raw: NonNull<Header>) {
     // SAFETY: the caller holds a reference.
     let header = unsafe { raw.as_ref() };
     if header.state.transition_to_notified_and_cancel() {
-        header.sched.ready(super::Notified::from_header(raw), false);
+        // SAFETY: the transition made the entry's reference; ours lasts through the call.
+        unsafe { (header.vtable.schedule)(raw) };
     }
 }
 

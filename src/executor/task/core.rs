@@ -9,25 +9,35 @@
 //!   `COMPLETE` while `JOIN_INTEREST` is set, or by the completing thread when it is not.
 //! - A thread touches the cell only while it holds a reference. Queueing a task hands a
 //!   reference to the queue, and from the push on another M may run, complete and free the
-//!   task, so nothing in the cell may be read after it — not even `header.sched`, the runtime
-//!   that `schedule` is still running on (it goes on to wake peers). Hence a by-value wake
+//!   task, so nothing in the cell may be read after it — not even the cell's scheduler handle,
+//!   the one `schedule` is still running on (it goes on to wake peers). Hence a by-value wake
 //!   keeps its own reference until `schedule` returns, and the runner re-queues through its
 //!   M's own handle on the runtime. Debug builds poison freed cells, so a breach faults.
+//! - The scheduler is a type parameter ([`Schedule`]) of the typed part only: `Cell<F, S>`
+//!   stores one `S` right after the untyped header (at an offset that does not depend on `F`,
+//!   see [`Prefix`]), and the vtables (the task's and the waker's) are per `(F, S)` / per `S`,
+//!   so every call into the scheduler is static.
 
 use super::atomic_waker::WakerSlot;
+use super::schedule::Schedule;
 use super::state::{State, ToIdle, ToRunning, WakeByVal};
-use super::{JoinError, TaskId};
-use crate::executor::sched::Sched;
+use super::{JoinError, Notified, TaskId};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use crate::loom::sync::Arc;
 use std::alloc::Layout;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+/// Whether state changes are stamped and polls counted (off with `--cfg gmp_no_metrics`).
+#[cfg(not(loom))]
+use crate::executor::p::METRICS;
+#[cfg(loom)]
+const METRICS: bool = true;
 
 #[repr(C)]
 pub(crate) struct Header {
@@ -36,9 +46,6 @@ pub(crate) struct Header {
     pub(crate) id: TaskId,
     /// Slot in the owned-task list (allgs), written once by the first poll; `UNLISTED` before.
     pub(crate) owned_key: AtomicUsize,
-    /// The runtime. Not dropped with the cell: `dealloc` takes it out first, because freeing
-    /// the memory (to a P's free list) needs it.
-    pub(crate) sched: ManuallyDrop<Arc<Sched>>,
     /// The join handle's waker; its lock bits are in `state` (see [`Header::wake_join`]).
     join_waker: WakerSlot,
     pub(crate) spawned_at: &'static Location<'static>,
@@ -151,19 +158,19 @@ impl Header {
 
     /// Stamp a state change with the scheduler's coarse clock (one relaxed load and store).
     #[inline]
-    pub(crate) fn stamp(&self) {
-        if !crate::executor::p::METRICS {
+    pub(crate) fn stamp<S: Schedule>(&self, sched: &S) {
+        if !METRICS {
             return;
         }
         self.state_since
-            .store(self.sched.coarse_now(), Ordering::Relaxed);
+            .store(sched.coarse_now(), Ordering::Relaxed);
     }
 }
 
 pub(crate) struct Vtable {
     /// Poll once; the caller is an M of `sched` (the task's runtime) holding P `p` (whose
-    /// owned-list shard a first poll enters).
-    pub(crate) run: unsafe fn(NonNull<Header>, usize, &Arc<Sched>),
+    /// owned-list shard a first poll enters). `sched` is a `*const S`, `S` the cell's.
+    pub(crate) run: unsafe fn(NonNull<Header>, usize, *const ()),
     pub(crate) dealloc: unsafe fn(NonNull<Header>),
     /// `dst` is a `*mut Poll<Result<F::Output, JoinError>>`.
     pub(crate) try_read_output: unsafe fn(NonNull<Header>, *mut (), &Waker),
@@ -171,6 +178,9 @@ pub(crate) struct Vtable {
     pub(crate) drop_output: unsafe fn(NonNull<Header>),
     /// Become the runner was won by shutdown/abort-on-spawn-failure: cancel and complete.
     pub(crate) cancel: unsafe fn(NonNull<Header>),
+    /// Queue a new entry (whose reference the caller made) through the cell's scheduler: a
+    /// remote abort. The caller holds a reference of its own through the call.
+    pub(crate) schedule: unsafe fn(NonNull<Header>),
 }
 
 /// The future, then its output, in one place. Which field is live (if any) is the header's
@@ -181,45 +191,80 @@ pub(crate) union Stage<F: Future> {
     output: ManuallyDrop<Result<F::Output, JoinError>>,
 }
 
+/// A task cell: the untyped header, the scheduler, then the future's stage.
+///
+/// `#[repr(C)]` with the header first, so a `*mut Header` is the cell's address; and the
+/// scheduler second, so its offset is [`Prefix<S>`]'s whatever `F` is (a field's offset in a
+/// `repr(C)` struct depends only on the fields before it).
 #[repr(C)]
-pub(crate) struct Cell<F: Future> {
+pub(crate) struct Cell<F: Future, S> {
     pub(crate) header: Header,
+    /// The task's scheduler. Not dropped with the cell: `dealloc` takes it out first, because
+    /// freeing the memory (to a P's free list) needs it.
+    sched: ManuallyDrop<S>,
     pub(crate) stage: UnsafeCell<Stage<F>>,
 }
 
-impl<F: Future + Send + 'static> Cell<F>
+/// The start of every `Cell<_, S>`: what the untyped paths (the waker, a remote abort) read
+/// to find the scheduler from a header pointer, knowing only `S`.
+#[repr(C)]
+struct Prefix<S> {
+    header: Header,
+    sched: ManuallyDrop<S>,
+}
+
+/// The scheduler of the task at `ptr`.
+///
+/// # Safety
+/// `ptr` is a live `Cell<_, S>` (the caller holds a reference), and the result is not used
+/// past that reference.
+#[inline]
+unsafe fn sched_of<'a, S>(ptr: NonNull<Header>) -> &'a S {
+    // SAFETY: per the contract; `Prefix<S>` is the layout of every `Cell<_, S>`'s first two
+    // fields (both `repr(C)`), and only those are read.
+    unsafe { &ptr.cast::<Prefix<S>>().as_ref().sched }
+}
+
+impl<F: Future + Send + 'static, S: Schedule> Cell<F, S>
 where
     F::Output: Send + 'static,
 {
     const VTABLE: Vtable = Vtable {
-        run: run::<F>,
-        dealloc: dealloc::<F>,
-        try_read_output: try_read_output::<F>,
-        drop_output: drop_output::<F>,
-        cancel: cancel::<F>,
+        run: run::<F, S>,
+        dealloc: dealloc::<F, S>,
+        try_read_output: try_read_output::<F, S>,
+        drop_output: drop_output::<F, S>,
+        cancel: cancel::<F, S>,
+        schedule: schedule_remote::<S>,
     };
 
     pub(crate) fn allocate(
         future: F,
-        sched: Arc<Sched>,
+        sched: S,
         id: TaskId,
         spawned_at: &'static Location<'static>,
     ) -> NonNull<Header> {
+        debug_assert_eq!(
+            std::mem::offset_of!(Cell<F, S>, sched),
+            std::mem::offset_of!(Prefix<S>, sched)
+        );
         let now = sched.coarse_now();
-        let mem = super::gfree::alloc_task(&sched, Layout::new::<Cell<F>>()).cast::<Cell<F>>();
+        let mem = sched
+            .alloc_task(Layout::new::<Cell<F, S>>())
+            .cast::<Cell<F, S>>();
         let cell = Cell {
             header: Header {
                 state: State::new(),
                 vtable: &Self::VTABLE,
                 id,
                 owned_key: AtomicUsize::new(super::owned::UNLISTED),
-                sched: ManuallyDrop::new(sched),
                 join_waker: WakerSlot::new(),
                 spawned_at,
                 state_since: AtomicU64::new(now),
                 born: born_units(now),
                 polls_stage: AtomicU32::new((StageTag::Running as u32) << TAG_SHIFT),
             },
+            sched: ManuallyDrop::new(sched),
             stage: UnsafeCell::new(Stage {
                 future: ManuallyDrop::new(future),
             }),
@@ -231,26 +276,31 @@ where
 }
 
 /// # Safety
-/// `ptr` must point to a live `Cell<F>` (the header is its first field).
-unsafe fn cell<'a, F: Future>(ptr: NonNull<Header>) -> &'a Cell<F> {
+/// `ptr` must point to a live `Cell<F, S>` (the header is its first field).
+unsafe fn cell<'a, F: Future, S>(ptr: NonNull<Header>) -> &'a Cell<F, S> {
     // SAFETY: per the contract; `#[repr(C)]` puts the header at offset 0.
-    unsafe { ptr.cast::<Cell<F>>().as_ref() }
+    unsafe { ptr.cast::<Cell<F, S>>().as_ref() }
 }
 
 /// Poll the task once, consuming the queue entry's reference (or re-queueing it).
 ///
-/// `sched` is the running M's own handle on the task's runtime, used instead of
-/// `header.sched` wherever the cell may already be gone: once a re-queue has published the
-/// task, another M can run, complete and free it while `schedule` is still waking peers.
-unsafe fn run<F: Future + Send + 'static>(ptr: NonNull<Header>, p: usize, sched: &Arc<Sched>)
-where
+/// `sched` (a `*const S`) is the running M's own handle on the task's runtime, used instead of
+/// the cell's wherever the cell may already be gone: once a re-queue has published the task,
+/// another M can run, complete and free it while `schedule` is still waking peers.
+unsafe fn run<F: Future + Send + 'static, S: Schedule>(
+    ptr: NonNull<Header>,
+    p: usize,
+    sched: *const (),
+) where
     F::Output: Send + 'static,
 {
+    // SAFETY: `Notified<S>::run` passes its `&S`, alive for this call.
+    let sched = unsafe { &*sched.cast::<S>() };
     // SAFETY: the queue entry we consume holds a reference, so the cell is alive.
-    let cell = unsafe { cell::<F>(ptr) };
+    let cell = unsafe { cell::<F, S>(ptr) };
     let header = &cell.header;
     debug_assert!(
-        Arc::ptr_eq(sched, &header.sched),
+        sched.same(&cell.sched),
         "gmp: a task run by another runtime's M"
     );
     match header.state.transition_to_running() {
@@ -269,22 +319,22 @@ where
     // First poll: enter allgs, into this P's shard (see `owned`). Only the runner writes the
     // key, and RUNNING orders it, so a relaxed load sees our own earlier store.
     if header.owned_key.load(Ordering::Relaxed) == super::owned::UNLISTED
-        && !sched.owned.insert(ptr, p)
+        && !sched.owned().insert(ptr, p)
     {
         // Shut down: cancel the task ourselves, as a spawn after shutdown does.
         // SAFETY: we hold RUNNING.
         unsafe { cancel_and_complete(cell) };
         return;
     }
-    if crate::executor::p::METRICS {
+    if METRICS {
         header.count_poll();
     }
-    header.stamp();
+    header.stamp(sched);
     // `gmp::task::id()` names this task for the poll (and any drop of its future below).
     let _current = super::current::enter(Some(header.id));
     // A borrowed waker: it does not own a reference, so it must not be dropped.
     // SAFETY: the runner's reference keeps the task alive for the poll.
-    let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker(ptr)) });
+    let waker = ManuallyDrop::new(unsafe { Waker::from_raw(raw_waker::<S>(ptr)) });
     let mut cx = Context::from_waker(&waker);
     let res = catch_unwind(AssertUnwindSafe(|| {
         assert_eq!(
@@ -319,8 +369,8 @@ where
         Ok(false) => match header.state.transition_to_idle() {
             ToIdle::Idle => {}
             // The runner's reference becomes the queue entry: from the push on, the cell is
-            // not ours to touch (nor `header.sched`, which lives in it).
-            ToIdle::Requeue => sched.ready(super::Notified::from_header(ptr), true),
+            // not ours to touch (nor its scheduler handle, which lives in it).
+            ToIdle::Requeue => sched.schedule(Notified::from_header(ptr), true),
             // SAFETY: we still hold RUNNING.
             ToIdle::Cancel => unsafe { cancel_and_complete(cell) },
         },
@@ -345,7 +395,7 @@ where
 /// # Safety
 /// The caller owns the stage: it holds RUNNING, or owns the completed output, or the last
 /// reference.
-unsafe fn drop_stage<F: Future>(cell: &Cell<F>) {
+unsafe fn drop_stage<F: Future, S>(cell: &Cell<F, S>) {
     // Consumed first: a panicking `Drop` must not leave a value to be dropped twice.
     let tag = cell.header.replace_stage_tag(StageTag::Consumed);
     // SAFETY: per the contract the stage is ours, and `tag` names its live field.
@@ -359,12 +409,12 @@ unsafe fn drop_stage<F: Future>(cell: &Cell<F>) {
 }
 
 /// Drop the future (or whatever the stage holds), catching a panic from its `Drop`.
-fn drop_future<F: Future>(cell: &Cell<F>) -> std::thread::Result<()> {
+fn drop_future<F: Future, S>(cell: &Cell<F, S>) -> std::thread::Result<()> {
     // SAFETY: callers hold RUNNING (or own the completed output).
     catch_unwind(AssertUnwindSafe(|| unsafe { drop_stage(cell) }))
 }
 
-fn set_output<F: Future>(cell: &Cell<F>, out: Result<F::Output, JoinError>) {
+fn set_output<F: Future, S>(cell: &Cell<F, S>, out: Result<F::Output, JoinError>) {
     debug_assert_eq!(cell.header.stage_tag(), StageTag::Consumed);
     // SAFETY: callers hold RUNNING and have consumed the stage, so no live value is
     // overwritten (a union field's assignment drops nothing anyway).
@@ -375,7 +425,7 @@ fn set_output<F: Future>(cell: &Cell<F>, out: Result<F::Output, JoinError>) {
 
 /// # Safety
 /// The caller holds `RUNNING`.
-unsafe fn cancel_and_complete<F: Future>(cell: &Cell<F>) {
+unsafe fn cancel_and_complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
     // The future's `Drop` runs as this task (`gmp::task::id()` names it), as in tokio.
     let current = super::current::enter(Some(cell.header.id));
     let dropped = drop_future(cell);
@@ -389,7 +439,7 @@ unsafe fn cancel_and_complete<F: Future>(cell: &Cell<F>) {
 }
 
 /// `RUNNING -> COMPLETE`: hand the output over, leave allgs, release the runner's references.
-fn complete<F: Future>(cell: &Cell<F>, cancelled: bool) {
+fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>, cancelled: bool) {
     let header = &cell.header;
     let prev = header.state.transition_to_complete();
     if prev.is_join_interested() {
@@ -400,9 +450,9 @@ fn complete<F: Future>(cell: &Cell<F>, cancelled: bool) {
     }
     let ptr = NonNull::from(header);
     // (The P is looked up only for a task never listed: the poll may have lost the M's P.)
-    let removed = header.sched.owned.remove(ptr, cancelled, || {
-        crate::executor::context::current_p(&header.sched)
-    });
+    // The cell's own scheduler: we hold the runner's reference until the `ref_dec` below.
+    let sched: &S = &cell.sched;
+    let removed = sched.owned().remove(ptr, cancelled, || sched.current_p());
     // The runner's reference, plus allgs' if we took the task out of it (or it never entered).
     if header.state.ref_dec(1 + removed as usize) {
         // SAFETY: that was the last reference.
@@ -410,9 +460,15 @@ fn complete<F: Future>(cell: &Cell<F>, cancelled: bool) {
     }
 }
 
-unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
+unsafe fn cancel<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller won RUNNING through `transition_to_shutdown` and holds a reference.
-    unsafe { cancel_and_complete(cell::<F>(ptr)) }
+    unsafe { cancel_and_complete(cell::<F, S>(ptr)) }
+}
+
+unsafe fn schedule_remote<S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the caller's own reference keeps the cell (and its scheduler) alive throughout.
+    let sched = unsafe { sched_of::<S>(ptr) };
+    sched.schedule(Notified::from_header(ptr), false);
 }
 
 /// The byte debug builds fill freed task cells with: every pointer read from one is
@@ -420,29 +476,29 @@ unsafe fn cancel<F: Future>(ptr: NonNull<Header>) {
 #[cfg(debug_assertions)]
 const POISON: u8 = 0xa5;
 
-unsafe fn dealloc<F: Future>(ptr: NonNull<Header>) {
-    let cell = ptr.cast::<Cell<F>>();
+unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    let cell = ptr.cast::<Cell<F, S>>();
     // SAFETY: the last reference is gone, so the cell is ours: take the runtime out of the
     // header (it is `ManuallyDrop`, so dropping the cell below leaves it alone), drop the
     // rest in place, (in debug builds) overwrite the dead bytes, and give the memory back
     // through the runtime's free lists.
     unsafe {
-        let sched = ManuallyDrop::take(&mut (*cell.as_ptr()).header.sched);
+        let sched = ManuallyDrop::take(&mut (*cell.as_ptr()).sched);
         drop_stage(cell.as_ref());
         std::ptr::drop_in_place(cell.as_ptr());
         // Debug builds poison the dead cell: a free list hands memory back unchanged, so a
         // stale read of a freed task (its `sched` pointer, say) would otherwise find the old,
         // still plausible values and go unnoticed; poisoned, it faults at once.
         #[cfg(debug_assertions)]
-        std::ptr::write_bytes(cell.as_ptr().cast::<u8>(), POISON, size_of::<Cell<F>>());
-        super::gfree::free_task(&sched, cell.cast(), Layout::new::<Cell<F>>());
+        std::ptr::write_bytes(cell.as_ptr().cast::<u8>(), POISON, size_of::<Cell<F, S>>());
+        sched.free_task(cell.cast(), Layout::new::<Cell<F, S>>());
         drop(sched);
     }
 }
 
-unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
+unsafe fn try_read_output<F: Future, S>(ptr: NonNull<Header>, dst: *mut (), waker: &Waker) {
     // SAFETY: the join handle's reference keeps the cell alive.
-    let cell = unsafe { cell::<F>(ptr) };
+    let cell = unsafe { cell::<F, S>(ptr) };
     let header = &cell.header;
     if !header.state.load().is_complete() {
         header.register_join(waker);
@@ -465,10 +521,10 @@ unsafe fn try_read_output<F: Future>(ptr: NonNull<Header>, dst: *mut (), waker: 
     unsafe { *(dst as *mut Poll<Result<F::Output, JoinError>>) = Poll::Ready(out) };
 }
 
-unsafe fn drop_output<F: Future>(ptr: NonNull<Header>) {
+unsafe fn drop_output<F: Future, S>(ptr: NonNull<Header>) {
     // SAFETY: the join handle's reference keeps the cell alive, and after COMPLETE with
     // JOIN_INTEREST the output is the handle's to drop.
-    let _ = drop_future(unsafe { cell::<F>(ptr) });
+    let _ = drop_future(unsafe { cell::<F, S>(ptr) });
 }
 
 /// # Safety
@@ -483,22 +539,33 @@ pub(crate) unsafe fn drop_reference(ptr: NonNull<Header>) {
 }
 
 // ---- Waker: a pointer to the header; clone/drop move the reference count. ----
+//
+// One vtable per scheduler type, so a wake calls `S::schedule` directly (no indirect call, and
+// the header carries no scheduler pointer of its own).
 
-static WAKER_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+struct WakerVtable<S>(PhantomData<S>);
 
-pub(crate) fn raw_waker(ptr: NonNull<Header>) -> RawWaker {
-    RawWaker::new(ptr.as_ptr() as *const (), &WAKER_VTABLE)
+impl<S: Schedule> WakerVtable<S> {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(
+        waker_clone::<S>,
+        waker_wake::<S>,
+        waker_wake_by_ref::<S>,
+        waker_drop,
+    );
 }
 
-unsafe fn waker_clone(data: *const ()) -> RawWaker {
+pub(crate) fn raw_waker<S: Schedule>(ptr: NonNull<Header>) -> RawWaker {
+    RawWaker::new(ptr.as_ptr() as *const (), &WakerVtable::<S>::VTABLE)
+}
+
+unsafe fn waker_clone<S: Schedule>(data: *const ()) -> RawWaker {
     // SAFETY: a waker holds (or borrows from the runner) a reference, so the header is alive.
     let header = unsafe { &*(data as *const Header) };
     header.state.ref_inc();
-    RawWaker::new(data, &WAKER_VTABLE)
+    RawWaker::new(data, &WakerVtable::<S>::VTABLE)
 }
 
-unsafe fn waker_wake(data: *const ()) {
+unsafe fn waker_wake<S: Schedule>(data: *const ()) {
     // SAFETY: this waker owns a reference, which the transition consumes.
     let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
     // SAFETY: our reference keeps the header alive until the transition below consumes it.
@@ -508,7 +575,8 @@ unsafe fn waker_wake(data: *const ()) {
         WakeByVal::Submit => {
             // The transition added the queue entry's reference; ours keeps the cell alive
             // through `submit`, and only then goes.
-            submit(header, ptr);
+            // SAFETY: our reference.
+            unsafe { submit::<S>(header, ptr) };
             // SAFETY: releasing the waker's own reference.
             unsafe { drop_reference(ptr) };
         }
@@ -517,23 +585,29 @@ unsafe fn waker_wake(data: *const ()) {
     }
 }
 
-unsafe fn waker_wake_by_ref(data: *const ()) {
+unsafe fn waker_wake_by_ref<S: Schedule>(data: *const ()) {
     // SAFETY: the waker keeps the header alive for this call.
     let ptr = unsafe { NonNull::new_unchecked(data as *mut Header) };
     // SAFETY: as above.
     let header = unsafe { ptr.as_ref() };
     if header.state.transition_to_notified_by_ref() {
-        submit(header, ptr);
+        // SAFETY: the waker's reference lasts through the call.
+        unsafe { submit::<S>(header, ptr) };
     }
 }
 
 /// Queue a wake's new entry (whose reference the transition added). The caller holds a
 /// reference of its own through this call: once the entry is published another M may run
-/// and free the task while `schedule` — running on `header.sched`, inside the cell — is
-/// still waking peers.
-fn submit(header: &Header, ptr: NonNull<Header>) {
-    header.stamp();
-    header.sched.ready(super::Notified::from_header(ptr), false);
+/// and free the task while `schedule` — running on the cell's scheduler handle, inside the
+/// cell — is still waking peers.
+///
+/// # Safety
+/// `ptr` is a `Cell<_, S>` on which the caller holds a reference through the call.
+unsafe fn submit<S: Schedule>(header: &Header, ptr: NonNull<Header>) {
+    // SAFETY: per the contract.
+    let sched = unsafe { sched_of::<S>(ptr) };
+    header.stamp(sched);
+    sched.schedule(Notified::from_header(ptr), false);
 }
 
 unsafe fn waker_drop(data: *const ()) {
@@ -546,9 +620,10 @@ mod tests {
     use super::*;
     use std::mem::size_of;
 
-    /// The header is 80 bytes on 64-bit targets and has no padding: its size is the sum of its
-    /// fields'. A regression (a new field, an order that pads) shows here before it shows as a
-    /// bigger size class in `cargo bench --bench idle_memory`.
+    /// The header is 72 bytes on 64-bit targets and has no padding: its size is the sum of its
+    /// fields'; with the runtime's one-word scheduler handle after it, 80. A regression (a new
+    /// field, an order that pads) shows here before it shows as a bigger size class in
+    /// `cargo bench --bench idle_memory`.
     #[cfg(target_pointer_width = "64")]
     #[test]
     fn header_is_80_bytes_without_padding() {
@@ -556,14 +631,16 @@ mod tests {
             + size_of::<&'static Vtable>()
             + size_of::<TaskId>()
             + size_of::<AtomicUsize>()
-            + size_of::<ManuallyDrop<Arc<Sched>>>()
             + size_of::<WakerSlot>()
             + size_of::<&'static Location<'static>>()
             + size_of::<AtomicU64>()
             + size_of::<u32>()
             + size_of::<AtomicU32>();
-        assert_eq!(size_of::<Header>(), 80);
+        assert_eq!(size_of::<Header>(), 72);
         assert_eq!(fields, size_of::<Header>(), "padding in Header");
+        type S = crate::executor::schedule_impl::TaskSched;
+        assert_eq!(size_of::<S>(), 8);
+        assert_eq!(size_of::<Prefix<S>>(), 80);
     }
 
     /// The stage costs the larger of the future and the output, with no discriminant: the
@@ -592,7 +669,10 @@ mod tests {
                 Poll::Pending
             }
         }
-        assert_eq!(size_of::<Cell<Idle>>(), 104);
+        assert_eq!(
+            size_of::<Cell<Idle, crate::executor::schedule_impl::TaskSched>>(),
+            104
+        );
     }
 
     #[test]

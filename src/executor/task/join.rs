@@ -121,7 +121,9 @@ impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // A leaf future: honour the preempt flag (the task has used up its time slice).
+        // A leaf future: honour the preempt flag (the task has used up its time slice). (No
+        // budget under loom, where the models poll the handle from plain threads.)
+        #[cfg(not(loom))]
         std::task::ready!(crate::executor::coop::poll_proceed(cx));
         self.get_mut().poll_output(cx.waker())
     }
@@ -274,10 +276,13 @@ impl fmt::Debug for JoinError {
 
 /// A tokio "no runtime" panic gets one more line: how to run tokio code on gmp.
 fn hint(f: &mut fmt::Formatter<'_>, msg: &str) -> fmt::Result {
-    match crate::runtime::panic_hint(msg) {
-        Some(hint) => write!(f, "\n{hint}"),
-        None => Ok(()),
+    #[cfg(not(loom))]
+    if let Some(hint) = crate::runtime::panic_hint(msg) {
+        return write!(f, "\n{hint}");
     }
+    #[cfg(loom)]
+    let _ = (f, msg);
+    Ok(())
 }
 
 impl std::error::Error for JoinError {}

@@ -12,31 +12,36 @@
 //!   shutdown reaches every task (those never polled through the run queues).
 //!
 //! The lifecycle lives in [`state`]; its invariants are listed there.
+//!
+//! The task code is generic over its scheduler ([`schedule::Schedule`]): the runtime's `Sched`
+//! implements it (`executor::schedule_impl`), and so does the loom models' tiny queue, so the
+//! real task code (not a copy) runs under loom (`loom_task`).
 
-#[cfg(not(loom))]
+// `allow(dead_code)` under loom: there only the models use these, and only in part.
+#[cfg_attr(loom, allow(dead_code))]
 mod abort;
 pub(crate) mod atomic_waker;
-#[cfg(not(loom))]
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod core;
-#[cfg(not(loom))]
 pub(crate) mod current;
+/// Per-P free lists of task memory: the runtime's `Schedule::alloc_task` (not under loom, where
+/// the models' scheduler uses the global allocator).
 #[cfg(not(loom))]
 pub(crate) mod gfree;
-#[cfg(not(loom))]
+#[cfg_attr(loom, allow(dead_code))]
 mod join;
-#[cfg(not(loom))]
+#[cfg(all(test, loom))]
+mod loom_task;
+#[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod owned;
-#[cfg(not(loom))]
+#[cfg_attr(loom, allow(dead_code))]
 mod raw;
+pub(crate) mod schedule;
 #[cfg(all(test, loom))]
 mod spawn_vs_shutdown;
 pub(crate) mod state;
 
-#[cfg(not(loom))]
 pub use abort::AbortHandle;
-#[cfg(not(loom))]
 pub use join::{JoinError, JoinHandle};
-#[cfg(not(loom))]
 pub use raw::TaskId;
-#[cfg(not(loom))]
 pub(crate) use raw::{new_task, shutdown, shutdown_queued, Notified};

@@ -135,6 +135,7 @@ fn bump(c: &AtomicU64, shared: bool) {
     if shared {
         c.fetch_add(1, Relaxed);
     } else {
+        // Only this counter's owner writes it (as the P owner counters, `p::OwnerCounter`).
         c.store(c.load(Relaxed) + 1, Relaxed);
     }
 }

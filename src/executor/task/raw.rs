@@ -1,14 +1,13 @@
 //! Task identity and the queue-entry handle (`Notified`); creating and shutting down tasks.
 
 use super::core::{Cell, Header};
+use super::schedule::Schedule;
 use super::JoinHandle;
-use crate::executor::sched::Sched;
-use crate::loom::sync::Arc;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::Ordering::Acquire;
 
 /// A task's unique id (Go's `goid`). Ids are never reused within a process.
 ///
@@ -41,17 +40,18 @@ impl fmt::Display for TaskId {
     }
 }
 
-/// A queue entry: owns one reference and the right to run the task once.
-pub(crate) struct Notified(NonNull<Header>);
+/// A queue entry: owns one reference and the right to run the task once. `S` is the task's
+/// scheduler type (the cell's), which `run` expects.
+pub(crate) struct Notified<S: 'static>(NonNull<Header>, PhantomData<fn(S)>);
 
 // SAFETY: a task's shared state is atomics plus a stage guarded by RUNNING; the future and its
-// output are `Send` (enforced at spawn).
-unsafe impl Send for Notified {}
+// output are `Send` (enforced at spawn), and so is the scheduler (`Schedule: Send + Sync`).
+unsafe impl<S> Send for Notified<S> {}
 
-impl Notified {
-    /// Adopt a queue reference (one the caller owns).
-    pub(crate) fn from_header(ptr: NonNull<Header>) -> Notified {
-        Notified(ptr)
+impl<S: 'static> Notified<S> {
+    /// Adopt a queue reference (one the caller owns) on a task whose scheduler is an `S`.
+    pub(crate) fn from_header(ptr: NonNull<Header>) -> Notified<S> {
+        Notified(ptr, PhantomData)
     }
 
     pub(crate) fn into_raw(self) -> *mut Header {
@@ -62,9 +62,9 @@ impl Notified {
 
     /// # Safety
     /// `ptr` must come from [`Notified::into_raw`] and be adopted exactly once.
-    pub(crate) unsafe fn from_raw(ptr: *mut Header) -> Notified {
+    pub(crate) unsafe fn from_raw(ptr: *mut Header) -> Notified<S> {
         // SAFETY: per the contract, a non-null pointer produced by `into_raw`.
-        Notified(unsafe { NonNull::new_unchecked(ptr) })
+        Notified(unsafe { NonNull::new_unchecked(ptr) }, PhantomData)
     }
 
     /// The task's id.
@@ -75,15 +75,16 @@ impl Notified {
 
     /// Poll the task once (Go's `execute`), on an M of `sched` (the task's runtime) holding
     /// P `p`.
-    pub(crate) fn run(self, p: usize, sched: &Arc<Sched>) {
+    pub(crate) fn run(self, p: usize, sched: &S) {
         let ptr = self.0;
         std::mem::forget(self);
-        // SAFETY: we hand our reference to `run`, which consumes it.
-        unsafe { (ptr.as_ref().vtable.run)(ptr, p, sched) }
+        // SAFETY: we hand our reference to `run`, which consumes it; the cell's scheduler is
+        // an `S` (that is what `Notified<S>` says), which `run` reads `sched` as.
+        unsafe { (ptr.as_ref().vtable.run)(ptr, p, (sched as *const S).cast()) }
     }
 }
 
-impl Drop for Notified {
+impl<S: 'static> Drop for Notified<S> {
     fn drop(&mut self) {
         // SAFETY: we own one reference.
         unsafe { super::core::drop_reference(self.0) }
@@ -91,25 +92,26 @@ impl Drop for Notified {
 }
 
 /// Allocate a task and hand back its first queue entry and its join handle, for a spawn by
-/// the holder of P `p` (or by a thread without one). The task enters `sched.owned` only at its
-/// first poll (see `owned`); if the runtime is shutting down it is cancelled at once and `None`
-/// comes back instead of a queue entry.
-pub(crate) fn new_task<F>(
+/// the holder of P `p` (or by a thread without one). The task enters `sched.owned()` only at
+/// its first poll (see `owned`); if the runtime is shutting down it is cancelled at once and
+/// `None` comes back instead of a queue entry.
+pub(crate) fn new_task<F, S>(
     future: F,
-    sched: &Arc<Sched>,
+    sched: &S,
     id: TaskId,
     at: &'static Location<'static>,
     p: Option<usize>,
-) -> (Option<Notified>, JoinHandle<F::Output>)
+) -> (Option<Notified<S>>, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
+    S: Schedule,
 {
     let ptr = Cell::allocate(future, sched.clone(), id, at);
     let join = JoinHandle::new(ptr);
-    let notified = Notified(ptr);
-    sched.owned.note_spawn(p);
-    if !sched.shutdown.load(Acquire) {
+    let notified = Notified::from_header(ptr);
+    sched.owned().note_spawn(p);
+    if !sched.is_shutdown() {
         (Some(notified), join)
     } else {
         shutdown_queued(notified);
@@ -120,7 +122,7 @@ where
 /// Cancel a queued task for runtime shutdown (unless it already completed) and drop the queue
 /// entry. This is how shutdown reaches tasks that were never polled, so never listed: it
 /// drains every queue through here after cancelling the listed ones.
-pub(crate) fn shutdown_queued(task: Notified) {
+pub(crate) fn shutdown_queued<S: 'static>(task: Notified<S>) {
     let ptr = task.0;
     std::mem::forget(task);
     // SAFETY: the queue entry's reference, ours, is the one `shutdown` releases.

@@ -1,0 +1,64 @@
+//! The runtime's scheduler as a task's [`Schedule`]: what `task/` calls, mapped onto `Sched`.
+//!
+//! A task stores an `Arc<Sched>` (one word, so the header plus it stay 80 bytes). Every method
+//! is a thin forward, inlined into the monomorphised task code: a wake calls `Sched::ready` (Go's `ready`)
+//! directly, as it did before the task became generic.
+
+use super::context;
+use super::sched::Sched;
+use super::task::gfree;
+use super::task::owned::OwnedTasks;
+use super::task::schedule::Schedule;
+use crate::loom::sync::atomic::Ordering::Acquire;
+use crate::loom::sync::Arc;
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// The scheduler handle a runtime task stores.
+pub(crate) type TaskSched = Arc<Sched>;
+
+/// A queue entry of the runtime's tasks.
+pub(crate) type Notified = super::task::Notified<TaskSched>;
+
+impl Schedule for Arc<Sched> {
+    #[inline]
+    fn schedule(&self, task: Notified, is_yield: bool) {
+        Sched::ready(self, task, is_yield)
+    }
+
+    #[inline]
+    fn coarse_now(&self) -> u64 {
+        Sched::coarse_now(self)
+    }
+
+    #[inline]
+    fn owned(&self) -> &OwnedTasks {
+        &self.owned
+    }
+
+    #[inline]
+    fn current_p(&self) -> Option<usize> {
+        context::current_p(self)
+    }
+
+    #[inline]
+    fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Acquire)
+    }
+
+    #[inline]
+    fn alloc_task(&self, layout: Layout) -> NonNull<u8> {
+        gfree::alloc_task(self, layout)
+    }
+
+    #[inline]
+    unsafe fn free_task(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: per the trait's contract, which is `gfree::free_task`'s.
+        unsafe { gfree::free_task(self, ptr, layout) }
+    }
+
+    #[inline]
+    fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(self, other)
+    }
+}

@@ -1,0 +1,57 @@
+//! What a task needs from its scheduler: the seam between `task/` and the executor.
+//!
+//! The task code (`core`, `raw`, `abort`, ...) is generic over a [`Schedule`]; the runtime's
+//! scheduler implements it (`executor::schedule_impl`, for `Arc<Sched>`), and the loom models
+//! implement it with a tiny queue (`loom_task`), so the real task code runs under loom.
+//!
+//! Only the typed parts of a task know `S`: the cell (`Cell<F, S>` stores one `S` right after
+//! the header), its vtable functions, the waker's vtable, and the queue entry
+//! ([`Notified<S>`](super::Notified)). `Header`, `JoinHandle` and `AbortHandle` stay untyped;
+//! where they need the scheduler (a remote abort) they go through the header's vtable.
+//!
+//! Calls from the task into `S` are static (monomorphised): the wake path is
+//! `waker_wake::<S>` calling `S::schedule` directly, with no allocation and no lock of its own.
+
+use super::owned::OwnedTasks;
+use super::Notified;
+use std::alloc::Layout;
+use std::ptr::NonNull;
+
+/// A scheduler of tasks. A task stores one `Self` (a handle, e.g. an `Arc`) for its whole life,
+/// so `Self` should be one word: the task's header and its scheduler share 80 bytes.
+pub(crate) trait Schedule: Clone + Send + Sync + Sized + 'static {
+    /// Go's `ready`: make a task runnable (the entry owns one reference). `is_yield`: the task
+    /// woke itself during its own poll.
+    ///
+    /// Called with `&self` borrowed from the task's own cell only while the caller holds a
+    /// reference of its own on the task; the runner re-queues through its M's own handle.
+    fn schedule(&self, task: Notified<Self>, is_yield: bool);
+
+    /// The scheduler's coarse clock (ns since its epoch), for state-change stamps.
+    fn coarse_now(&self) -> u64;
+
+    /// The owned-task list (Go's `allgs`) tasks enter at their first poll.
+    fn owned(&self) -> &OwnedTasks;
+
+    /// The P this thread holds in this scheduler, if any (counts in the owned list).
+    fn current_p(&self) -> Option<usize>;
+
+    /// Whether the scheduler is shutting down (a spawn that sees it cancels its task at once).
+    fn is_shutdown(&self) -> bool;
+
+    /// Memory for a task cell of `layout` (never zero-sized).
+    fn alloc_task(&self, layout: Layout) -> NonNull<u8>;
+
+    /// Give back a task cell's memory.
+    ///
+    /// # Safety
+    /// `ptr` came from `alloc_task` on this scheduler with the same `layout`, and is not used
+    /// again.
+    unsafe fn free_task(&self, ptr: NonNull<u8>, layout: Layout);
+
+    /// Whether `self` and `other` are the same scheduler (a debug check that a task is run by
+    /// its own runtime).
+    fn same(&self, _other: &Self) -> bool {
+        true
+    }
+}
