@@ -15,20 +15,30 @@
 //! participant counts it active before the wakee takes anything from a queue).
 //! Tasks waiting on a reactor source are counted in [`IoWaiters`].
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::*};
-use std::sync::{Arc, Mutex};
+//!
+//! Under loom the clock's own words (`virt`, `paused`, `frozen`, `offset`, `participants`) and
+//! its lock are loom's, so the models see the quiescence handshake; [`VIRTUAL_CLOCKS`] (a
+//! process-wide static, which loom's atomics cannot be) and [`IoWaiters`] (shared with the
+//! readiness models of `scheduled_io`) stay std atomics.
+
+use crate::loom::lock;
+use crate::loom::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
+use crate::loom::sync::Mutex;
+use std::sync::atomic::Ordering::*;
+use std::sync::Arc;
 
 /// Runtimes whose clock has ever been paused (alive): while 0, `gmp::time::Instant::now` is
 /// `std::time::Instant::now` without looking for a runtime.
-pub(crate) static VIRTUAL_CLOCKS: AtomicUsize = AtomicUsize::new(0);
+pub(crate) static VIRTUAL_CLOCKS: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
 
 /// Tasks parked on a reactor source's waiter slot (a read, write, accept, connect waiting for
 /// readiness), counted once the runtime's clock has been paused.
 #[derive(Default)]
 pub(crate) struct IoWaiters {
     /// Set at the first pause; from then on registrations count themselves.
-    pub(crate) counting: AtomicBool,
-    pub(crate) n: AtomicUsize,
+    pub(crate) counting: std::sync::atomic::AtomicBool,
+    pub(crate) n: std::sync::atomic::AtomicUsize,
 }
 
 const GEN_ONE: u64 = 1 << 32;
@@ -84,7 +94,7 @@ impl Clock {
     /// Freeze the clock at its current reading. True the first time this clock is paused (the
     /// caller then counts the I/O waiters registered before).
     pub(crate) fn pause(&self, real: u64) -> bool {
-        let _g = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = lock(&self.moves);
         if self.paused.load(SeqCst) {
             return false;
         }
@@ -101,7 +111,7 @@ impl Clock {
 
     /// Let the clock run again from where it stands. False if it was not paused.
     pub(crate) fn resume(&self, real: u64) -> bool {
-        let _g = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = lock(&self.moves);
         if !self.paused.load(SeqCst) {
             return false;
         }
@@ -114,7 +124,7 @@ impl Clock {
 
     /// Move the paused clock forward to `to` (never backwards). False if not paused.
     pub(crate) fn advance_to(&self, to: u64) -> bool {
-        let _g = self.moves.lock().unwrap_or_else(|e| e.into_inner());
+        let _g = lock(&self.moves);
         if !self.paused.load(SeqCst) {
             return false;
         }

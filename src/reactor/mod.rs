@@ -16,28 +16,55 @@
 //! I/O never depends on one worker: whichever M is free polls, so a task stuck in a long poll
 //! on one M does not stop I/O for the others (tokio #4730).
 
+//!
+//! Under `--cfg loom` there is no mio and no timerfd: [`loom_netpoll`] stands in for this
+//! `Reactor` with the same API and no I/O sources, so the scheduler builds and runs in loom
+//! models.
+
 pub(crate) mod clock;
+#[cfg(not(loom))]
 mod io_source;
+#[cfg(loom)]
+mod loom_netpoll;
 mod scheduled_io;
+#[cfg(not(loom))]
 mod timerfd;
 pub(crate) mod timers;
 
+#[cfg(not(loom))]
 pub(crate) use io_source::IoSource;
+#[cfg(not(loom))]
 pub(crate) use io_source::Readiness;
+#[cfg(loom)]
+pub(crate) use loom_netpoll::Reactor;
+#[cfg(not(loom))]
 pub(crate) use scheduled_io::ScheduledIo;
 
+#[cfg(not(loom))]
 use crate::loom::lock;
+#[cfg(not(loom))]
 use mio::{Events, Poll, Registry, Token, Waker};
+#[cfg(not(loom))]
 use slab::Slab;
+#[cfg(not(loom))]
 use std::io;
+#[cfg(not(loom))]
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+#[cfg(not(loom))]
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+#[cfg(not(loom))]
+use std::time::Instant;
 
+#[cfg(not(loom))]
 const WAKER_TOKEN: Token = Token(usize::MAX);
+#[cfg(not(loom))]
 const TIMER_TOKEN: Token = Token(usize::MAX - 1);
+#[cfg(not(loom))]
 const INDEX_BITS: u32 = 24;
+#[cfg(not(loom))]
 const INDEX_MASK: usize = (1 << INDEX_BITS) - 1;
+#[cfg(not(loom))]
 const EVENTS_CAPACITY: usize = 1024;
 
 /// "Nobody is blocked in the poll" for `Reactor::poll_until`.
@@ -54,17 +81,20 @@ pub(crate) fn saturating_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+#[cfg(not(loom))]
 struct PollState {
     poll: Poll,
     events: Events,
     timerfd: timerfd::TimerFd,
 }
 
+#[cfg(not(loom))]
 struct Source {
     io: Arc<ScheduledIo>,
     generation: usize,
 }
 
+#[cfg(not(loom))]
 pub(crate) struct Reactor {
     state: Mutex<PollState>,
     registry: Registry,
@@ -87,6 +117,7 @@ pub(crate) struct Reactor {
     pub(crate) clock: clock::Clock,
 }
 
+#[cfg(not(loom))]
 impl Reactor {
     pub(crate) fn new() -> io::Result<Reactor> {
         let poll = Poll::new()?;

@@ -349,10 +349,12 @@ impl Builder {
             )));
         }
         let debug = crate::runtime::DebugFlags::from_env();
-        let rng_seed = self
-            .rng_seed
-            .or(debug.seed)
-            .unwrap_or_else(crate::executor::rng::random_seed);
+        // Under loom every replay of a model must steal in the same order: a fixed seed.
+        #[cfg(loom)]
+        let random_seed = || 0x5eed;
+        #[cfg(not(loom))]
+        let random_seed = crate::executor::rng::random_seed;
+        let rng_seed = self.rng_seed.or(debug.seed).unwrap_or_else(random_seed);
         let sched = Sched::new(Config {
             procs,
             max_threads: self.max_threads,

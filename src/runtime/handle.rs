@@ -5,10 +5,10 @@ use crate::executor::context;
 use crate::executor::park::Parker;
 use crate::executor::sched::Sched;
 use crate::executor::task::JoinHandle;
+use crate::loom::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 

@@ -15,19 +15,28 @@
 //!
 //! Progress is measured per P from the counters the Ms publish (`schedtick`, `polls`,
 //! `syscalltick`), never by a probe task.
+//!
+//! Under `--cfg loom` no sysmon thread starts ([`start`] does nothing): a model makes a
+//! [`Sysmon`] with [`Sysmon::new`] and runs [`Sysmon::cycle`] — one cycle's work, without
+//! the sleep — from a loom thread of its own, as often as it wants sysmon to look. There is
+//! no timer slack to set and no `SIGUSR1` dump.
 
 mod rescue;
 mod retake;
+#[cfg(not(loom))]
 mod signal;
 
 use crate::executor::park::Parker;
 use crate::executor::sched::Sched;
 use crate::loom::lock;
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use crate::loom::sync::Mutex;
+use crate::loom::thread::JoinHandle;
+use crate::loom::time::Instant;
 use std::io;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
@@ -41,13 +50,17 @@ const FORCE_POLL_NS: u64 = 10_000_000;
 /// Ask the kernel for `ns` of timer slack on this thread (default 50µs): sysmon's 20µs naps
 /// and the poller's timerfd deadlines would otherwise run ~50µs late.
 pub(crate) fn set_timer_slack(ns: u64) {
+    #[cfg(loom)]
+    let _ = ns;
     // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only the calling thread.
+    #[cfg(not(loom))]
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, ns as libc::c_ulong, 0, 0, 0);
     }
 }
 
 /// The message of a caught panic, if it is a string.
+#[cfg_attr(loom, allow(dead_code))]
 fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
     p.downcast_ref::<&str>()
         .copied()
@@ -57,7 +70,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
 
 /// The handle the scheduler keeps on its sysmon thread.
 pub(crate) struct SysmonHandle {
-    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
     parker: Parker,
     /// Deep sleep: every P is idle; woken by `wake`.
     sleeping: AtomicBool,
@@ -109,7 +122,7 @@ impl SysmonHandle {
         self.parker.unpark();
         let handle = lock(&self.thread).take();
         if let Some(h) = handle {
-            if h.thread().id() != std::thread::current().id() {
+            if h.thread().id() != crate::loom::thread::current().id() {
                 let _ = h.join();
             }
         }
@@ -117,6 +130,7 @@ impl SysmonHandle {
 }
 
 /// Start the sysmon thread of `sched`.
+#[cfg(not(loom))]
 pub(crate) fn start(sched: &Arc<Sched>) -> io::Result<()> {
     if sched.config.debug.dumpsignal {
         signal::install();
@@ -136,6 +150,12 @@ pub(crate) fn start(sched: &Arc<Sched>) -> io::Result<()> {
             )
         })?;
     *lock(&sched.sysmon.thread) = Some(h);
+    Ok(())
+}
+
+/// Under loom no sysmon thread starts: a model runs [`Sysmon::cycle`] on a thread of its own.
+#[cfg(loom)]
+pub(crate) fn start(_sched: &Arc<Sched>) -> io::Result<()> {
     Ok(())
 }
 
@@ -161,7 +181,9 @@ pub(crate) struct Sysmon {
 }
 
 impl Sysmon {
-    fn new(sched: Arc<Sched>) -> Sysmon {
+    /// sysmon's state for `sched`, fresh (what its thread starts with; under loom, what a
+    /// model drives with [`Sysmon::cycle`]).
+    pub(crate) fn new(sched: Arc<Sched>) -> Sysmon {
         let n = sched.allp.len();
         Sysmon {
             sched,
@@ -175,6 +197,7 @@ impl Sysmon {
     /// caught, counted (`RuntimeMetrics::sysmon_restarts`), reported once on stderr, and
     /// sysmon starts over with fresh per-P state, after a pause that doubles with each panic
     /// in a row (1ms up to 1s), so a panic that repeats every cycle cannot burn a CPU.
+    #[cfg_attr(loom, allow(dead_code))]
     fn run(mut self) {
         set_timer_slack(1_000);
         let mut pause = Duration::from_millis(1);
@@ -205,6 +228,7 @@ impl Sysmon {
         }
     }
 
+    #[cfg_attr(loom, allow(dead_code))]
     fn run_cycles(&mut self, cycles: &AtomicU64) {
         let mut delay = MIN_DELAY;
         let mut idle = 0u32;
@@ -237,23 +261,7 @@ impl Sysmon {
             {
                 panic!("an injected sysmon panic");
             }
-            let now = sched.reactor.now_ns();
-            sched.tick_coarse_now();
-            let mut acted = false;
-            acted |= self.netpoll_fallback(now);
-            // Timers run on the timer clock. Paused, only the auto-advance and `advance`
-            // move it, and they fire what they make due themselves, in deadline order.
-            if !sched.reactor.clock.is_paused() {
-                let tnow = sched.reactor.timer_now();
-                acted |= self.timers_overdue(tnow);
-                acted |= self.timers_due(tnow);
-            }
-            self.no_m_for_work();
-            acted |= retake::retake(self, now);
-            if sched.config.stuck_rescue {
-                acted |= rescue::rescue(self, now);
-            }
-            self.trace();
+            let acted = self.cycle();
             cycles.fetch_add(1, Relaxed);
             if acted {
                 idle = 0;
@@ -263,9 +271,35 @@ impl Sysmon {
         }
     }
 
+    /// One cycle's work, without the sleep before it: the netpoll fallback, overdue and due
+    /// timers, a retry for work with no M, [`retake`](retake::retake) (handoff of Ps in long
+    /// blocking sections, preemption requests), stuck-P [`rescue`] if enabled, the trace.
+    /// True if it acted (the loop then keeps its shortest sleep). The thread skips it while
+    /// [`Sysmon::all_idle`] (it sleeps deeply instead); a loom model may call it at any time.
+    pub(crate) fn cycle(&mut self) -> bool {
+        let now = self.sched.reactor.now_ns();
+        self.sched.tick_coarse_now();
+        let mut acted = false;
+        acted |= self.netpoll_fallback(now);
+        // Timers run on the timer clock. Paused, only the auto-advance and `advance`
+        // move it, and they fire what they make due themselves, in deadline order.
+        if !self.sched.reactor.clock.is_paused() {
+            let tnow = self.sched.reactor.timer_now();
+            acted |= self.timers_overdue(tnow);
+            acted |= self.timers_due(tnow);
+        }
+        self.no_m_for_work();
+        acted |= retake::retake(self, now);
+        if self.sched.config.stuck_rescue {
+            acted |= rescue::rescue(self, now);
+        }
+        self.trace();
+        acted
+    }
+
     /// Every P idle, none in a blocking section, nothing lent, no timer, no I/O source, no
     /// trace to print: nothing for sysmon to watch.
-    fn all_idle(&self) -> bool {
+    pub(crate) fn all_idle(&self) -> bool {
         let s = &self.sched;
         s.npidle() == s.procs()
             && s.rescues_active() == 0
@@ -276,6 +310,7 @@ impl Sysmon {
             && !s.work_without_m()
     }
 
+    #[cfg_attr(loom, allow(dead_code))]
     fn deep_sleep(&self) {
         let s = &self.sched;
         s.sysmon.sleeping.store(true, SeqCst);
@@ -330,6 +365,7 @@ impl Sysmon {
     }
 
     fn trace(&mut self) {
+        #[cfg(not(loom))]
         if self.sched.config.debug.dumpsignal && signal::take_request() {
             let dump = crate::runtime::dump(&self.sched);
             eprint!("{}{dump}", crate::runtime::schedtrace(&self.sched, true));
@@ -345,7 +381,7 @@ impl Sysmon {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::atomic::Ordering::SeqCst;
     use std::time::{Duration, Instant};
