@@ -56,6 +56,8 @@ mod reactor {
     pub(crate) mod timers;
 }
 #[cfg(not(loom))]
+mod platform;
+#[cfg(not(loom))]
 pub mod process;
 #[cfg(not(loom))]
 mod runtime;

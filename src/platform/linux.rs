@@ -1,31 +1,124 @@
-//! Reads that say whether the socket is drained (Linux `TCP_INQ`), so a read that fills the
-//! caller's buffer exactly need not be followed by one that only returns `EAGAIN`.
-//!
-//! Edge-triggered readiness (see `reactor::scheduled_io`) stays set until a read fails with
-//! `WouldBlock`, or comes back *short* (`0 < n < len`: the queue was emptied). A read that
-//! fills its buffer cannot tell, so the next read makes a syscall that, in a request/response
-//! protocol whose message ends where the buffer does (`read_exact` of a fixed-size header or
-//! message), only returns `EAGAIN`: one wasted `recv` per message on each side.
-//!
-//! With `TCP_INQ` set on the socket (Linux 4.18+), `recvmsg(2)` appends a control message
-//! (`TCP_CM_INQ`) holding the bytes left in the receive queue *after* this read. Zero means
-//! drained exactly as a short read does, and the reader clears the readiness the same way
-//! (`ScheduledIo::clear_readable` keeps an event that arrived meanwhile, so data that lands
-//! just after the read is not lost: its edge sets the readiness again).
-//!
-//! Invariants:
-//! - Only a successful read with `n > 0` and a reported remainder of 0 counts as drained;
-//!   a missing control message (option refused, old kernel, a socket that is not TCP)
-//!   leaves only the short-read rule, which is what every read had before.
-//! - `enable` is best effort: a refusal is not an error, the stream reads as before.
+//! The Linux implementations (see the module above for what each is for). Everything here
+//! has a fallback in `fallback.rs` for the other unix targets.
 
+use mio::unix::SourceFd;
+use mio::{Interest, Registry, Token};
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+// ---- timerfd ----
+
+// A timerfd in the poll set, so a blocking poll can end at a deadline with microsecond
+// precision (`epoll_wait` takes whole milliseconds; mio rounds a timeout up to the next one,
+// which would make every timer up to 1ms late).
+
+/// A timerfd registered in a `mio::Poll`, readable once its deadline passes.
+pub(crate) struct TimerFd {
+    fd: OwnedFd,
+}
+
+impl TimerFd {
+    pub(crate) fn new(registry: &Registry, token: Token) -> io::Result<TimerFd> {
+        // SAFETY: plain syscall; the result is checked before use.
+        let raw = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        registry.register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
+        Ok(TimerFd { fd })
+    }
+
+    /// Arm the timer to fire once after `d` (a zero `d` fires at once: a zero `it_value`
+    /// would disarm it instead).
+    pub(crate) fn set(&self, d: Duration) -> io::Result<()> {
+        let d = if d.is_zero() {
+            Duration::from_nanos(1)
+        } else {
+            d
+        };
+        self.settime(d)
+    }
+
+    pub(crate) fn disarm(&self) -> io::Result<()> {
+        self.settime(Duration::ZERO)
+    }
+
+    fn settime(&self, d: Duration) -> io::Result<()> {
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: d.as_secs().min(i64::MAX as u64) as libc::time_t,
+                tv_nsec: d.subsec_nanos() as libc::c_long,
+            },
+        };
+        // SAFETY: `spec` is a valid itimerspec and the fd is ours.
+        let rc =
+            unsafe { libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut()) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    /// Consume the expiration count so the fd stops being readable.
+    pub(crate) fn drain(&self) {
+        let mut buf = [0u8; 8];
+        // SAFETY: reading at most 8 bytes into an 8-byte buffer from our own fd.
+        unsafe {
+            libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len());
+        }
+    }
+}
+
+// ---- timer slack ----
+
+/// Ask the kernel for `ns` of timer slack on this thread (default 50µs): sysmon's 20µs naps
+/// and the poller's timerfd deadlines would otherwise run ~50µs late.
+pub(crate) fn set_timer_slack(ns: u64) {
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only the calling thread.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, ns as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+// ---- TCP_INQ ----
+
+// Reads that say whether the socket is drained (Linux `TCP_INQ`), so a read that fills the
+// caller's buffer exactly need not be followed by one that only returns `EAGAIN`.
+//
+// Edge-triggered readiness (see `reactor::scheduled_io`) stays set until a read fails with
+// `WouldBlock`, or comes back *short* (`0 < n < len`: the queue was emptied). A read that
+// fills its buffer cannot tell, so the next read makes a syscall that, in a request/response
+// protocol whose message ends where the buffer does (`read_exact` of a fixed-size header or
+// message), only returns `EAGAIN`: one wasted `recv` per message on each side.
+//
+// With `TCP_INQ` set on the socket (Linux 4.18+), `recvmsg(2)` appends a control message
+// (`TCP_CM_INQ`) holding the bytes left in the receive queue *after* this read. Zero means
+// drained exactly as a short read does, and the reader clears the readiness the same way
+// (`ScheduledIo::clear_readable` keeps an event that arrived meanwhile, so data that lands
+// just after the read is not lost: its edge sets the readiness again).
+//
+// Invariants:
+// - Only a successful read with `n > 0` and a reported remainder of 0 counts as drained;
+//   a missing control message (option refused, old kernel, a socket that is not TCP)
+//   leaves only the short-read rule, which is what every read had before.
+// - `enable_tcp_inq` is best effort: a refusal is not an error, the stream reads as before.
 
 /// Ask the kernel to report the receive queue's remainder on each `recvmsg` (best effort:
 /// false when refused, e.g. on a kernel older than 4.18).
-pub(super) fn enable(fd: RawFd) -> bool {
+pub(crate) fn enable_tcp_inq(fd: RawFd) -> bool {
     let on: libc::c_int = 1;
     // SAFETY: `fd` is an open socket owned by the caller; the option value is a live
     // `c_int` whose size is passed alongside; setsockopt(2) only reads it.
@@ -44,7 +137,7 @@ pub(super) fn enable(fd: RawFd) -> bool {
 /// One `recvmsg(2)` into `buf` (retried on `EINTR`): the bytes read, and whether the kernel
 /// reported the receive queue empty after them (only with `TCP_INQ` set; false when not
 /// reported).
-pub(super) fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
+pub(crate) fn recv_tcp_inq(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
@@ -62,7 +155,7 @@ pub(super) fn recv(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize,
     // SAFETY: `msg` points at one iovec covering `buf` (valid for writes of its length,
     // borrowed mutably for this call) and at `control` (valid for writes of `msg_controllen`
     // bytes); recvmsg(2) writes only within those and updates `msg`.
-    let n = super::io_impls::retry_eintr(|| unsafe { libc::recvmsg(fd, &mut msg, 0) })?;
+    let n = super::retry_eintr(|| unsafe { libc::recvmsg(fd, &mut msg, 0) })?;
     Ok((n, n > 0 && remainder(&msg) == Some(0)))
 }
 
@@ -89,7 +182,7 @@ fn remainder(msg: &libc::msghdr) -> Option<libc::c_int> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::{enable, recv};
+    use super::{enable_tcp_inq as enable, recv_tcp_inq as recv};
     use std::io::Write;
     use std::mem::MaybeUninit;
     use std::net::{Shutdown, TcpListener, TcpStream};

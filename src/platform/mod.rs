@@ -1,0 +1,54 @@
+//! Every OS-specific syscall the runtime makes beyond what `mio` and `std` cover, in one place.
+//!
+//! Supported platforms:
+//!
+//! - **Linux** (`linux.rs`): the real thing, and the only platform that is tested.
+//!   - [`TimerFd`]: a timerfd in the poll set, so the M blocked in the poll wakes at the
+//!     earliest timer to the microsecond (`epoll_wait` takes whole milliseconds).
+//!   - [`set_timer_slack`]: `prctl(PR_SET_TIMERSLACK)`, so the kernel does not defer a
+//!     thread's sleeps by its default 50µs of slack.
+//!   - [`enable_tcp_inq`] / [`recv_tcp_inq`]: `TCP_INQ` (Linux 4.18+), so a TCP read learns
+//!     whether it drained the socket and the reader is spared a read that only returns
+//!     `EAGAIN`.
+//! - **Other unix targets** (`fallback.rs`, `cfg(not(target_os = "linux"))`), untested:
+//!   - [`TimerFd`] never arms ([`TimerFd::set`] fails), so the reactor passes the deadline to
+//!     the poll itself (mio's timeout: whole milliseconds with epoll, finer with kqueue).
+//!   - [`set_timer_slack`] does nothing.
+//!   - [`enable_tcp_inq`] reports the option refused and [`recv_tcp_inq`] is a plain `read(2)`
+//!     that never says "drained" (unknown): only a short read clears the readiness.
+//!
+//! The behaviour without each Linux feature is the same as when the feature is refused on
+//! Linux (an old kernel): the callers handle that case already.
+//!
+//! Windows is not supported (the runtime is built on unix file descriptors throughout).
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub(crate) use linux::{enable_tcp_inq, recv_tcp_inq, set_timer_slack, TimerFd};
+
+#[cfg(not(target_os = "linux"))]
+mod fallback;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use fallback::{enable_tcp_inq, recv_tcp_inq, set_timer_slack, TimerFd};
+
+/// On Linux the fallback is built (and tested) too, so it keeps compiling against the API.
+#[cfg(all(test, target_os = "linux"))]
+mod fallback;
+
+use std::io;
+
+/// Run a syscall that returns a byte count or -1 (with `errno`) until it is not interrupted
+/// (`EINTR`).
+fn retry_eintr(mut call: impl FnMut() -> libc::ssize_t) -> io::Result<usize> {
+    loop {
+        let n = call();
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
