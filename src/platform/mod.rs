@@ -20,20 +20,23 @@
 //! The behaviour without each Linux feature is the same as when the feature is refused on
 //! Linux (an old kernel): the callers handle that case already.
 //!
+//! Under Miri the fallback stands in on Linux too: Miri implements neither timerfd nor
+//! `prctl`, and the fallback lets its tests build a runtime.
+//!
 //! Windows is not supported (the runtime is built on unix file descriptors throughout).
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 mod linux;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 pub(crate) use linux::{enable_tcp_inq, recv_tcp_inq, set_timer_slack, TimerFd};
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), miri))]
 mod fallback;
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), miri))]
 pub(crate) use fallback::{enable_tcp_inq, recv_tcp_inq, set_timer_slack, TimerFd};
 
 /// On Linux the fallback is built (and tested) too, so it keeps compiling against the API.
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", not(miri)))]
 mod fallback;
 
 use std::io;
