@@ -93,6 +93,72 @@ pub(crate) fn set_timer_slack(ns: u64) {
     }
 }
 
+// ---- errno ----
+
+/// The calling thread's `errno` (for a signal handler, which must leave it as it found it).
+pub(crate) fn errno() -> libc::c_int {
+    // SAFETY: `__errno_location` returns a valid pointer to this thread's `errno`.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Set the calling thread's `errno`.
+pub(crate) fn set_errno(value: libc::c_int) {
+    // SAFETY: as in `errno`; the pointer is valid for writes too.
+    unsafe { *libc::__errno_location() = value };
+}
+
+// ---- pidfd ----
+
+/// `pidfd_open(pid, 0)` (Linux 5.3+): a descriptor that becomes readable when the child
+/// exits. `ENOSYS` on older kernels, `EPERM` in some seccomp sandboxes.
+pub(crate) fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; it reads
+    // and writes no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor (close-on-exec, as pidfd_open always makes it) that
+    // nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+// ---- sockets ----
+
+/// A new non-blocking, close-on-exec stream socket of `domain` (`AF_INET`, `AF_INET6`), both
+/// flags set in the same call (no window where a forked child inherits it).
+pub(crate) fn stream_socket(domain: libc::c_int) -> io::Result<OwnedFd> {
+    let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: socket(2) takes no pointers; it returns a new fd or -1.
+    let fd = unsafe { libc::socket(domain, ty, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(2): open, and owned by nothing else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The address family of socket `fd` (`SO_DOMAIN`).
+pub(crate) fn socket_domain(fd: RawFd) -> io::Result<libc::c_int> {
+    let mut domain: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `domain` is a live `c_int`, writable for `len` bytes; getsockopt(2) writes at
+    // most that and updates `len`; `fd` is the caller's open socket.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut domain as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(domain)
+}
+
 // ---- TCP_INQ ----
 
 // Reads that say whether the socket is drained (Linux `TCP_INQ`), so a read that fills the

@@ -10,12 +10,23 @@
 //!   - [`enable_tcp_inq`] / [`recv_tcp_inq`]: `TCP_INQ` (Linux 4.18+), so a TCP read learns
 //!     whether it drained the socket and the reader is spared a read that only returns
 //!     `EAGAIN`.
+//!   - [`pidfd_open`] (Linux 5.3+): a child's exit as a readiness event on the reactor.
+//!   - [`errno`] / [`set_errno`]: the signal handler saves and restores `errno`
+//!     (`__errno_location`, which each C library names differently).
+//!   - [`stream_socket`]: `SOCK_NONBLOCK | SOCK_CLOEXEC` in the `socket(2)` call itself;
+//!     [`socket_domain`]: `SO_DOMAIN`.
 //! - **Other unix targets** (`fallback.rs`, `cfg(not(target_os = "linux"))`), untested:
 //!   - [`TimerFd`] never arms ([`TimerFd::set`] fails), so the reactor passes the deadline to
 //!     the poll itself (mio's timeout: whole milliseconds with epoll, finer with kqueue).
 //!   - [`set_timer_slack`] does nothing.
 //!   - [`enable_tcp_inq`] reports the option refused and [`recv_tcp_inq`] is a plain `read(2)`
 //!     that never says "drained" (unknown): only a short read clears the readiness.
+//!   - [`pidfd_open`] fails with `ENOSYS`, so child processes are reaped on SIGCHLD (the path
+//!     old Linux kernels take).
+//!   - [`errno`] / [`set_errno`] through the C library's own accessor (`__error`, `__errno`).
+//!   - [`stream_socket`] sets close-on-exec and non-blocking with `fcntl` after `socket(2)`
+//!     (a fork in between can leak the fd); [`socket_domain`] reads the family from
+//!     `getsockname`.
 //!
 //! The behaviour without each Linux feature is the same as when the feature is refused on
 //! Linux (an old kernel): the callers handle that case already.
@@ -23,17 +34,25 @@
 //! Under Miri the fallback stands in on Linux too: Miri implements neither timerfd nor
 //! `prctl`, and the fallback lets its tests build a runtime.
 //!
+//! Not here: the socket address layout (`sin_len` on the BSDs) in `net::sys`.
+//!
 //! Windows is not supported (the runtime is built on unix file descriptors throughout).
 
 #[cfg(all(target_os = "linux", not(miri)))]
 mod linux;
 #[cfg(all(target_os = "linux", not(miri)))]
-pub(crate) use linux::{enable_tcp_inq, recv_tcp_inq, set_timer_slack, TimerFd};
+pub(crate) use linux::{
+    enable_tcp_inq, errno, pidfd_open, recv_tcp_inq, set_errno, set_timer_slack, socket_domain,
+    stream_socket, TimerFd,
+};
 
 #[cfg(any(not(target_os = "linux"), miri))]
 mod fallback;
 #[cfg(any(not(target_os = "linux"), miri))]
-pub(crate) use fallback::{enable_tcp_inq, recv_tcp_inq, set_timer_slack, TimerFd};
+pub(crate) use fallback::{
+    enable_tcp_inq, errno, pidfd_open, recv_tcp_inq, set_errno, set_timer_slack, socket_domain,
+    stream_socket, TimerFd,
+};
 
 /// On Linux the fallback is built (and tested) too, so it keeps compiling against the API.
 #[cfg(all(test, target_os = "linux", not(miri)))]
