@@ -1,7 +1,7 @@
-//! The other unix targets (`cfg(not(target_os = "linux"))`): the Linux features are absent,
-//! and each stands in the way the callers already handle a refusal on an old Linux kernel.
-//! Untested off Linux; on Linux this file is built and tested too (`cfg(test)`), so it keeps
-//! compiling against the same API.
+//! The other unix targets (`cfg(not(target_os = "linux"))`), and Linux under Miri: the Linux
+//! features are absent, and each stands in the way the callers already handle a refusal on an
+//! old Linux kernel. Untested off Linux; on Linux this file is built and tested too
+//! (`cfg(test)`), so it keeps compiling against the same API.
 
 use mio::{Registry, Token};
 use std::io;

@@ -1,4 +1,5 @@
-//! Every OS-specific syscall the runtime makes beyond what `mio` and `std` cover, in one place.
+//! Every Linux-specific call the runtime makes beyond what `mio` and `std` cover, in one place
+//! (the rest of gmp uses only POSIX calls, through `libc`).
 //!
 //! Supported platforms:
 //!
@@ -15,7 +16,8 @@
 //!     (`__errno_location`, which each C library names differently).
 //!   - [`stream_socket`]: `SOCK_NONBLOCK | SOCK_CLOEXEC` in the `socket(2)` call itself;
 //!     [`socket_domain`]: `SO_DOMAIN`.
-//! - **Other unix targets** (`fallback.rs`, `cfg(not(target_os = "linux"))`), untested:
+//! - **Other unix targets** (`fallback.rs`, `cfg(not(target_os = "linux"))`), type-checked for
+//!   FreeBSD and macOS but untested:
 //!   - [`TimerFd`] never arms ([`TimerFd::set`] fails), so the reactor passes the deadline to
 //!     the poll itself (mio's timeout: whole milliseconds with epoll, finer with kqueue).
 //!   - [`set_timer_slack`] does nothing.
@@ -28,8 +30,8 @@
 //!     (a fork in between can leak the fd); [`socket_domain`] reads the family from
 //!     `getsockname`.
 //!
-//! The behaviour without each Linux feature is the same as when the feature is refused on
-//! Linux (an old kernel): the callers handle that case already.
+//! Without the timerfd, `TCP_INQ` or pidfds, the callers take the path they already take on
+//! Linux when the kernel refuses the feature (an old kernel, a sandbox).
 //!
 //! Under Miri the fallback stands in on Linux too: Miri implements neither timerfd nor
 //! `prctl`, and the fallback lets its tests build a runtime.
