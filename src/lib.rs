@@ -40,6 +40,8 @@ pub mod hyper;
 #[cfg(not(loom))]
 pub mod io;
 mod loom;
+/// The OS-specific calls (Linux, with fallbacks elsewhere), behind one module.
+mod platform;
 #[cfg(not(loom))]
 pub mod net;
 #[cfg(not(loom))]

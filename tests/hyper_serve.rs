@@ -531,16 +531,18 @@ fn emfile_child() {
             rlim_cur: open + 16,
             rlim_max: libc::RLIM_INFINITY,
         };
-        // SAFETY: a plain setrlimit on this process (a child running only this test).
         let mut old = libc::rlimit {
             rlim_cur: 0,
             rlim_max: 0,
         };
+        // SAFETY: getrlimit only writes the `rlimit` it is given, a live local.
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut old) };
         let limit = libc::rlimit {
             rlim_max: old.rlim_max,
             ..limit
         };
+        // SAFETY: a plain setrlimit on this process (a child running only this test); it only
+        // reads `limit`.
         assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
         let mut clients = Vec::new();
         loop {
@@ -555,6 +557,7 @@ fn emfile_child() {
         // The server now fails to accept. Measure its CPU over a window: a hot accept loop
         // would burn the whole window, the back-off almost nothing.
         let cpu = || {
+            // SAFETY: `rusage` is a plain C struct of integers: all-zero is a valid value.
             let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
             // SAFETY: fills `ru`.
             unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };

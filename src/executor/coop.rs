@@ -7,7 +7,11 @@
 //! themselves, so the task goes to the back of the line. Third-party leaf futures can do the
 //! same with [`poll_proceed`], and plain async code with [`checkpoint`].
 //!
-//! The flag is cleared each time the M starts polling a task.
+//! The flag is cleared when the M starts a task on a fresh slice, not when a task taken from
+//! `runnext` inherits the running one (a ping-pong chain shares one slice, and keeps the flag);
+//! by the leaf future that yields for it ([`poll_proceed`]); and by the scheduler when it next
+//! looks for work with the flag set, which also ends the runnext chain (the runnext task goes
+//! to the ring) and lets the global queue go first.
 
 use super::context;
 use std::future::Future;

@@ -83,7 +83,7 @@ struct M<'cx> {
 /// parks on the idle list until `startm` hands it a P.
 pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, spinning: bool) {
     // The M blocked in the poll sleeps on a timerfd: keep its deadlines tight.
-    crate::sysmon::set_timer_slack(10_000);
+    crate::platform::set_timer_slack(10_000);
     context::enter_worker(Handle {
         sched: sched.clone(),
     });

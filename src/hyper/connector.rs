@@ -232,7 +232,12 @@ impl Connector {
         socket.set_keepalive(self.keepalive.is_some())?;
         if let Some(idle) = self.keepalive {
             let secs = idle.as_secs().clamp(1, i32::MAX as u64) as libc::c_int;
-            set_tcp_opt(socket.as_raw_fd(), libc::TCP_KEEPIDLE, secs)?;
+            // Idle time before the first probe: TCP_KEEPALIVE on Apple targets.
+            #[cfg(any(target_os = "macos", target_os = "ios"))]
+            let keepidle = libc::TCP_KEEPALIVE;
+            #[cfg(not(any(target_os = "macos", target_os = "ios")))]
+            let keepidle = libc::TCP_KEEPIDLE;
+            set_tcp_opt(socket.as_raw_fd(), keepidle, secs)?;
             set_tcp_opt(socket.as_raw_fd(), libc::TCP_KEEPINTVL, secs)?;
         }
         socket.connect(addr).await

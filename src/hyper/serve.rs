@@ -638,12 +638,14 @@ fn classify(e: &io::Error) -> AcceptError {
             | libc::ENETDOWN
             | libc::ENOPROTOOPT
             | libc::EHOSTDOWN
-            | libc::ENONET
             | libc::EHOSTUNREACH
             | libc::ENETUNREACH
             | libc::EPERM
             | libc::EINTR,
         ) => AcceptError::Connection,
+        // Linux only ("machine is not on the network").
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        Some(libc::ENONET) => AcceptError::Connection,
         Some(_) => AcceptError::Resource,
         // Not from the OS: gmp's "the runtime has shut down", or a custom listener's own.
         None => AcceptError::Fatal,

@@ -8,7 +8,7 @@
 //! `impl_async_read!(Type, |this| io)` and `impl_async_write!(Type, |this| io)`, where `io`
 //! is an expression naming the `&IoSource<_>` of `this: &Type`. Reads go through
 //! [`StreamRecv`]: a TCP read also learns whether it drained the socket (`TCP_INQ`, see
-//! [`super::inq`]). Writes go straight to the socket (there is no user-space buffer, so
+//! `crate::platform`). Writes go straight to the socket (there is no user-space buffer, so
 //! `poll_flush` is a no-op); `poll_close` shuts down the write direction (`shutdown(Write)`).
 
 use std::io::{self, Write};
@@ -28,7 +28,7 @@ pub(crate) trait StreamRecv: mio::event::Source {
 
 impl StreamRecv for mio::net::TcpStream {
     fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
-        super::inq::recv(self.as_raw_fd(), buf)
+        crate::platform::recv_tcp_inq(self.as_raw_fd(), buf)
     }
 }
 

@@ -71,7 +71,6 @@
 //! ```
 
 mod addr;
-mod inq;
 pub(crate) mod io_impls;
 mod readiness;
 mod sys;

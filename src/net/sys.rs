@@ -2,15 +2,16 @@
 //! (mio dropped its `TcpSocket` in 0.8): `socket`, `setsockopt`/`getsockopt`, `bind`,
 //! `connect`, `listen`, `getsockname`, with `SocketAddr` <-> `sockaddr_in`/`sockaddr_in6`.
 //!
-//! Invariants: every socket is created non-blocking and close-on-exec in the same call
-//! (`SOCK_NONBLOCK | SOCK_CLOEXEC`: no window where a forked child inherits it); every fd
-//! here is borrowed from an `OwnedFd` the caller keeps alive for the call; every `unsafe`
-//! block is one OS call.
+//! Invariants: on Linux every socket is created non-blocking and close-on-exec in the same
+//! call (`SOCK_NONBLOCK | SOCK_CLOEXEC`: no window where a forked child inherits it; see
+//! `platform::stream_socket` for the other targets); every fd here is borrowed from an
+//! `OwnedFd` the caller keeps alive for the call; every `unsafe` block is one OS call, or a
+//! zeroed C address struct.
 
 use std::io;
 use std::mem::size_of;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 /// -1 means `errno`.
 fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
@@ -23,11 +24,7 @@ fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
 
 /// A new non-blocking, close-on-exec TCP socket of `domain` (`AF_INET`, `AF_INET6`).
 pub(super) fn tcp_socket(domain: libc::c_int) -> io::Result<OwnedFd> {
-    let ty = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-    // SAFETY: socket(2) takes no pointers; it returns a new fd or -1.
-    let fd = cvt(unsafe { libc::socket(domain, ty, 0) })?;
-    // SAFETY: `fd` was just returned by socket(2): open, and owned by nothing else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    crate::platform::stream_socket(domain)
 }
 
 /// Set an option whose value is a plain C value of type `T` (an `int`, a `linger`).
@@ -90,26 +87,50 @@ pub(super) fn flag(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int) ->
 }
 
 fn raw_v4(a: &SocketAddrV4) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: a.port().to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes(a.ip().octets()),
-        },
-        sin_zero: [0; 8],
+    // SAFETY: `sockaddr_in` is a plain C struct of integers: all-zero is a valid value (and
+    // the padding, `sin_zero`, must be zero).
+    let mut raw: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    raw.sin_family = libc::AF_INET as libc::sa_family_t;
+    raw.sin_port = a.port().to_be();
+    raw.sin_addr = libc::in_addr {
+        s_addr: u32::from_ne_bytes(a.ip().octets()),
+    };
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
+    {
+        raw.sin_len = size_of::<libc::sockaddr_in>() as u8;
     }
+    raw
 }
 
 fn raw_v6(a: &SocketAddrV6) -> libc::sockaddr_in6 {
-    libc::sockaddr_in6 {
-        sin6_family: libc::AF_INET6 as libc::sa_family_t,
-        sin6_port: a.port().to_be(),
-        sin6_flowinfo: a.flowinfo(),
-        sin6_addr: libc::in6_addr {
-            s6_addr: a.ip().octets(),
-        },
-        sin6_scope_id: a.scope_id(),
+    // SAFETY: `sockaddr_in6` is a plain C struct of integers: all-zero is a valid value.
+    let mut raw: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    raw.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    raw.sin6_port = a.port().to_be();
+    raw.sin6_flowinfo = a.flowinfo();
+    raw.sin6_addr = libc::in6_addr {
+        s6_addr: a.ip().octets(),
+    };
+    raw.sin6_scope_id = a.scope_id();
+    #[cfg(any(
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "dragonfly",
+        target_os = "netbsd",
+        target_os = "openbsd"
+    ))]
+    {
+        raw.sin6_len = size_of::<libc::sockaddr_in6>() as u8;
     }
+    raw
 }
 
 /// Run `call` with `addr` as a `sockaddr` pointer and length (for bind and connect).
@@ -166,7 +187,7 @@ pub(super) fn listen(fd: BorrowedFd<'_>, backlog: libc::c_int) -> io::Result<()>
 
 /// getsockname(2) of an `AF_INET` or `AF_INET6` socket.
 pub(super) fn local_addr(fd: BorrowedFd<'_>) -> io::Result<SocketAddr> {
-    let domain = getsockopt(fd, libc::SOL_SOCKET, libc::SO_DOMAIN, 0 as libc::c_int)?;
+    let domain = crate::platform::socket_domain(fd.as_raw_fd())?;
     match domain {
         libc::AF_INET => {
             let mut raw = raw_v4(&SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));

@@ -59,8 +59,8 @@ pub struct TcpStream {
 
 impl TcpStream {
     pub(crate) fn from_mio(mio: mio::net::TcpStream) -> io::Result<TcpStream> {
-        // Reads learn whether they drained the socket (best effort; see `net::inq`).
-        super::inq::enable(std::os::fd::AsRawFd::as_raw_fd(&mio));
+        // Reads learn whether they drained the socket (best effort; see `platform`).
+        crate::platform::enable_tcp_inq(std::os::fd::AsRawFd::as_raw_fd(&mio));
         Ok(TcpStream {
             io: IoSource::new(mio)?,
         })

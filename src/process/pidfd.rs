@@ -10,7 +10,7 @@
 //! reused: the descriptor names exactly our child.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU8, Ordering::*};
 
 const UNKNOWN: u8 = 0;
@@ -43,19 +43,15 @@ pub(crate) struct PidFd(OwnedFd);
 /// `pidfd_open(pid, 0)`. `Err` if the kernel refuses; a refusal that will not change
 /// (`ENOSYS`, `EPERM`) also switches the process to the SIGCHLD reaper.
 pub(crate) fn open(pid: libc::pid_t) -> io::Result<PidFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; it reads
-    // and writes no memory of ours.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        let e = io::Error::last_os_error();
-        if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) {
-            MODE.store(OFF, Relaxed);
+    match crate::platform::pidfd_open(pid) {
+        Ok(fd) => Ok(PidFd(fd)),
+        Err(e) => {
+            if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EPERM)) {
+                MODE.store(OFF, Relaxed);
+            }
+            Err(e)
         }
-        return Err(e);
     }
-    // SAFETY: `fd` is a new descriptor (close-on-exec, as pidfd_open always makes it) that
-    // nothing else owns.
-    Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) }))
 }
 
 impl mio::event::Source for PidFd {

@@ -99,7 +99,7 @@ impl<S: mio::event::Source> IoSource<S> {
     }
 
     /// A stream read `f` into `len` bytes of buffer, which returns the bytes read and whether
-    /// it knows the socket drained after them (`TCP_INQ`, see `net::inq`). A read known to
+    /// it knows the socket drained after them (`TCP_INQ`, see `platform`). A read known to
     /// drain the receive queue — that one, or a short read (`0 < n < len`) — clears the
     /// readiness at once (edge-triggered epoll reports the next arrival; a newer event is
     /// kept, see [`ScheduledIo::clear`]), so the next read waits for it instead of making a

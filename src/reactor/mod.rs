@@ -3,7 +3,7 @@
 //! - Any M may poll **without blocking** while it looks for work (`find_runnable`), one at a
 //!   time (`try_lock`); an M that finds the poll busy simply moves on.
 //! - The one M with nothing else to do **blocks** in the poll, with the earliest timer of all
-//!   Ps as its deadline (armed on a timerfd, so the deadline is kept to the microsecond).
+//!   Ps as its deadline (on Linux armed on a timerfd, so the deadline is kept to the microsecond).
 //! - `netpoll_break` (a `mio::Waker`, coalesced) interrupts that blocked poll: a timer earlier
 //!   than its deadline, work that no other M can take, shutdown.
 //! - Each readiness event wakes the tasks waiting on it. On an M holding a P the wake lands in
@@ -27,8 +27,6 @@ mod io_source;
 #[cfg(loom)]
 mod loom_netpoll;
 mod scheduled_io;
-#[cfg(not(loom))]
-mod timerfd;
 pub(crate) mod timers;
 
 #[cfg(not(loom))]
@@ -85,7 +83,7 @@ pub(crate) fn saturating_ns(d: Duration) -> u64 {
 struct PollState {
     poll: Poll,
     events: Events,
-    timerfd: timerfd::TimerFd,
+    timerfd: crate::platform::TimerFd,
 }
 
 #[cfg(not(loom))]
@@ -123,7 +121,7 @@ impl Reactor {
         let poll = Poll::new()?;
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
-        let timerfd = timerfd::TimerFd::new(poll.registry(), TIMER_TOKEN)?;
+        let timerfd = crate::platform::TimerFd::new(poll.registry(), TIMER_TOKEN)?;
         Ok(Reactor {
             state: Mutex::new(PollState {
                 poll,

@@ -15,7 +15,8 @@ pub struct RuntimeMetrics {
     pub idle_procs: usize,
     /// Ms parked on the idle list.
     pub idle_threads: usize,
-    /// Ms holding a P and looking for work.
+    /// Spinning Ms (holding a P, looking for work), spinner slots claimed by `wakep` for Ms
+    /// still being started included.
     pub spinning_threads: usize,
     /// Tasks spawned and not yet complete.
     pub live_tasks: usize,
@@ -27,17 +28,19 @@ pub struct RuntimeMetrics {
     pub tasks_cancelled: u64,
     /// Tasks in the global queue.
     pub global_queue_len: usize,
-    /// Task polls (sum of the Ps' schedticks).
+    /// Task polls (sum of the Ps' `polls`; a runnext hand-off counts, unlike in `schedtick`).
     pub polls: u64,
-    /// Successful steals (each moves half a ring).
+    /// Successful steals (each moves half of the victim's ring, or its runnext task).
     pub steals: u64,
     /// Tasks moved by steals.
     pub stolen_tasks: u64,
     /// Full rings that sent half of themselves to the global queue.
     pub runq_overflows: u64,
-    /// Times the 1-in-61 check ran a global task ahead of local ones.
+    /// Global-queue tasks run ahead of local ones: by the 1-in-61 check, or first after a
+    /// time slice ran out.
     pub fairness_picks: u64,
-    /// Blocking sections entered (`spawn_blocking`, `block_in_place`; Go's syscalltick).
+    /// Blocking sections entered on an M holding a P (`spawn_blocking`, `block_in_place`,
+    /// `gmp::fs`; the sum of the Ps' syscalltick).
     pub blocking_sections: u64,
     /// Blocking sections whose P was handed to another M.
     pub handoffs: u64,
@@ -59,11 +62,13 @@ pub struct RuntimeMetrics {
     pub timers: usize,
     /// I/O sources registered with the reactor.
     pub io_sources: usize,
-    /// Netpoll calls made, and readiness events they delivered.
+    /// Netpoll calls made, blocking or not (a poll that fails is not counted).
     pub netpoll_polls: u64,
-    /// Readiness events delivered by netpoll.
+    /// Readiness events netpoll delivered to registered sources (its own wakeups and timer
+    /// expirations not counted).
     pub netpoll_events: u64,
-    /// Per-P counters.
+    /// Per-P counters, one per P (`procs`); stuck-P rescue's reserve Ps count in the sums
+    /// above but are not listed.
     pub per_p: Vec<ProcMetrics>,
 }
 
@@ -90,7 +95,8 @@ pub struct ProcMetrics {
     pub stolen_tasks: u64,
     /// Overflows of this P's ring to the global queue.
     pub runq_overflows: u64,
-    /// 1-in-61 global picks on this P.
+    /// Global-queue tasks this P ran ahead of local ones (see
+    /// [`RuntimeMetrics::fairness_picks`]).
     pub fairness_picks: u64,
     /// Tasks spawned from tasks running on this P.
     pub tasks_spawned: u64,

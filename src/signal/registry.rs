@@ -122,6 +122,7 @@ pub(crate) fn name(sig: libc::c_int) -> Option<&'static str> {
         libc::SIGPROF => "SIGPROF",
         libc::SIGWINCH => "SIGWINCH",
         libc::SIGIO => "SIGIO",
+        #[cfg(any(target_os = "linux", target_os = "android"))]
         libc::SIGPWR => "SIGPWR",
         libc::SIGSYS => "SIGSYS",
         _ => return None,
@@ -160,8 +161,7 @@ pub(crate) fn check(sig: libc::c_int) -> io::Result<()> {
 
 /// gmp's handler for every signal it catches. Async-signal-safe (see the module docs).
 extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
-    // SAFETY: `__errno_location` returns a valid pointer to this thread's `errno`.
-    let errno = unsafe { *libc::__errno_location() };
+    let errno = crate::platform::errno();
     if let Some(slot) = usize::try_from(sig).ok().and_then(|i| SLOTS.get(i)) {
         // The earlier handler first: by the time a listener wakes, it has run.
         chain(slot, sig, info, ctx);
@@ -175,8 +175,8 @@ extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut 
             unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
         }
     }
-    // SAFETY: as above; restores the interrupted code's `errno`.
-    unsafe { *libc::__errno_location() = errno };
+    // Restore the interrupted code's `errno`.
+    crate::platform::set_errno(errno);
 }
 
 /// Call the handler that was installed before gmp's, if it was a function.

@@ -47,18 +47,6 @@ const OVERDUE_NS: u64 = 1_000_000;
 /// Netpoll fallback: poll if nobody has for this long.
 const FORCE_POLL_NS: u64 = 10_000_000;
 
-/// Ask the kernel for `ns` of timer slack on this thread (default 50µs): sysmon's 20µs naps
-/// and the poller's timerfd deadlines would otherwise run ~50µs late.
-pub(crate) fn set_timer_slack(ns: u64) {
-    #[cfg(loom)]
-    let _ = ns;
-    // SAFETY: PR_SET_TIMERSLACK takes a plain integer and affects only the calling thread.
-    #[cfg(not(loom))]
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, ns as libc::c_ulong, 0, 0, 0);
-    }
-}
-
 /// The message of a caught panic, if it is a string.
 #[cfg_attr(loom, allow(dead_code))]
 fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
@@ -199,7 +187,7 @@ impl Sysmon {
     /// in a row (1ms up to 1s), so a panic that repeats every cycle cannot burn a CPU.
     #[cfg_attr(loom, allow(dead_code))]
     fn run(mut self) {
-        set_timer_slack(1_000);
+        crate::platform::set_timer_slack(1_000);
         let mut pause = Duration::from_millis(1);
         loop {
             let cycles = AtomicU64::new(0);

@@ -295,12 +295,14 @@ mod tests {
             a,
             "the block just freed comes back"
         );
+        // SAFETY: `a` came back from `alloc_task(layout)` again, and holds nothing to drop.
         unsafe { free_task(sched, a, layout) };
         // More than a stash keeps: the surplus goes to the global list, and comes back.
         let n = 4 * LOCAL_MAX;
         let blocks: std::collections::HashSet<_> =
             (0..n).map(|_| alloc_task(sched, layout)).collect();
         for &b in &blocks {
+            // SAFETY: each block is a distinct one from `alloc_task(layout)`, freed once.
             unsafe { free_task(sched, b, layout) };
         }
         let global = sched.gfree.lists.lock().unwrap()[c].len();
@@ -315,6 +317,7 @@ mod tests {
             "every block is reused, none comes from the allocator"
         );
         for &b in &again {
+            // SAFETY: as above: distinct blocks from `alloc_task(layout)`, each freed once.
             unsafe { free_task(sched, b, layout) };
         }
     }

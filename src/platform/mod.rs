@@ -1,0 +1,78 @@
+//! Every Linux-specific call the runtime makes beyond what `mio` and `std` cover, in one place
+//! (the rest of gmp uses only POSIX calls, through `libc`).
+//!
+//! Supported platforms:
+//!
+//! - **Linux** (`linux.rs`): the real thing, and the only platform that is tested.
+//!   - [`TimerFd`]: a timerfd in the poll set, so the M blocked in the poll wakes at the
+//!     earliest timer to the microsecond (`epoll_wait` takes whole milliseconds).
+//!   - [`set_timer_slack`]: `prctl(PR_SET_TIMERSLACK)`, so the kernel does not defer a
+//!     thread's sleeps by its default 50µs of slack.
+//!   - [`enable_tcp_inq`] / [`recv_tcp_inq`]: `TCP_INQ` (Linux 4.18+), so a TCP read learns
+//!     whether it drained the socket and the reader is spared a read that only returns
+//!     `EAGAIN`.
+//!   - [`pidfd_open`] (Linux 5.3+): a child's exit as a readiness event on the reactor.
+//!   - [`errno`] / [`set_errno`]: the signal handler saves and restores `errno`
+//!     (`__errno_location`, which each C library names differently).
+//!   - [`stream_socket`]: `SOCK_NONBLOCK | SOCK_CLOEXEC` in the `socket(2)` call itself;
+//!     [`socket_domain`]: `SO_DOMAIN`.
+//! - **Other unix targets** (`fallback.rs`, `cfg(not(target_os = "linux"))`), type-checked for
+//!   FreeBSD and macOS but untested:
+//!   - [`TimerFd`] never arms ([`TimerFd::set`] fails), so the reactor passes the deadline to
+//!     the poll itself (mio's timeout: whole milliseconds with epoll, finer with kqueue).
+//!   - [`set_timer_slack`] does nothing.
+//!   - [`enable_tcp_inq`] reports the option refused and [`recv_tcp_inq`] is a plain `read(2)`
+//!     that never says "drained" (unknown): only a short read clears the readiness.
+//!   - [`pidfd_open`] fails with `ENOSYS`, so child processes are reaped on SIGCHLD (the path
+//!     old Linux kernels take).
+//!   - [`errno`] / [`set_errno`] through the C library's own accessor (`__error`, `__errno`).
+//!   - [`stream_socket`] sets close-on-exec and non-blocking with `fcntl` after `socket(2)`
+//!     (a fork in between can leak the fd); [`socket_domain`] reads the family from
+//!     `getsockname`.
+//!
+//! Without the timerfd, `TCP_INQ` or pidfds, the callers take the path they already take on
+//! Linux when the kernel refuses the feature (an old kernel, a sandbox).
+//!
+//! Under Miri the fallback stands in on Linux too: Miri implements neither timerfd nor
+//! `prctl`, and the fallback lets its tests build a runtime.
+//!
+//! Not here: the socket address layout (`sin_len` on the BSDs) in `net::sys`.
+//!
+//! Windows is not supported (the runtime is built on unix file descriptors throughout).
+
+#[cfg(all(target_os = "linux", not(miri)))]
+mod linux;
+#[cfg(all(target_os = "linux", not(miri)))]
+pub(crate) use linux::{
+    enable_tcp_inq, errno, pidfd_open, recv_tcp_inq, set_errno, set_timer_slack, socket_domain,
+    stream_socket, TimerFd,
+};
+
+#[cfg(any(not(target_os = "linux"), miri))]
+mod fallback;
+#[cfg(any(not(target_os = "linux"), miri))]
+pub(crate) use fallback::{
+    enable_tcp_inq, errno, pidfd_open, recv_tcp_inq, set_errno, set_timer_slack, socket_domain,
+    stream_socket, TimerFd,
+};
+
+/// On Linux the fallback is built (and tested) too, so it keeps compiling against the API.
+#[cfg(all(test, target_os = "linux", not(miri)))]
+mod fallback;
+
+use std::io;
+
+/// Run a syscall that returns a byte count or -1 (with `errno`) until it is not interrupted
+/// (`EINTR`).
+fn retry_eintr(mut call: impl FnMut() -> libc::ssize_t) -> io::Result<usize> {
+    loop {
+        let n = call();
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
