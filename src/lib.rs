@@ -28,11 +28,10 @@
 //! `reactor` (netpoll) and `sysmon` (the monitor thread).
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
+// Under loom only the model tests use the library, and only in part.
+#![cfg_attr(loom, allow(dead_code, unused_imports))]
 
-#[cfg(not(loom))]
 mod executor;
-#[cfg(loom)]
-pub mod executor;
 #[cfg(not(loom))]
 pub mod fs;
 #[cfg(all(feature = "hyper", not(loom)))]
@@ -40,21 +39,19 @@ pub mod hyper;
 #[cfg(not(loom))]
 pub mod io;
 mod loom;
-/// The OS-specific calls (Linux, with fallbacks elsewhere), behind one module.
-mod platform;
 #[cfg(not(loom))]
 pub mod net;
+/// The OS-specific calls (Linux, with fallbacks elsewhere), behind one module.
+mod platform;
 #[cfg(not(loom))]
 pub mod process;
 /// Under loom the reactor is a deterministic stand-in for netpoll (`reactor::loom_netpoll`),
 /// and until the executor builds under loom only the models use it.
 #[cfg_attr(loom, allow(dead_code, unused_imports))]
 mod reactor;
-#[cfg(not(loom))]
 mod runtime;
 #[cfg(not(loom))]
 pub mod signal;
-#[cfg(not(loom))]
 mod sysmon;
 #[cfg(not(loom))]
 pub mod task;
@@ -62,24 +59,18 @@ pub mod task;
 pub mod time;
 #[cfg(all(feature = "tokio-compat", not(loom)))]
 pub mod tokio_compat;
-#[cfg(not(loom))]
 pub use executor::coop;
 
-#[cfg(not(loom))]
 pub use executor::syscall::{block_in_place, spawn_blocking};
-#[cfg(not(loom))]
 pub use executor::task::{JoinError, JoinHandle, TaskId};
-#[cfg(not(loom))]
 pub use executor::{yield_now, YieldNow};
 #[cfg(not(loom))]
 pub use gmp_macros::{main, test};
-#[cfg(not(loom))]
 pub use runtime::{
     Builder, EnterGuard, Handle, ProcMetrics, Runtime, RuntimeMetrics, TaskDump, TaskInfo,
     TaskState, TryCurrentError,
 };
 
-#[cfg(not(loom))]
 use std::future::Future;
 
 /// Spawn a task on the current runtime — the one whose task or `block_on` is running on this
@@ -93,7 +84,6 @@ use std::future::Future;
 /// let h = gmp::spawn(async { 40 + 2 });
 /// assert_eq!(gmp::block_on(h).unwrap(), 42);
 /// ```
-#[cfg(not(loom))]
 #[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
@@ -117,7 +107,6 @@ where
 /// ```
 /// assert_eq!(gmp::block_on(async { 7 }), 7);
 /// ```
-#[cfg(not(loom))]
 pub fn block_on<F: Future>(future: F) -> F::Output {
     match executor::context::current_handle() {
         Some(h) => h.block_on(future),

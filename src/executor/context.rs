@@ -48,7 +48,7 @@ pub(crate) struct Context {
     batch: RefCell<Option<Vec<Notified>>>,
 }
 
-thread_local! {
+crate::loom::thread_local! {
     static CONTEXT: Context = const {
         Context {
             worker: OnceCell::new(),

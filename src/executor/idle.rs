@@ -125,6 +125,7 @@ impl<M> IdleState<M> {
 
     /// Go's `pidleput`: publish P `p` as idle.
     pub(crate) fn pidleput(&self, idle: &mut Idle<M>, p: usize) {
+        invariant!(!idle.pidle.contains(&p), "pidleput: P{p} is already idle");
         idle.pidle.push(p);
         self.npidle.fetch_add(1, SeqCst);
     }

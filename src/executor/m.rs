@@ -30,11 +30,12 @@ use super::task;
 use crate::loom::lock;
 use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize};
-use crate::loom::sync::Arc;
 use crate::loom::sync::Mutex;
+use crate::loom::time::Instant;
 use crate::runtime::Handle;
 use std::cell::RefMut;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Every this many schedticks an M looks at the global queue first (Go: 61, a prime, so the
 /// check does not fall into lockstep with other periodic work).
@@ -120,6 +121,12 @@ impl M<'_> {
     fn acquirep(&mut self, sched: &Sched, p: usize) {
         debug_assert_eq!(self.pid(), NO_P, "acquirep: the M already holds a P");
         let pp = &sched.allp[p];
+        // A reserve P comes `Running` (lent by rescue's CAS from `Dead`); any other is idle.
+        invariant!(
+            pp.status() == PStatus::Idle || p >= sched.procs(),
+            "acquirep: P{p} is {:?}, not idle",
+            pp.status()
+        );
         self.cx.hold_p(pp.take_local());
         pp.set_status(PStatus::Running);
         pp.m.store(self.shared.id, Relaxed);
@@ -446,9 +453,15 @@ impl M<'_> {
                     if victim.status() != PStatus::Running {
                         return false;
                     }
-                    let start = Instant::now();
-                    while start.elapsed() < RUNNEXT_GRACE {
-                        std::hint::spin_loop();
+                    // Under loom time stands still: let the victim run instead of spinning.
+                    #[cfg(loom)]
+                    crate::loom::thread::yield_now();
+                    #[cfg(not(loom))]
+                    {
+                        let start = Instant::now();
+                        while start.elapsed() < RUNNEXT_GRACE {
+                            std::hint::spin_loop();
+                        }
                     }
                     false
                 };

@@ -25,31 +25,34 @@
 //! 4. Spinning Ms (looking for work with a P in hand) are capped at half the busy Ps, and a
 //!    spinning M that finds work wakes the next one, so wakeups chain rather than stampede.
 
+/// Go's `throw` for a broken scheduler invariant (`startm: m has p`, `pidleput: P already
+/// idle`, ...): checked in debug builds (the debug-build stress test in CI runs them) and
+/// under loom, compiled out of release builds.
+macro_rules! invariant {
+    ($cond:expr, $($msg:tt)+) => {
+        if cfg!(any(debug_assertions, loom)) && !$cond {
+            panic!("gmp: scheduler invariant broken: {}", format_args!($($msg)+));
+        }
+    };
+}
+
 pub(crate) mod blocking_slots;
-#[cfg(not(loom))]
 pub(crate) mod context;
-#[cfg(not(loom))]
 pub mod coop;
 pub(crate) mod idle;
-#[cfg(not(loom))]
+#[cfg(all(test, loom))]
+mod loom_sched;
 pub(crate) mod m;
-#[cfg(not(loom))]
 pub(crate) mod p;
 pub(crate) mod park;
 pub(crate) mod pstatus;
-#[cfg(not(loom))]
 pub(crate) mod rng;
 pub(crate) mod runq;
-#[cfg(not(loom))]
 pub(crate) mod sched;
-#[cfg(not(loom))]
 pub(crate) mod schedule_impl;
-#[cfg(not(loom))]
 pub(crate) mod syscall;
 pub(crate) mod task;
 pub(crate) mod wake;
-#[cfg(not(loom))]
 mod yield_now;
 
-#[cfg(not(loom))]
 pub use yield_now::{yield_now, YieldNow};

@@ -22,7 +22,6 @@
 //! ring's.) Everyone else — thieves, sysmon's rescue, shutdown — uses `&self` methods that only
 //! consume from the head.
 
-#[cfg(not(loom))]
 use super::schedule_impl::Notified;
 use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, Ordering::*};
 use std::marker::PhantomData;
@@ -56,7 +55,6 @@ pub(crate) trait Entry: Send {
     unsafe fn from_ptr(p: *mut ()) -> Self;
 }
 
-#[cfg(not(loom))]
 impl Entry for Notified {
     fn into_ptr(self) -> *mut () {
         self.into_raw().cast()
@@ -67,10 +65,7 @@ impl Entry for Notified {
     }
 }
 
-#[cfg(not(loom))]
 pub(crate) type DefaultEntry = Notified;
-#[cfg(loom)]
-pub(crate) type DefaultEntry = Box<usize>;
 
 pub(crate) struct RunQueue<T: Entry = DefaultEntry> {
     head: AtomicU32,
@@ -162,6 +157,10 @@ impl<T: Entry> RunQueue<T> {
     /// hands `p` back when it is full.
     fn push_tail(&self, p: *mut (), h: u32) -> Result<(), *mut ()> {
         let t = self.tail.load(Relaxed);
+        invariant!(
+            t.wrapping_sub(h) <= RUNQ_SIZE as u32,
+            "runqput: the ring holds more than its size"
+        );
         if t.wrapping_sub(h) < RUNQ_SIZE as u32 {
             self.slot(t).store(p, Relaxed);
             self.tail.store(t.wrapping_add(1), Release);

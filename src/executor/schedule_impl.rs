@@ -10,9 +10,9 @@ use super::task::gfree;
 use super::task::owned::OwnedTasks;
 use super::task::schedule::Schedule;
 use crate::loom::sync::atomic::Ordering::Acquire;
-use crate::loom::sync::Arc;
 use std::alloc::Layout;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// The scheduler handle a runtime task stores.
 pub(crate) type TaskSched = Arc<Sched>;

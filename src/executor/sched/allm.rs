@@ -9,7 +9,8 @@ use crate::executor::m::{self, MShared};
 use crate::executor::park::Parker;
 use crate::loom::lock;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::Mutex;
+use std::sync::Arc;
 
 impl Sched {
     /// Put an M without a P on the idle list (Go's `mput`).
@@ -98,8 +99,8 @@ impl Sched {
     }
 
     /// A thread builder with the configured stack size.
-    pub(crate) fn thread_builder(&self, name: String) -> std::thread::Builder {
-        let b = std::thread::Builder::new().name(name);
+    pub(crate) fn thread_builder(&self, name: String) -> crate::loom::thread::Builder {
+        let b = crate::loom::thread::Builder::new().name(name);
         match self.config.stack_size {
             Some(n) => b.stack_size(n),
             None => b,

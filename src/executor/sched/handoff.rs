@@ -20,7 +20,7 @@ use crate::executor::m::MShared;
 use crate::executor::p::{PLocal, PStatus};
 use crate::loom::lock;
 use crate::loom::sync::atomic::Ordering::*;
-use crate::loom::sync::Arc;
+use std::sync::Arc;
 
 /// Outcome of [`Sched::release_p`].
 pub(crate) enum Release {
@@ -136,7 +136,12 @@ impl Sched {
             // Counted active by its waker, before it can take anything from a queue.
             self.reactor.clock.active_inc();
             drop(idle);
-            *lock(&m.nextp) = Some((p, spinning));
+            let old = lock(&m.nextp).replace((p, spinning));
+            invariant!(
+                old.is_none(),
+                "startm: M{} already has a P handed to it",
+                m.id
+            );
             m.parker.unpark();
             return;
         }

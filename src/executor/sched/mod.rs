@@ -29,10 +29,10 @@ use super::p::{PStatus, P};
 use super::schedule_impl::Notified;
 use super::task;
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
-use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::loom::sync::{Condvar, Mutex};
 use crate::reactor::Reactor;
-use crossbeam_queue::SegQueue;
 use std::panic::Location;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) struct Config {
@@ -57,7 +57,7 @@ pub(crate) struct Config {
 pub(crate) struct Sched {
     pub(crate) allp: Box<[P]>,
     /// The global run queue (Go's `sched.runq`), lock-free.
-    pub(crate) global: SegQueue<Notified>,
+    pub(crate) global: crate::loom::GlobalQueue<Notified>,
     /// Every live task that has been polled (Go's `allgs`); the rest are in run queues.
     pub(crate) owned: task::owned::OwnedTasks,
     /// Free task memory the Ps' own lists overflowed (Go's `sched.gFree`).
@@ -80,7 +80,7 @@ pub(crate) struct Sched {
     next_mid: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
     next_task_id: AtomicU64,
-    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    threads: Mutex<Vec<crate::loom::thread::JoinHandle<()>>>,
     exit_lock: Mutex<()>,
     exit_cvar: Condvar,
     /// Strides coprime with `allp.len()`, for Go's random steal order.
@@ -130,7 +130,7 @@ impl Sched {
             next_timer_p: AtomicUsize::new(0),
             coarse_now: AtomicU64::new(1),
             allm: Mutex::new(Vec::new()),
-            global: SegQueue::new(),
+            global: crate::loom::GlobalQueue::new(),
             owned: task::owned::OwnedTasks::new(nallp),
             gfree: task::gfree::GlobalFree::new(),
             idle: IdleState::new(procs),

@@ -13,9 +13,9 @@ use crate::executor::runq::{Put, RUNQ_SIZE};
 use crate::executor::schedule_impl::Notified;
 use crate::executor::task::{self, JoinHandle, TaskId};
 use crate::loom::sync::atomic::Ordering::*;
-use crate::loom::sync::Arc;
 use std::future::Future;
 use std::panic::Location;
+use std::sync::Arc;
 
 impl Sched {
     /// Go's `newproc`: a G spawned on an M goes to its P's runnext; elsewhere to the global queue.

@@ -6,8 +6,9 @@ use crate::executor::context;
 use crate::executor::task::{self};
 use crate::loom::lock;
 use crate::loom::sync::atomic::{fence, Ordering::*};
-use crate::loom::sync::Arc;
-use std::time::{Duration, Instant};
+use crate::loom::time::Instant;
+use std::sync::Arc;
+use std::time::Duration;
 
 impl Sched {
     /// Stop every M, then drop every task exactly once: cancel each live task (its future is

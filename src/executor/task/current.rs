@@ -13,7 +13,7 @@
 use super::TaskId;
 use std::cell::Cell;
 
-thread_local! {
+crate::loom::thread_local! {
     static CURRENT: Cell<Option<TaskId>> = const { Cell::new(None) };
 }
 

@@ -29,10 +29,10 @@
 
 use crate::executor::context;
 use crate::executor::sched::Sched;
+use crate::loom::sync::Mutex;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::RefCell;
 use std::ptr::NonNull;
-use std::sync::Mutex;
 
 /// Class sizes step by this many bytes (malloc's chunk granularity on 64-bit glibc).
 const CLASS_STEP: usize = 16;
@@ -170,7 +170,7 @@ impl Drop for Stash {
     }
 }
 
-thread_local! {
+crate::loom::thread_local! {
     static STASH: RefCell<Stash> = const {
         RefCell::new(Stash {
             class: 0,

@@ -24,9 +24,7 @@ pub(crate) mod atomic_waker;
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod core;
 pub(crate) mod current;
-/// Per-P free lists of task memory: the runtime's `Schedule::alloc_task` (not under loom, where
-/// the models' scheduler uses the global allocator).
-#[cfg(not(loom))]
+/// Per-P free lists of task memory: the runtime's `Schedule::alloc_task`.
 pub(crate) mod gfree;
 #[cfg_attr(loom, allow(dead_code))]
 mod join;
@@ -37,8 +35,6 @@ pub(crate) mod owned;
 #[cfg_attr(loom, allow(dead_code))]
 mod raw;
 pub(crate) mod schedule;
-#[cfg(all(test, loom))]
-mod spawn_vs_shutdown;
 pub(crate) mod state;
 
 pub use abort::AbortHandle;
