@@ -289,6 +289,7 @@ mod loom_tests {
 
     /// WAKEUP: a release racing a waiter that is queueing itself: the waiter ends up with the
     /// slot or woken, never queued and asleep with the slot free.
+    /// WAKEUPS.md step 6 (blocking slots' waiters).
     #[test]
     fn loom_release_vs_queueing_waiter() {
         loom::model(|| {

@@ -326,6 +326,7 @@ mod tests {
     /// injects a G: the G is never stranded. Either the M keeps (or takes back) the P and
     /// finds it, or `wakep` starts a spinning M on the idle P — never neither, never both
     /// owning the P; the spinning count ends balanced.
+    /// WAKEUPS.md step 1 (global push vs an M releasing its P).
     #[test]
     fn loom_inject_vs_release_p() {
         loom::model(|| {
@@ -361,6 +362,7 @@ mod tests {
     /// while a G is injected. The producer sees a spinner (and leaves the G to it) or the idle
     /// P (and starts one): the last spinner to leave re-checks after its decrement, so the G
     /// is never stranded; the spinning count balances.
+    /// WAKEUPS.md step 3 (the last spinner).
     #[test]
     fn loom_inject_vs_last_spinner() {
         loom::model(|| {
@@ -392,6 +394,7 @@ mod tests {
     /// there may be more work), racing a producer's `inject` + `wakep`, with one idle P. The
     /// two `wakep`s start exactly one spinning M — the chain is never dropped (the producer
     /// saw the spinner and left it the G) nor doubled — and the spinning count balances.
+    /// WAKEUPS.md step 3 (chaining: `resetspinning` then `wakep`).
     #[test]
     fn loom_resetspinning_vs_wakep() {
         loom::model(|| {

@@ -106,6 +106,7 @@ mod tests {
 
     /// A condition set before `unpark` is always seen by the parked side: no lost wakeup,
     /// whichever of park and unpark runs first.
+    /// WAKEUPS.md, "Parking an M" (the `Parker`).
     #[test]
     fn loom_park_unpark_no_lost_wakeup() {
         loom::model(|| {
@@ -125,6 +126,7 @@ mod tests {
 
     /// Two unparks and two parks: the second park still returns (state is not corrupted by a
     /// double notify).
+    /// WAKEUPS.md, "Parking an M" (the `Parker`).
     #[test]
     fn loom_double_unpark() {
         loom::model(|| {

@@ -405,6 +405,7 @@ mod loom_tests {
     }
 
     /// Owner puts and gets while a thief steals half: nothing lost, nothing duplicated.
+    /// WAKEUPS.md step 2 (owner vs thieves on a P's own queue).
     #[test]
     fn loom_put_get_steal() {
         loom::model(|| {
@@ -436,6 +437,7 @@ mod loom_tests {
     }
 
     /// Two thieves race on one victim while its owner keeps consuming.
+    /// WAKEUPS.md step 2 (owner vs thieves on a P's own queue).
     #[test]
     fn loom_two_thieves() {
         loom::model(|| {
@@ -474,6 +476,7 @@ mod loom_tests {
     }
 
     /// A full ring sends half plus the new entry to the overflow batch while a thief steals.
+    /// WAKEUPS.md step 2 (owner vs thieves on a P's own queue).
     #[test]
     fn loom_overflow_vs_steal() {
         loom::model(|| {
@@ -508,6 +511,7 @@ mod loom_tests {
     }
 
     /// runnext: the owner's runqget races a last-round thief; exactly one of them gets it.
+    /// WAKEUPS.md step 2 (owner vs thieves on a P's own queue).
     #[test]
     fn loom_runnext_steal_vs_get() {
         loom::model(|| {
@@ -534,6 +538,7 @@ mod loom_tests {
     }
 
     /// A put into runnext displaces the old runnext into the ring; a thief may take either.
+    /// WAKEUPS.md step 2 (owner vs thieves on a P's own queue).
     #[test]
     fn loom_runnext_kickout() {
         loom::model(|| {
@@ -559,6 +564,7 @@ mod loom_tests {
     /// Go's `runqempty` race: the owner kicks runnext into the ring, then takes the new
     /// runnext; a reader that looked at `head == tail` before the kick-out and at runnext
     /// after the get must not answer "empty" — a task is queued throughout.
+    /// WAKEUPS.md step 2 (owner vs thieves on a P's own queue).
     #[test]
     fn loom_is_empty_during_kickout_and_get() {
         loom::model(|| {
@@ -581,6 +587,7 @@ mod loom_tests {
     /// Stuck-P rescue: sysmon drains a P's ring and runnext from the thief side while the
     /// stuck M keeps pushing (runnext kick-outs included). Every entry ends up exactly once
     /// either in the drained batch or still in the queue.
+    /// WAKEUPS.md step 7 (stuck-P rescue's drain).
     #[test]
     fn loom_rescue_drain_vs_owner_push() {
         loom::model(|| {

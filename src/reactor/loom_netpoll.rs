@@ -263,6 +263,7 @@ mod tests {
     /// A poll blocked with no deadline is woken by a `netpoll_break` from another thread,
     /// whichever runs first: the break is never lost (a lost one leaves the poller waiting
     /// for ever, which loom reports as a deadlock).
+    /// WAKEUPS.md step 4 (`netpoll_break`).
     #[test]
     fn loom_netpoll_break_wakes_blocked_poll() {
         loom::model(|| {
@@ -280,6 +281,7 @@ mod tests {
     /// another thread is either seen by the deadline computation (the poll returns at once)
     /// or breaks the poll (`wake_for_timer`), because the poller publishes itself as blocked
     /// (deadline unknown) before it reads the timers. Never both missed.
+    /// WAKEUPS.md step 5 (`wake_for_timer`, Go's `wakeNetPoller`).
     #[test]
     fn loom_netpoll_timer_added_while_deadline_computed() {
         use crate::loom::sync::atomic::AtomicU64;
@@ -300,6 +302,7 @@ mod tests {
     /// Only one M holds the poll: a second poller gets `None` while another holds it, every
     /// poll returns, and the participant count is balanced afterwards (each poll that ran
     /// counted its M idle, then active again).
+    /// WAKEUPS.md step 4 (one M blocks in the poll).
     #[test]
     fn loom_netpoll_one_poller_at_a_time() {
         loom::model(|| {

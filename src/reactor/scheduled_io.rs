@@ -234,6 +234,7 @@ mod tests {
     /// An event dispatched while a task polls for readiness (between the first readiness check,
     /// the waker registration and the re-check) is never lost: the poll sees it, or the
     /// dispatch finds the waker and wakes it, exactly once.
+    /// WAKEUPS.md step 4 (netpoll results reach the task).
     #[test]
     fn loom_dispatch_vs_poll_ready() {
         loom::model(|| {
@@ -254,6 +255,7 @@ mod tests {
     /// A reader that saw readiness at tick t, got WouldBlock and clears it, racing a newer
     /// event (tick t+1): the clear never erases the newer event, and the reader's next poll
     /// sees it or is woken for it.
+    /// WAKEUPS.md step 4 (netpoll results reach the task).
     #[test]
     fn loom_clear_stale_tick_keeps_new_event() {
         loom::model(|| {
@@ -283,6 +285,7 @@ mod tests {
     /// the reader), and a reader's clear of its own readiness never erases the writer's. (The
     /// write event bumps the tick, so the reader's clear may fail and leave a stale READABLE:
     /// conservative — one more read that returns WouldBlock — never a lost event.)
+    /// WAKEUPS.md step 4 (netpoll results reach the task).
     #[test]
     fn loom_read_write_wakers_independent() {
         loom::model(|| {

@@ -325,6 +325,7 @@ mod loom_tests {
     /// A `Sleep` dropped (cancel) while the poller fires its timer: exactly one of them wins;
     /// a won cancel means the waker is never woken, a fire wakes it exactly once; the heap's
     /// reference is released either way and the deleted-count matches the heap.
+    /// WAKEUPS.md step 5 (timers).
     #[test]
     fn loom_timer_cancel_vs_fire() {
         loom::model(|| {
@@ -357,6 +358,7 @@ mod loom_tests {
     /// A `Sleep` polled (check, register, re-check) while its timer fires: the poll sees the
     /// firing or is woken for it. A timer fires at most once even with two pollers (a busy M's
     /// `checkTimers` and a thief's timer steal) running the heap at once.
+    /// WAKEUPS.md step 5 (timers).
     #[test]
     fn loom_sleep_poll_vs_fire() {
         loom::model(|| {
@@ -384,6 +386,7 @@ mod loom_tests {
     /// Cancel-accounting: a cancel racing the poller that pops an earlier cancelled entry (and
     /// updates `deleted`) is never lost, so lazy deletion keeps an exact count of the dead
     /// entries it must clean (memory is given back).
+    /// WAKEUPS.md step 5 (timers).
     #[test]
     fn loom_cancel_vs_surfaced_cancelled() {
         loom::model(|| {

@@ -193,6 +193,7 @@ pub(crate) mod tests {
 
     /// A wake racing a registration is never lost: either the waker is stored before `wake`
     /// takes it, or the registering side sees WAKING and wakes it.
+    /// WAKEUPS.md, "The premise" (a wake reaches its waker).
     #[test]
     fn loom_register_vs_wake() {
         loom::model(|| {

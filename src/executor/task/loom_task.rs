@@ -249,6 +249,7 @@ fn assert_all_released(sched: Sched, probe: &Probe) {
 /// by one thread at a time; `NOTIFIED` while not running means exactly one queue entry (a wake
 /// during the poll is re-queued by the runner, reusing its reference); and the join waker's
 /// bits (registration vs the completer's wake).
+/// WAKEUPS.md, "The premise" (a wake is one queue entry).
 #[test]
 fn loom_task_wake_by_ref_during_poll() {
     loom::model(|| {
@@ -294,6 +295,7 @@ fn loom_task_wake_by_ref_during_poll() {
 /// not before) and `COMPLETE`'s (the output dropped by the completer when the handle is gone).
 /// Twice: a handle that never registered a waker (the one-CAS drop) and one that did (the
 /// drop that empties the waker slot, racing the completer's wake of it).
+/// WAKEUPS.md, "The premise" (a wake is one queue entry).
 #[test]
 fn loom_task_wake_by_val_vs_complete_vs_join_drop() {
     wake_by_val_vs_complete_vs_join_drop(false);
@@ -330,6 +332,7 @@ fn wake_by_val_vs_complete_vs_join_drop(register_first: bool) {
 /// runner must re-queue through its own handle on the scheduler, not the one in the cell).
 /// Checks `state.rs`'s `NOTIFIED` invariant (a wake while running is re-queued by the runner,
 /// reusing its reference, once) and the reference invariant (freed at zero, not before).
+/// WAKEUPS.md, "The premise" (a wake is one queue entry).
 #[test]
 fn loom_task_requeue_vs_run_elsewhere() {
     loom::model(|| {
@@ -356,6 +359,7 @@ fn loom_task_requeue_vs_run_elsewhere() {
 /// cancellation, never both, never neither, and the future is dropped once either way. Checks
 /// `state.rs`'s `COMPLETE` invariant (set once, the output the handle's) and `RUNNING`'s (an
 /// abort of a queued or running task is carried out by whoever runs it next, alone).
+/// WAKEUPS.md, "The premise" (a wake is one queue entry).
 #[test]
 fn loom_task_abort_vs_complete() {
     loom::model(|| {
@@ -393,6 +397,7 @@ fn loom_task_abort_vs_complete() {
 /// once, and the wake's queue entry (if it lands after the drain) is released by the M's exit
 /// sweep. Checks `state.rs`'s `NOTIFIED` invariant (one queue entry, its own reference) and
 /// the owned list's (the list's reference is taken by shutdown or by the completer, once).
+/// WAKEUPS.md, "The premise", and step 8 (shutdown).
 #[test]
 fn loom_task_shutdown_vs_wake() {
     loom::model(|| {

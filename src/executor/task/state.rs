@@ -342,6 +342,7 @@ mod loom_tests {
 
     /// Wake during poll: the runner polls (reading `data`) while a waker publishes `data` and
     /// wakes. Either the poll saw the data, or the task ends up queued exactly once.
+    /// WAKEUPS.md, "The premise" (a wake is one queue entry).
     #[test]
     fn loom_wake_during_poll() {
         loom::model(|| {
@@ -371,6 +372,7 @@ mod loom_tests {
     }
 
     /// Two wakers by reference on an idle task: exactly one submits.
+    /// WAKEUPS.md, "The premise" (a wake is one queue entry).
     #[test]
     fn loom_double_wake_single_entry() {
         loom::model(|| {
@@ -387,6 +389,7 @@ mod loom_tests {
     }
 
     /// A wake after completion never queues the task, and a by-value wake can free it.
+    /// WAKEUPS.md, "The premise" (a wake is one queue entry).
     #[test]
     fn loom_wake_after_complete() {
         loom::model(|| {
@@ -409,6 +412,7 @@ mod loom_tests {
 
     /// Abort vs complete: if abort queues an entry, that entry finds the task complete or
     /// cancelled; the future is finished by exactly one party.
+    /// WAKEUPS.md, "The premise" (a wake is one queue entry).
     #[test]
     fn loom_abort_vs_complete() {
         loom::model(|| {
@@ -442,6 +446,7 @@ mod loom_tests {
     }
 
     /// Abort while running: the runner sees the cancel bit when the poll returns.
+    /// WAKEUPS.md, "The premise" (a wake is one queue entry).
     #[test]
     fn loom_abort_during_poll() {
         loom::model(|| {
@@ -495,6 +500,7 @@ mod loom_tests {
     }
 
     /// JoinHandle drop vs complete: the output is dropped by exactly one side.
+    /// WAKEUPS.md, "The premise" (a wake is one queue entry).
     #[test]
     fn loom_join_drop_vs_complete() {
         join_drop_vs_complete(false);
@@ -504,6 +510,7 @@ mod loom_tests {
     /// then sees no join interest and drops the output) or falls back to the slow path
     /// (which then owns the output); the output is dropped once, the references balance. A
     /// handle that registered a waker never takes the fast path.
+    /// WAKEUPS.md, "The premise" (a wake is one queue entry).
     #[test]
     fn loom_fast_join_drop_vs_complete() {
         join_drop_vs_complete(true);
@@ -519,6 +526,7 @@ mod loom_tests {
 
     /// Shutdown vs a by-value wake on an idle task: shutdown becomes the runner or the wake
     /// queues an entry that then finds the task cancelled/complete.
+    /// WAKEUPS.md, "The premise", and step 8 (shutdown).
     #[test]
     fn loom_shutdown_vs_wake() {
         loom::model(|| {
@@ -550,6 +558,7 @@ mod loom_tests {
     /// registers while the runner completes and wakes it, and a third thread's wake flips
     /// `NOTIFIED` in between. The completion is never missed (the handle sees `COMPLETE` or
     /// its waker fires), the lock bits end clear, and no transition disturbs the references.
+    /// WAKEUPS.md, "The premise" (a wake is one queue entry).
     #[test]
     fn loom_join_waker_bits_beside_the_lifecycle() {
         use super::super::atomic_waker::{tests::flag_waker, WakerSlot};
