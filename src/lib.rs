@@ -39,6 +39,8 @@ pub mod hyper;
 #[cfg(not(loom))]
 pub mod io;
 mod loom;
+#[cfg(all(test, loom))]
+mod loom_sched;
 #[cfg(not(loom))]
 pub mod net;
 /// The OS-specific calls (Linux, with fallbacks elsewhere), behind one module.
@@ -61,14 +63,14 @@ pub mod time;
 pub mod tokio_compat;
 pub use executor::coop;
 
-pub use executor::syscall::{block_in_place, spawn_blocking};
+pub use executor::syscall::block_in_place;
 pub use executor::task::{JoinError, JoinHandle, TaskId};
 pub use executor::{yield_now, YieldNow};
 #[cfg(not(loom))]
 pub use gmp_macros::{main, test};
 pub use runtime::{
-    Builder, EnterGuard, Handle, ProcMetrics, Runtime, RuntimeMetrics, TaskDump, TaskInfo,
-    TaskState, TryCurrentError,
+    spawn_blocking, Builder, EnterGuard, Handle, ProcMetrics, Runtime, RuntimeMetrics, TaskDump,
+    TaskInfo, TaskState, TryCurrentError,
 };
 
 use std::future::Future;
@@ -108,7 +110,7 @@ where
 /// assert_eq!(gmp::block_on(async { 7 }), 7);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
-    match executor::context::current_handle() {
+    match Handle::try_current().ok() {
         Some(h) => h.block_on(future),
         None => runtime::global_handle().block_on(future),
     }

@@ -82,5 +82,5 @@
 /// assert_eq!(tokio.block_on(async { 1 + 1 }), 2); // outside any runtime: allowed
 /// ```
 pub fn handle() -> Option<tokio::runtime::Handle> {
-    crate::executor::context::current_handle().and_then(|h| h.sched.config.tokio.handle().cloned())
+    crate::executor::context::current_sched().and_then(|s| s.config.tokio.handle().cloned())
 }

@@ -16,7 +16,6 @@
 use super::p::PLocal;
 use super::sched::Sched;
 use super::schedule_impl::Notified;
-use crate::runtime::Handle;
 use std::cell::{Cell, OnceCell, RefCell, RefMut};
 use std::ptr;
 use std::sync::Arc;
@@ -28,7 +27,7 @@ pub(crate) struct Context {
     /// runtime this thread is an M of, and what `gmp::spawn` borrows (instead of cloning
     /// `handle`, an RMW on the runtime's shared reference count) while `handle` is that same
     /// runtime.
-    worker: OnceCell<Handle>,
+    worker: OnceCell<Arc<Sched>>,
     /// `worker`'s scheduler as a plain pointer (null elsewhere), set with it: every wake
     /// asks "is this an M of that runtime?", and one load and compare answer it.
     sched: Cell<*const Sched>,
@@ -37,7 +36,7 @@ pub(crate) struct Context {
     /// The owned half of the P, lent by the M for the poll of a task.
     local: RefCell<Option<Box<PLocal>>>,
     /// The runtime `Handle::current()` returns here.
-    handle: RefCell<Option<Handle>>,
+    handle: RefCell<Option<Arc<Sched>>>,
     /// Inside `block_on` (nesting it would deadlock or starve).
     in_block_on: Cell<bool>,
     /// How many blocking sections (`block_in_place`, `spawn_blocking`) this thread is inside:
@@ -73,11 +72,11 @@ impl Context {
     /// This M's own runtime, if it is also the current one (no other runtime entered).
     #[inline]
     fn own_if_current(&self) -> Option<&Arc<Sched>> {
-        let own = &self.worker.get()?.sched;
+        let own = self.worker.get()?;
         self.handle
             .borrow()
             .as_ref()
-            .is_some_and(|h| Arc::ptr_eq(&h.sched, own))
+            .is_some_and(|h| Arc::ptr_eq(h, own))
             .then_some(own)
     }
 }
@@ -97,44 +96,47 @@ pub(crate) fn is_m_of(sched: &Sched) -> bool {
     CONTEXT.try_with(|c| c.is_m_of(sched)).unwrap_or(false)
 }
 
-/// Where a wake of one of `sched`'s tasks goes (Go's `ready`).
-pub(crate) enum WakeTo {
-    /// This thread is an M of `sched` polling a task, its P lent here ([`with_local`]).
-    P,
-    /// This M is collecting a batch ([`collect_ready`]): add it with [`push_collected`].
-    Collect,
-    /// Elsewhere: the global queue.
-    Remote,
+/// Where [`ready_local`] left a woken task.
+pub(crate) enum Readied<R> {
+    /// On this M's P: `f` ran with its owned half.
+    Local(R),
+    /// Into the batch this M is collecting ([`collect_ready`]).
+    Collected,
+    /// Not on an M of this runtime holding a P: the caller queues it globally.
+    Remote(Notified),
 }
 
-/// Route a wake of one of `sched`'s tasks: to this M's P, into the batch it is collecting,
-/// or to the global queue. One thread-local access.
+/// Route a wake of one of `sched`'s tasks (Go's `ready`), with one thread-local access: into
+/// the batch this M is collecting, or to this M's P (`f` runs with the P's owned half), or
+/// back to the caller for the global queue.
 #[inline]
-pub(crate) fn wake_to(sched: &Sched) -> WakeTo {
-    CONTEXT
-        .try_with(|c| {
-            if !c.is_m_of(sched) {
-                WakeTo::Remote
-            } else if c.batch.borrow().is_some() {
-                WakeTo::Collect
-            } else if c.p.get() == NO_P {
-                WakeTo::Remote
-            } else {
-                WakeTo::P
-            }
-        })
-        .unwrap_or(WakeTo::Remote)
-}
-
-/// Add a readied task to the batch being collected (after [`wake_to`] said `Collect`).
-pub(crate) fn push_collected(task: Notified) {
-    CONTEXT.with(|c| {
-        c.batch
-            .borrow_mut()
-            .as_mut()
-            .expect("gmp: push_collected outside collect_ready")
-            .push(task)
+pub(crate) fn ready_local<R>(
+    sched: &Sched,
+    task: Notified,
+    f: impl FnOnce(&mut PLocal, Notified) -> R,
+) -> Readied<R> {
+    let mut task = Some(task);
+    let res = CONTEXT.try_with(|c| {
+        if !c.is_m_of(sched) {
+            return None;
+        }
+        let t = task.take().expect("taken once");
+        if let Some(batch) = c.batch.borrow_mut().as_mut() {
+            batch.push(t);
+            return Some(Readied::Collected);
+        }
+        match c.local.try_borrow_mut() {
+            Ok(mut l) => match l.as_mut() {
+                Some(l) => Some(Readied::Local(f(l, t))),
+                None => Some(Readied::Remote(t)),
+            },
+            Err(_) => Some(Readied::Remote(t)),
+        }
     });
+    match res {
+        Ok(Some(r)) => r,
+        _ => Readied::Remote(task.take().expect("not taken")),
+    }
 }
 
 /// Run `f` on this M (a netpoll, a timer run) and return the tasks of this M's runtime that it
@@ -180,10 +182,7 @@ pub(crate) fn with_current_p<R>(f: impl FnOnce(&Arc<Sched>, usize) -> R) -> Opti
 
 /// Run `f` with the scheduler this thread is an M of, whatever runtime is current here.
 pub(crate) fn with_m_sched<R>(f: impl FnOnce(&Arc<Sched>) -> R) -> Option<R> {
-    CONTEXT
-        .try_with(|c| c.worker.get().map(|h| f(&h.sched)))
-        .ok()
-        .flatten()
+    CONTEXT.try_with(|c| c.worker.get().map(f)).ok().flatten()
 }
 
 /// Run `f` with the scheduler this thread is an M of.
@@ -270,9 +269,9 @@ pub(crate) fn with_local<T, R>(
 }
 
 /// Mark this thread as an M of `handle`'s runtime (for its whole life).
-pub(crate) fn enter_worker(handle: Handle) {
+pub(crate) fn enter_worker(handle: Arc<Sched>) {
     CONTEXT.with(|c| {
-        c.sched.set(&*handle.sched);
+        c.sched.set(&*handle);
         assert!(
             c.worker.set(handle.clone()).is_ok(),
             "gmp: a thread became an M twice"
@@ -293,14 +292,14 @@ pub(crate) fn with_spawn_sched<R>(f: impl FnOnce(Option<&Arc<Sched>>) -> R) -> R
         Some(own) => call(Some(own)),
         None => {
             let h = c.handle.borrow().clone();
-            call(h.as_ref().map(|h| &h.sched))
+            call(h.as_ref())
         }
     });
     // Err: thread-local storage torn down (a spawn from another thread-local's destructor).
     res.unwrap_or_else(|_| call(None))
 }
 
-pub(crate) fn current_handle() -> Option<Handle> {
+pub(crate) fn current_sched() -> Option<Arc<Sched>> {
     CONTEXT
         .try_with(|c| c.handle.borrow().clone())
         .ok()
@@ -325,7 +324,7 @@ impl Drop for BlockingSection {
 
 /// Restores the previous context when a `block_on` or `enter` ends.
 pub(crate) struct EnterGuard {
-    prev_handle: Option<Handle>,
+    prev_handle: Option<Arc<Sched>>,
     was_block_on: bool,
     /// A `block_on` inside a blocking section: the section depth to restore (its future runs
     /// outside the section, so a `block_on` nested in it needs a section of its own).
@@ -336,7 +335,7 @@ pub(crate) struct EnterGuard {
 /// inside a worker or another `block_on` — unless this thread is inside a blocking section
 /// (`spawn_blocking`, `block_in_place`), where it holds no P and its caller is blocked anyway,
 /// as in tokio.
-pub(crate) fn enter(handle: &Handle, block_on: bool) -> EnterGuard {
+pub(crate) fn enter(handle: &Arc<Sched>, block_on: bool) -> EnterGuard {
     CONTEXT.with(|c| {
         let in_section = block_on && c.blocking.get() > 0;
         if block_on && !in_section {

@@ -32,7 +32,6 @@ use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize};
 use crate::loom::sync::Mutex;
 use crate::loom::time::Instant;
-use crate::runtime::Handle;
 use std::cell::RefMut;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,9 +84,7 @@ struct M<'cx> {
 pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, spinning: bool) {
     // The M blocked in the poll sleeps on a timerfd: keep its deadlines tight.
     crate::platform::set_timer_slack(10_000);
-    context::enter_worker(Handle {
-        sched: sched.clone(),
-    });
+    context::enter_worker(sched.clone());
     // tokio-compat: this M is in the tokio context for its whole life (left below, LIFO).
     let tokio = sched.config.tokio.enter();
     sched.config.hooks.thread_start();

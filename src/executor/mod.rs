@@ -39,10 +39,11 @@ macro_rules! invariant {
 pub(crate) mod blocking_slots;
 pub(crate) mod context;
 pub mod coop;
+pub(crate) mod debug;
+pub(crate) mod hooks;
 pub(crate) mod idle;
-#[cfg(all(test, loom))]
-mod loom_sched;
 pub(crate) mod m;
+pub(crate) mod metrics;
 pub(crate) mod p;
 pub(crate) mod park;
 pub(crate) mod pstatus;
@@ -51,7 +52,9 @@ pub(crate) mod runq;
 pub(crate) mod sched;
 pub(crate) mod schedule_impl;
 pub(crate) mod syscall;
+pub(crate) mod sysmon_handle;
 pub(crate) mod task;
+pub(crate) mod tokio_bridge;
 pub(crate) mod wake;
 mod yield_now;
 

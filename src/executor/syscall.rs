@@ -30,9 +30,6 @@ use std::task::{ready, Context, Poll};
 /// hands the P off at once.
 const STORM_WINDOW_NS: u64 = 2_000_000;
 use super::pstatus::PStatus;
-use crate::runtime::Handle;
-use crate::JoinHandle;
-use std::panic::Location;
 
 /// Go's `entersyscall`: returns the P left behind, if this thread is an M holding one. The
 /// P's owned half goes back to its slot *before* the status says `Syscall`, so that sysmon,
@@ -201,35 +198,6 @@ pub(crate) async fn blocking<F: FnOnce() -> R, R>(f: F) -> R {
     } else {
         f()
     }
-}
-
-/// Run a blocking closure as a task in a blocking section, and await its result.
-///
-/// This is Go's syscall handoff, not a thread-pool hop: the closure runs on an M like any task
-/// (so a short call costs about as much as a spawn), and only a call that is still running when
-/// sysmon looks loses its P to another M. A panic in `f` comes back as a [`JoinError`] whose
-/// `is_panic()` is true.
-///
-/// [`JoinError`]: crate::JoinError
-///
-/// ```
-/// let rt = gmp::Runtime::new().unwrap();
-/// let len = rt.block_on(async {
-///     gmp::spawn_blocking(|| std::fs::read_to_string("Cargo.toml").map(|s| s.len()))
-///         .await
-///         .unwrap()
-/// });
-/// assert!(len.unwrap() > 0);
-/// ```
-#[track_caller]
-pub fn spawn_blocking<F, R>(f: F) -> JoinHandle<R>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    let at = Location::caller();
-    let handle = Handle::try_current().unwrap_or_else(|_| crate::runtime::global_handle().clone());
-    handle.sched.spawn(BlockingTask::new(f), at)
 }
 
 /// The future of a `spawn_blocking` task: waits for a blocking slot (an ordinary waiting

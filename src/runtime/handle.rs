@@ -127,7 +127,9 @@ impl Handle {
 
     /// The runtime of the current task or `block_on` call, if any.
     pub fn try_current() -> Result<Handle, TryCurrentError> {
-        context::current_handle().ok_or(TryCurrentError(()))
+        context::current_sched()
+            .map(|sched| Handle { sched })
+            .ok_or(TryCurrentError(()))
     }
 
     /// Spawn a task onto this runtime. From one of its Ms the task goes to that M's P;
@@ -164,7 +166,7 @@ impl Handle {
     /// assert_eq!(out.unwrap(), 9);
     /// ```
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let _enter = context::enter(self, true);
+        let _enter = context::enter(&self.sched, true);
         let _tokio = self.sched.config.tokio.enter();
         // The future is not a task (this may be a blocking section inside one).
         let _no_task = crate::executor::task::current::enter(None);

@@ -1,27 +1,30 @@
 //! `Runtime`, `Builder`, `Handle`, metrics, and the lazily started global runtime.
 
+//!
+//! This module is built on the executor and sysmon; they never import from it. The types the
+//! executor fills or reads — [`RuntimeMetrics`], the `GMPDEBUG` flags, the M hooks, the tokio
+//! bridge — live in the executor and are re-exported here.
+
 mod builder;
-mod debug;
 mod dump;
 #[cfg(feature = "executor-trait")]
 mod executor_trait;
 mod global;
 mod handle;
-mod hooks;
-mod metrics;
-mod tokio_compat;
+mod spawn_blocking;
 mod trace;
 
+pub use crate::executor::metrics::{ProcMetrics, RuntimeMetrics};
 pub use builder::Builder;
 pub use dump::{TaskDump, TaskInfo, TaskState};
 pub use handle::{Handle, TryCurrentError};
-pub use metrics::{ProcMetrics, RuntimeMetrics};
+pub use spawn_blocking::spawn_blocking;
 
-pub(crate) use debug::DebugFlags;
+pub(crate) use crate::executor::debug::DebugFlags;
+pub(crate) use crate::executor::hooks::Hooks;
+pub(crate) use crate::executor::tokio_bridge::Bridge as TokioBridge;
 pub(crate) use dump::dump;
 pub(crate) use global::global_handle;
-pub(crate) use hooks::Hooks;
-pub(crate) use tokio_compat::{panic_hint, Bridge as TokioBridge};
 pub(crate) use trace::schedtrace;
 
 use crate::executor::context;
@@ -60,7 +63,7 @@ pub struct Runtime {
 #[must_use = "the runtime context is left when this guard is dropped"]
 pub struct EnterGuard<'a> {
     // Declared first: dropped first (the tokio context was entered last).
-    _tokio: tokio_compat::Entered<'a>,
+    _tokio: crate::executor::tokio_bridge::Entered<'a>,
     _inner: context::EnterGuard,
     _rt: std::marker::PhantomData<&'a Runtime>,
 }
@@ -118,7 +121,7 @@ impl Runtime {
     /// assert_eq!(rt.block_on(h).unwrap(), 5);
     /// ```
     pub fn enter(&self) -> EnterGuard<'_> {
-        let inner = context::enter(&self.handle, false);
+        let inner = context::enter(&self.handle.sched, false);
         EnterGuard {
             _tokio: self.handle.sched.config.tokio.enter(),
             _inner: inner,
@@ -130,13 +133,13 @@ impl Runtime {
     /// are dropped as on `Drop`; an M stuck in a poll past the timeout is left behind, and its
     /// task is cancelled when that poll returns.
     pub fn shutdown_timeout(self, timeout: Duration) {
-        tokio_compat::shutdown_both(&self.handle.sched, Some(timeout));
+        crate::executor::tokio_bridge::shutdown_both(&self.handle.sched, Some(timeout));
     }
 }
 
 impl Drop for Runtime {
     fn drop(&mut self) {
-        tokio_compat::shutdown_both(&self.handle.sched, None);
+        crate::executor::tokio_bridge::shutdown_both(&self.handle.sched, None);
     }
 }
 

@@ -1,8 +1,8 @@
 //! The [`RuntimeMetrics`](crate::RuntimeMetrics) snapshot: racy reads of every counter.
 
 use super::Sched;
+use crate::executor::metrics::{ProcMetrics, RuntimeMetrics};
 use crate::loom::sync::atomic::Ordering::*;
-use crate::runtime::{ProcMetrics, RuntimeMetrics};
 
 impl Sched {
     pub(crate) fn metrics(&self) -> RuntimeMetrics {

@@ -45,13 +45,13 @@ pub(crate) struct Config {
     pub(crate) keep_alive: Duration,
     /// Stack size of every thread started (Ms and sysmon); `None`: Rust's default.
     pub(crate) stack_size: Option<usize>,
-    pub(crate) debug: crate::runtime::DebugFlags,
+    pub(crate) debug: crate::executor::debug::DebugFlags,
     /// User callbacks on M start/stop/park/unpark.
-    pub(crate) hooks: crate::runtime::Hooks,
+    pub(crate) hooks: crate::executor::hooks::Hooks,
     /// Seeds every M's steal-order generator (`super::rng`).
     pub(crate) rng_seed: u64,
     /// The tokio runtime beside this one (`Builder::tokio_compat`), entered on every M.
-    pub(crate) tokio: crate::runtime::TokioBridge,
+    pub(crate) tokio: crate::executor::tokio_bridge::Bridge,
 }
 
 pub(crate) struct Sched {
@@ -92,7 +92,7 @@ pub(crate) struct Sched {
     rescues_active: AtomicUsize,
     pub(crate) rescues_total: AtomicU64,
     /// The monitor thread.
-    pub(crate) sysmon: crate::sysmon::SysmonHandle,
+    pub(crate) sysmon: crate::executor::sysmon_handle::SysmonHandle,
     /// The cap on concurrent blocking sections, and the tasks waiting under it.
     pub(crate) blocking: BlockingSlots,
 }
@@ -124,7 +124,7 @@ impl Sched {
             rescues_active: AtomicUsize::new(0),
             long_syscalls: AtomicUsize::new(0),
             rescues_total: AtomicU64::new(0),
-            sysmon: crate::sysmon::SysmonHandle::new(),
+            sysmon: crate::executor::sysmon_handle::SysmonHandle::new(),
             blocking: BlockingSlots::new(),
             reactor,
             next_timer_p: AtomicUsize::new(0),

@@ -62,22 +62,16 @@ impl Sched {
     /// P whose ring holds only yielding tasks would take global work only at its 1-in-61 check,
     /// one task at a time.
     pub(crate) fn ready(self: &Arc<Self>, task: Notified, is_yield: bool) {
-        match context::wake_to(self) {
-            context::WakeTo::P => {
-                let put = context::with_local(self, task, |l, task| {
-                    if is_yield && !self.global.is_empty() {
-                        if let Some(t) = self.globrunqget(l, 0) {
-                            self.runqput(l, t, false);
-                        }
-                    }
-                    self.runqput(l, task, !is_yield)
-                });
-                if let Err(task) = put {
-                    self.inject(task);
+        let put = context::ready_local(self, task, |l, task| {
+            if is_yield && !self.global.is_empty() {
+                if let Some(t) = self.globrunqget(l, 0) {
+                    self.runqput(l, t, false);
                 }
             }
-            context::WakeTo::Collect => context::push_collected(task),
-            context::WakeTo::Remote => self.inject(task),
+            self.runqput(l, task, !is_yield)
+        });
+        if let context::Readied::Remote(task) = put {
+            self.inject(task);
         }
     }
 

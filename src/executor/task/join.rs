@@ -277,7 +277,7 @@ impl fmt::Debug for JoinError {
 /// A tokio "no runtime" panic gets one more line: how to run tokio code on gmp.
 fn hint(f: &mut fmt::Formatter<'_>, msg: &str) -> fmt::Result {
     #[cfg(not(loom))]
-    if let Some(hint) = crate::runtime::panic_hint(msg) {
+    if let Some(hint) = crate::executor::tokio_bridge::panic_hint(msg) {
         return write!(f, "\n{hint}");
     }
     #[cfg(loom)]
