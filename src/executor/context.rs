@@ -247,7 +247,7 @@ pub(crate) fn drop_p() -> Option<Box<PLocal>> {
 /// Run `f` with the owned half of the P lent to this thread, if this thread is an M of
 /// `sched` holding one and nobody up the stack is using it; otherwise `Err(arg)`, for the
 /// caller's path without a P (the global queue, the global free list).
-#[inline]
+#[inline(always)]
 pub(crate) fn with_local<T, R>(
     sched: &Sched,
     arg: T,

@@ -183,7 +183,7 @@ impl M<'_> {
         }
         task.run(p, sched);
         if self.pid() == p {
-            pp.set_curg(&mut self.local(), 0);
+            pp.clear_curg();
         } else {
             // sysmon handed our P to another M during a blocking section.
             self.shared.p.store(NO_P, Relaxed);

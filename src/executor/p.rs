@@ -218,4 +218,13 @@ impl P {
     pub(crate) fn set_curg(&self, _owner: &mut PLocal, id: u64) {
         self.curg_id.store(id, Relaxed);
     }
+
+    /// The poll recorded by `set_curg` returned. Called by the M that polled, after the poll,
+    /// only if it still holds the P (a blocking section in the poll may have lost it); takes no
+    /// `&mut PLocal` because the owned half is in the thread context then, and a borrow per
+    /// poll would cost more than this store is worth checking.
+    #[inline]
+    pub(crate) fn clear_curg(&self) {
+        self.curg_id.store(0, Relaxed);
+    }
 }

@@ -19,7 +19,7 @@ use crate::executor::idle::{Idle, ReleaseStep};
 use crate::executor::m::MShared;
 use crate::executor::p::{PLocal, PStatus};
 use crate::loom::lock;
-use crate::loom::sync::atomic::Ordering::*;
+use crate::loom::sync::atomic::{fence, Ordering::*};
 use std::sync::Arc;
 
 /// Outcome of [`Sched::release_p`].
@@ -88,6 +88,15 @@ impl Sched {
         }
         let mut idle = self.idle.lock();
         self.pidleput(&mut idle, p);
+        drop(idle);
+        // Go checks the global queue under `sched.lock`, which its global push also takes.
+        // gmp's global queue is lock-free: look again after publishing the P idle, so that a
+        // push whose `wakep` missed this P (it was not idle yet) is seen here (WAKEUPS.md
+        // step 1). The handoff path is rare; the fence costs nothing that matters.
+        fence(SeqCst);
+        if !self.global.is_empty() {
+            self.wakep();
+        }
     }
 
     /// P `p` was just taken from an M in a blocking section (CAS `Syscall -> Idle`, by sysmon

@@ -28,9 +28,12 @@ impl Sched {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let id = context::with_local(self, (), |l, ()| l.next_task_id(&self.next_task_id))
-            .unwrap_or_else(|()| self.next_task_id.fetch_add(1, Relaxed));
-        let p = context::current_p(self);
+        let (id, p) =
+            match context::with_local(self, (), |l, ()| (l.next_task_id(&self.next_task_id), l.id))
+            {
+                Ok((id, p)) => (id, Some(p)),
+                Err(()) => (self.next_task_id.fetch_add(1, Relaxed), None),
+            };
         let (notified, join) = task::new_task(future, self, TaskId::new(id), at, p);
         if let Some(notified) = notified {
             match context::with_local(self, notified, |l, t| self.runqput(l, t, true)) {
