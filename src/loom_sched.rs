@@ -152,7 +152,7 @@ fn loom_sched_local_spawns_run_or_are_stolen() {
 /// WAKEUPS.md step 6 (retake and handoff): a task in `block_in_place` races sysmon's retake
 /// of its P; whichever CAS wins, the P is held by exactly one M (its owned half in one
 /// place — `acquirep` panics otherwise), and the task's result comes back. Replaces the old
-/// hand copy of `handoff_p` in `pstatus.rs`'s model.
+/// hand copy of `handoffp` in `pstatus.rs`'s model.
 #[test]
 fn loom_sched_block_in_place_vs_sysmon_retake() {
     model(1, || {

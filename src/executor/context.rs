@@ -6,8 +6,8 @@
 //! through the `&Context` it runs with ([`with_context`]); a spawn or a wake from inside a
 //! task it polls reaches the ring's producer end, the free task memory and the id cache only
 //! through [`with_local`] — so only the thread that owns the P touches them. A blocking
-//! section takes the owned half from here and leaves it in the P's slot (`enter_syscall`),
-//! where sysmon may hand it to another M; if it comes back (`exit_syscall`'s fast path), it
+//! section takes the owned half from here and leaves it in the P's slot (`entersyscall`),
+//! where sysmon may hand it to another M; if it comes back (`exitsyscall`'s fast path), it
 //! is here again. No owned half here after a poll means the P was retaken.
 //!
 //! A wake from inside a task polled by an M goes to that M's P (runnext), Go's `ready()`; any
@@ -232,13 +232,13 @@ impl Context {
     }
 }
 
-/// This thread now holds P `local` (`exit_syscall` taking its P back).
+/// This thread now holds P `local` (`exitsyscall` taking its P back).
 #[inline]
 pub(crate) fn hold_p(local: Box<PLocal>) {
     CONTEXT.with(|c| c.hold_p(local));
 }
 
-/// The owned half of the P this thread holds, out of its hands (`enter_syscall`).
+/// The owned half of the P this thread holds, out of its hands (`entersyscall`).
 #[inline]
 pub(crate) fn drop_p() -> Option<Box<PLocal>> {
     CONTEXT.with(|c| c.drop_p())
@@ -310,7 +310,7 @@ pub(crate) fn current_sched() -> Option<Arc<Sched>> {
 pub(crate) struct BlockingSection(());
 
 /// Enter a blocking section (`block_in_place`): until the guard drops, this thread holds no P
-/// (an M's P is left behind by `enter_syscall`), so `block_on` may run here. Sections nest.
+/// (an M's P is left behind by `entersyscall`), so `block_on` may run here. Sections nest.
 pub(crate) fn enter_blocking_section() -> BlockingSection {
     let _ = CONTEXT.try_with(|c| c.blocking.set(c.blocking.get() + 1));
     BlockingSection(())

@@ -1,14 +1,14 @@
 //! The spinning handshake: the idle P and M lists, the idle-P count and the spinning-M count
 //! (Go's `sched.pidle`, `sched.midle`, `sched.npidle`, `sched.nmspinning`,
 //! `sched.needspinning`), and the moves on them that must never lose a wakeup — `wakep`,
-//! `release_p` and the re-check after it ("the delicate dance" of Go's `findRunnable`).
+//! `give_up_p` and the re-check after it ("the delicate dance" of Go's `findRunnable`).
 //!
 //! The protocol, in Go's terms:
 //! - **Work producer**: publish the G (global queue push), then
 //!   [`IdleState::wakep_after_push`] — a SeqCst fence, then `wakep`: if no M spins and a P is idle, claim the spinner slot (CAS
 //!   `nmspinning` 0 → 1) and take an idle P for a new spinning M. If no P is idle, set
 //!   `needspinning` instead: the next M about to give up its P keeps it and spins.
-//! - **M out of work** ([`IdleState::release_p`], then [`IdleState::recheck`]): under the idle
+//! - **M out of work** ([`IdleState::give_up_p`], then [`IdleState::recheck`]): under the idle
 //!   lock, take global work if any, or keep the P to spin if `needspinning`; else publish the P
 //!   idle (`npidle += 1`). Then stop spinning (`nmspinning -= 1`) or just fence, and only then
 //!   look at the global queue (and, for the last spinner, every ring) again; if work appeared,
@@ -50,7 +50,7 @@ pub(crate) struct Idle<M> {
     pub(crate) midle: Vec<M>,
 }
 
-/// Outcome of [`IdleState::release_p`].
+/// Outcome of [`IdleState::give_up_p`].
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ReleaseStep {
     /// The global queue has work: keep the P and take it.
@@ -209,7 +209,7 @@ impl<M> IdleState<M> {
     /// idle (the scheduler's `pidleput`: P status, then [`IdleState::pidleput`]).
     ///
     /// After `Released`, the M must call [`IdleState::recheck`].
-    pub(crate) fn release_p(
+    pub(crate) fn give_up_p(
         &self,
         spinning: bool,
         q: &impl Queues,
@@ -226,7 +226,7 @@ impl<M> IdleState<M> {
         ReleaseStep::Released
     }
 
-    /// The delicate dance, after `release_p` published the P idle: stop spinning (if the M
+    /// The delicate dance, after `give_up_p` published the P idle: stop spinning (if the M
     /// was) or fence, then look again — at the global queue, and for a former spinner at every
     /// ring — and if work appeared take an idle P back for it (the caller acquires it, spinning
     /// again if it was). `None`: nothing to do, go poll or park.
@@ -302,11 +302,11 @@ mod tests {
         s.pidleput(idle, p);
     }
 
-    /// What an M holding a P does once `find_runnable` found nothing: `release_p`, and if the
+    /// What an M holding a P does once `find_runnable` found nothing: `give_up_p`, and if the
     /// P went idle, the re-check. Returns the P it holds afterwards (kept or taken back) and
     /// whether it is spinning; `None`: it goes to poll/park without a P.
     fn give_up_p(s: &IdleState<()>, q: &Q, p: usize, spinning: bool) -> Option<(usize, bool)> {
-        match s.release_p(spinning, q, |s, idle| put(s, idle, p)) {
+        match s.give_up_p(spinning, q, |s, idle| put(s, idle, p)) {
             ReleaseStep::Global => Some((p, spinning)),
             ReleaseStep::Spin => {
                 s.become_spinning();
@@ -328,7 +328,7 @@ mod tests {
     /// owning the P; the spinning count ends balanced.
     /// WAKEUPS.md step 1 (global push vs an M releasing its P).
     #[test]
-    fn loom_inject_vs_release_p() {
+    fn loom_inject_vs_give_up_p() {
         loom::model(|| {
             let s = Arc::new(IdleState::<()>::new(1));
             let q = Arc::new(Q::new());

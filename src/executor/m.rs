@@ -318,7 +318,7 @@ impl M<'_> {
             // Nothing anywhere: give up the P (its owned half goes back to its slot before the
             // P is published idle), unless the global queue has work or a spinner is wanted.
             let local = self.releasep();
-            match sched.release_p(local, self.spinning) {
+            match sched.give_up_p(local, self.spinning) {
                 Release::Global(local) => {
                     self.shared.p.store(p, Relaxed);
                     self.cx.hold_p(local);

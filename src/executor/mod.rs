@@ -15,6 +15,15 @@
 //! Every path where "someone must look" and why no wakeup is lost: `WAKEUPS.md` in this
 //! directory.
 //!
+//! Names: a function that does what a Go runtime function does carries Go's identifier,
+//! lowercased and split only where Go's camelCase splits it — `runqput`, `globrunqget`,
+//! `wakep`, `startm`, `stopm`, `acquirep`, `releasep`, `pidleput`, `handoffp`,
+//! `entersyscall`, `exitsyscall`, `injectglist`, `find_runnable` (`findRunnable`),
+//! `steal_work` (`stealWork`) — so that grepping `proc.go` for it finds its model. Names of
+//! gmp's own steps (`give_up_p`, `steal_backlog`, `kick_runnext`, `handoff_from_syscall`)
+//! are plain snake_case English. Files: `m.rs` is Go's `m`, `p.rs` Go's `p`, `sched/` Go's
+//! `schedt`.
+//!
 //! Invariants, as in Go's `proc.go`:
 //! 1. A G is in at most one queue at a time, and is polled by at most one M at a time
 //!    (the `NOTIFIED`/`RUNNING` bits of its state word).

@@ -1,14 +1,14 @@
 //! A P's status word (Go's `p.status`) and its transitions.
 //!
 //! ```text
-//!   Idle --acquirep--> Running --enter_syscall--> Syscall --exit_syscall (fast)--> Running
+//!   Idle --acquirep--> Running --entersyscall--> Syscall --exitsyscall (fast)--> Running
 //!                                                    |
-//!                                      sysmon retake |  (CAS Syscall -> Idle, then handoff_p)
+//!                                      sysmon retake |  (CAS Syscall -> Idle, then handoffp)
 //!                                                    v
-//!                                                  Idle  (exit_syscall's CAS fails: slow path)
+//!                                                  Idle  (exitsyscall's CAS fails: slow path)
 //! ```
 //!
-//! Invariant: `exit_syscall` and sysmon's `retake` race on the same CAS from `Syscall`; exactly
+//! Invariant: `exitsyscall` and sysmon's `retake` race on the same CAS from `Syscall`; exactly
 //! one wins. The M that wins `Syscall -> Running` keeps its P; if sysmon wins `Syscall -> Idle`
 //! it owns the P and hands it to another M, and the returning M must find another P (or park).
 //! `Dead`: shut down, or a reserve P not in use (stuck-P rescue).

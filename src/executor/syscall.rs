@@ -2,13 +2,13 @@
 //! [`spawn_blocking`] and [`block_in_place`].
 //!
 //! A blocking closure runs on the M that polls its task, inside a *blocking section*:
-//! `enter_syscall` marks the M's P `Syscall` and forgets it in the thread's context (a store or
+//! `entersyscall` marks the M's P `Syscall` and forgets it in the thread's context (a store or
 //! two), so nothing the closure does can touch the P's ring. Then:
-//! - **short call**: `exit_syscall` CASes the P back `Syscall -> Running` and the M carries on —
+//! - **short call**: `exitsyscall` CASes the P back `Syscall -> Running` and the M carries on —
 //!   no thread switch, no queue hop;
 //! - **long call**: sysmon sees the P in the same blocking section for a whole tick and, when
 //!   that pays (queued work, or nobody else looking for work), retakes it (`Syscall -> Idle`)
-//!   and `handoff_p`s it to another M. The returning M's CAS fails (slow path): its task is done
+//!   and `handoffp`s it to another M. The returning M's CAS fails (slow path): its task is done
 //!   (the result is already delivered through the `JoinHandle`), so it takes an idle P if there
 //!   is one, else parks as a spare M.
 //!
@@ -34,7 +34,7 @@ use super::pstatus::PStatus;
 /// Go's `entersyscall`: returns the P left behind, if this thread is an M holding one. The
 /// P's owned half goes back to its slot *before* the status says `Syscall`, so that sysmon,
 /// once its CAS `Syscall -> Idle` wins, hands a complete P to another M.
-pub(crate) fn enter_syscall() -> Option<usize> {
+pub(crate) fn entersyscall() -> Option<usize> {
     context::with_current_p(|sched, p| {
         let pp = &sched.allp[p];
         let mut local = context::drop_p().expect("the P indexed in the context is held there");
@@ -68,7 +68,7 @@ pub(crate) fn enter_syscall() -> Option<usize> {
 /// Go's `exitsyscall`: take the P back if sysmon has not retaken it (fast path: the CAS
 /// `Syscall -> Running`, then the owned half out of the slot, back in this thread's context);
 /// otherwise the M goes on without one and finds one (or parks) when the current poll returns.
-pub(crate) fn exit_syscall(p: usize) {
+pub(crate) fn exitsyscall(p: usize) {
     context::with_sched(|sched| {
         let pp = &sched.allp[p];
         if pp.status.cas(PStatus::Syscall, PStatus::Running) {
@@ -106,14 +106,14 @@ pub fn block_in_place<F: FnOnce() -> R, R>(f: F) -> R {
 /// blocking slot already taken if `holds_slot`.
 fn in_section<R>(holds_slot: bool, f: impl FnOnce() -> R) -> R {
     let _section = Section {
-        p: enter_syscall(),
+        p: entersyscall(),
         holds_slot,
         _marked: context::enter_blocking_section(),
     };
     f()
 }
 
-/// The end of a blocking section, also when `f` panics: `exit_syscall` (take the P back, or
+/// The end of a blocking section, also when `f` panics: `exitsyscall` (take the P back, or
 /// learn it was handed off), then free the blocking slot (which wakes a task waiting for one,
 /// onto this M's P when it has it back); the thread's in-section mark goes last.
 struct Section {
@@ -125,7 +125,7 @@ struct Section {
 impl Drop for Section {
     fn drop(&mut self) {
         if let Some(p) = self.p {
-            exit_syscall(p);
+            exitsyscall(p);
         }
         if self.holds_slot {
             context::with_m_sched(|s| s.blocking.release());

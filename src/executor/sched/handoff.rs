@@ -22,7 +22,7 @@ use crate::loom::lock;
 use crate::loom::sync::atomic::{fence, Ordering::*};
 use std::sync::Arc;
 
-/// Outcome of [`Sched::release_p`].
+/// Outcome of [`Sched::give_up_p`].
 pub(crate) enum Release {
     /// The global queue has work: keep the P (here it is back) and take from it.
     Global(Box<PLocal>),
@@ -50,10 +50,10 @@ impl Sched {
     /// `sched.lock`), unless the global queue has work or an M is wanted spinning (Go's
     /// `needspinning`): then the P is handed back. Released, the owned half is in the P's slot
     /// before the P is on the idle list.
-    pub(crate) fn release_p(self: &Arc<Self>, local: Box<PLocal>, spinning: bool) -> Release {
+    pub(crate) fn give_up_p(self: &Arc<Self>, local: Box<PLocal>, spinning: bool) -> Release {
         let p = local.id;
         let mut local = Some(local);
-        let step = self.idle.release_p(spinning, &**self, |_, idle| {
+        let step = self.idle.give_up_p(spinning, &**self, |_, idle| {
             self.allp[p].put_local(local.take().expect("released once"));
             self.pidleput(idle, p)
         });
@@ -64,7 +64,7 @@ impl Sched {
         }
     }
 
-    /// The delicate dance after `release_p` released the P (see [`IdleState::recheck`]): an
+    /// The delicate dance after `give_up_p` released the P (see [`IdleState::recheck`]): an
     /// idle P taken back for work that appeared meanwhile, if any.
     pub(crate) fn recheck(&self, was_spinning: bool) -> Option<usize> {
         self.idle.recheck(was_spinning, self)
@@ -76,7 +76,7 @@ impl Sched {
 
     /// Go's `handoffp`: P `p` was taken from an M in a blocking section. Start an M on it if it
     /// has work (or nobody else is looking for work), else put it on the idle list.
-    pub(crate) fn handoff_p(self: &Arc<Self>, p: usize) {
+    pub(crate) fn handoffp(self: &Arc<Self>, p: usize) {
         let pp = &self.allp[p];
         if !pp.runq.is_empty() || !self.global.is_empty() || pp.timers.when() != u64::MAX {
             self.startm(p, false);
@@ -104,7 +104,7 @@ impl Sched {
     pub(crate) fn handoff_from_syscall(self: &Arc<Self>, p: usize) {
         self.allp[p].handoffs.fetch_add(1, Relaxed);
         self.long_syscalls.fetch_add(1, Relaxed);
-        self.handoff_p(p);
+        self.handoffp(p);
     }
 
     pub(crate) fn become_spinning(&self) {
