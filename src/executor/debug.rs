@@ -7,8 +7,10 @@
 //! | `scheddetail=1` | with `schedtrace`, add per-P, per-M and per-G lines |
 //! | `dumpsignal=1` | `kill -USR1 <pid>` prints the trace and a task dump on stderr |
 //! | `seed=N` | seeds the scheduler's random choices (as `Builder::rng_seed(N)`, which wins) |
+//! | `leakcheck=N` | every N ms sysmon prints the tasks newly leaked (`Handle::leaked_tasks`) |
 //!
 //! An unknown option or a malformed value is reported once on stderr, never ignored silently.
+//! `schedtrace=0` and `leakcheck=0` turn those off.
 
 /// Parsed `GMPDEBUG`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +20,7 @@ pub(crate) struct DebugFlags {
     pub(crate) scheddetail: bool,
     pub(crate) dumpsignal: bool,
     pub(crate) seed: Option<u64>,
+    pub(crate) leakcheck_ms: Option<u64>,
 }
 
 impl DebugFlags {
@@ -48,11 +51,17 @@ impl DebugFlags {
                 ("scheddetail", Ok(v)) => flags.scheddetail = v != 0,
                 ("dumpsignal", Ok(v)) => flags.dumpsignal = v != 0,
                 ("seed", Ok(v)) => flags.seed = Some(v),
-                ("stuck" | "schedtrace" | "scheddetail" | "dumpsignal" | "seed", Err(_)) => problems.push(
-                    format!("option {name:?} needs a number, got {value:?} (ignored)"),
-                ),
+                ("leakcheck", Ok(0)) => flags.leakcheck_ms = None,
+                ("leakcheck", Ok(v)) => flags.leakcheck_ms = Some(v),
+                (
+                    "stuck" | "schedtrace" | "scheddetail" | "dumpsignal" | "seed" | "leakcheck",
+                    Err(_),
+                ) => problems.push(format!(
+                    "option {name:?} needs a number, got {value:?} (ignored)"
+                )),
                 _ => problems.push(format!(
-                    "unknown option {name:?} (known: stuck, schedtrace, scheddetail, dumpsignal, seed)"
+                    "unknown option {name:?} (known: stuck, schedtrace, scheddetail, dumpsignal, \
+                     seed, leakcheck)"
                 )),
             }
         }
@@ -75,6 +84,7 @@ mod tests {
                 scheddetail: true,
                 dumpsignal: false,
                 seed: None,
+                leakcheck_ms: None,
             }
         );
         assert!(p.is_empty());
@@ -88,5 +98,36 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert!(p[0].contains("bogus"));
         assert!(p[1].contains("schedtrace"));
+    }
+
+    /// `leakcheck=N` as `schedtrace=N`: 0 turns it off, a value that is not a number is
+    /// reported (and ignored), never taken silently.
+    #[test]
+    fn leakcheck_parses_like_schedtrace() {
+        let (f, p) = DebugFlags::parse("leakcheck=250");
+        assert_eq!(f.leakcheck_ms, Some(250));
+        assert!(p.is_empty());
+        let (f, p) = DebugFlags::parse("leakcheck=250,leakcheck=0");
+        assert_eq!(f.leakcheck_ms, None);
+        assert!(p.is_empty());
+        for bad in [
+            "leakcheck=abc",
+            "leakcheck",
+            "leakcheck=-5",
+            "leakcheck=1.5",
+        ] {
+            let (f, p) = DebugFlags::parse(bad);
+            assert_eq!(f.leakcheck_ms, None, "{bad}");
+            assert_eq!(p.len(), 1, "{bad}: {p:?}");
+            assert!(
+                p[0].starts_with("option \"leakcheck\" needs a number"),
+                "{bad}: {p:?}"
+            );
+        }
+        let (_, p) = DebugFlags::parse("leakchek=10");
+        assert!(
+            p[0].contains("known:") && p[0].contains("leakcheck"),
+            "{p:?}"
+        );
     }
 }

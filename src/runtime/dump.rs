@@ -105,6 +105,124 @@ pub(crate) fn dump(sched: &Sched) -> TaskDump {
     }
 }
 
+/// Tasks that can never run again (Go's leaked goroutines), from
+/// [`Handle::leaked_tasks`](crate::Handle::leaked_tasks).
+///
+/// Each task is listed as a [`TaskInfo`] whose `state` is [`TaskState::Waiting`] and whose
+/// `in_state` is how long it has been waiting. `Display` groups them by spawn location, the
+/// group with the longest wait first, one line each:
+///
+/// ```text
+/// 3 leaked tasks, 1 spawn locations
+///        3 at src/main.rs:12:9  longest waiting 2.0s, oldest 2.1s, 6 polls, ids 4 5 9
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct LeakReport {
+    /// The leaked tasks, in no particular order.
+    pub tasks: Vec<TaskInfo>,
+}
+
+/// The tasks of the owned list that satisfy the leak rule ([`Snapshot::is_leaked`]) on two
+/// reads of their state word that agree (the fields in between are read between them).
+///
+/// [`Snapshot::is_leaked`]: crate::executor::task::state::Snapshot::is_leaked
+pub(crate) fn leaked(sched: &Sched) -> LeakReport {
+    let now = sched.reactor.now_ns();
+    let mut tasks = Vec::new();
+    sched.owned.for_each(|h| {
+        let before = h.state.load();
+        if !before.is_leaked() {
+            return;
+        }
+        let since = h.state_since.load(Relaxed);
+        let polls = h.polls();
+        // A task woken, run, or handed a waker meanwhile changed its word: not reported. (One
+        // load already is a consistent snapshot; the second makes the fields read between
+        // them belong to the same wait.)
+        if h.state.load() != before {
+            return;
+        }
+        tasks.push(TaskInfo {
+            id: h.id,
+            state: TaskState::Waiting,
+            spawned_at: h.spawned_at,
+            age: Duration::from_nanos(now.saturating_sub(h.born_ns())),
+            in_state: Duration::from_nanos(now.saturating_sub(since)),
+            polls,
+        });
+    });
+    LeakReport { tasks }
+}
+
+impl LeakReport {
+    /// Number of leaked tasks.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// True when no task is leaked.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// True when the task `id` is listed.
+    pub fn contains(&self, id: TaskId) -> bool {
+        self.tasks.iter().any(|t| t.id == id)
+    }
+
+    /// Leaked tasks spawned at `file:line` (the file as `Location::file` gives it).
+    pub fn count_at(&self, file: &str, line: u32) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| t.spawned_at.file() == file && t.spawned_at.line() == line)
+            .count()
+    }
+}
+
+/// Ids listed per spawn location in a [`LeakReport`]'s lines; the rest are counted.
+const IDS_SHOWN: usize = 8;
+
+impl fmt::Display for LeakReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut groups: BTreeMap<(&str, u32, u32), Vec<&TaskInfo>> = BTreeMap::new();
+        for t in &self.tasks {
+            let at = t.spawned_at;
+            groups
+                .entry((at.file(), at.line(), at.column()))
+                .or_default()
+                .push(t);
+        }
+        let longest = |g: &[&TaskInfo]| g.iter().map(|t| t.in_state).max().unwrap_or_default();
+        let mut groups: Vec<_> = groups.into_iter().collect();
+        groups.sort_by_key(|(_, g)| std::cmp::Reverse(longest(g)));
+        writeln!(
+            f,
+            "{} leaked tasks, {} spawn locations",
+            self.tasks.len(),
+            groups.len()
+        )?;
+        for ((file, line, col), mut g) in groups {
+            g.sort_by_key(|t| t.id);
+            let oldest = g.iter().map(|t| t.age).max().unwrap_or_default();
+            let polls: u64 = g.iter().map(|t| t.polls as u64).sum();
+            let mut ids: Vec<String> = g.iter().take(IDS_SHOWN).map(|t| t.id.to_string()).collect();
+            if g.len() > IDS_SHOWN {
+                ids.push(format!("(+{})", g.len() - IDS_SHOWN));
+            }
+            writeln!(
+                f,
+                "  {:>6} at {file}:{line}:{col}  longest waiting {:.1?}, oldest {:.1?}, {} polls, ids {}",
+                g.len(),
+                longest(&g),
+                oldest,
+                polls,
+                ids.join(" "),
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl TaskDump {
     /// Number of tasks listed.
     pub fn len(&self) -> usize {

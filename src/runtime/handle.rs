@@ -221,6 +221,62 @@ impl Handle {
         super::dump(&self.sched)
     }
 
+    /// Tasks that can never run again: Go's leaked goroutines, grouped by spawn location when
+    /// printed. Each comes with its id, spawn location, age and time waiting.
+    ///
+    /// **The rule.** A task is leaked when, on two reads of its state word that agree, it
+    /// (1) has been polled (it is in the owned-task list), (2) is waiting: its last poll
+    /// returned `Pending`, and it is not running, not queued (notified), not cancelled and
+    /// not complete, and (3) holds no reference beyond the ones accounted for — the owned
+    /// list's one, and the `JoinHandle`'s while that handle is alive. Everything else that
+    /// points at a task holds a counted reference: a queue entry (only while notified), the
+    /// M running it (only while running), every `Waker` clone and every [`AbortHandle`]. So
+    /// no excess means no `Waker` exists anywhere, and none can be made (a waker is only ever
+    /// cloned from another, or lent by the M for a poll): nothing can wake the task.
+    /// Only its `JoinHandle` (`abort`) or the runtime's shutdown can still end it; a live
+    /// `JoinHandle` does not keep a task off this list, since it cannot resume it.
+    ///
+    /// The check reads each task's state racily (one pass over the owned list, each shard
+    /// under its lock for a moment, as [`dump`](Self::dump)): it costs the hot path nothing,
+    /// and a task whose state or count changes during its check is not reported.
+    ///
+    /// **What it cannot see** (each errs towards *not* reporting):
+    /// - a `Waker` kept where nobody will ever call it — a global, a leaked struct, a channel
+    ///   whose other end is forgotten but not dropped — keeps the task "alive": not reported;
+    /// - a task with a live [`AbortHandle`] is not reported: an abort handle's reference is
+    ///   indistinguishable from a waker's;
+    /// - tasks never polled are not listed: they are queued (runnable), not leaked;
+    /// - a `JoinHandle` being dropped on another thread may hide a leak for that moment.
+    ///
+    /// `GMPDEBUG=leakcheck=N` has sysmon run this every N ms and print the new leaks on stderr.
+    ///
+    /// [`AbortHandle`]: crate::task::AbortHandle
+    ///
+    /// ```
+    /// use std::future::Future;
+    /// use std::pin::Pin;
+    /// use std::task::{Context, Poll};
+    ///
+    /// /// Waits for nothing: it drops its waker.
+    /// struct Forgetful;
+    /// impl Future for Forgetful {
+    ///     type Output = ();
+    ///     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+    ///         Poll::Pending
+    ///     }
+    /// }
+    ///
+    /// let rt = gmp::Runtime::new().unwrap();
+    /// let h = rt.spawn(Forgetful);
+    /// while !rt.handle().leaked_tasks().contains(h.id()) {
+    ///     std::thread::yield_now(); // until its first poll
+    /// }
+    /// println!("{}", rt.handle().leaked_tasks());
+    /// ```
+    pub fn leaked_tasks(&self) -> super::LeakReport {
+        super::leaked(&self.sched)
+    }
+
     /// True on one of this runtime's Ms.
     pub(crate) fn is_current_worker(&self) -> bool {
         crate::executor::context::with_sched(|s| std::ptr::eq(s, &*self.sched)).unwrap_or(false)

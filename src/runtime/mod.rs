@@ -16,14 +16,14 @@ mod trace;
 
 pub use crate::executor::metrics::{ProcMetrics, RuntimeMetrics};
 pub use builder::Builder;
-pub use dump::{TaskDump, TaskInfo, TaskState};
+pub use dump::{LeakReport, TaskDump, TaskInfo, TaskState};
 pub use handle::{Handle, TryCurrentError};
 pub use spawn_blocking::spawn_blocking;
 
 pub(crate) use crate::executor::debug::DebugFlags;
 pub(crate) use crate::executor::hooks::Hooks;
 pub(crate) use crate::executor::tokio_bridge::Bridge as TokioBridge;
-pub(crate) use dump::dump;
+pub(crate) use dump::{dump, leaked};
 pub(crate) use global::global_handle;
 pub(crate) use trace::schedtrace;
 

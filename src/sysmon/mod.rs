@@ -30,6 +30,8 @@ use crate::executor::sched::Sched;
 use crate::loom::lock;
 use crate::loom::sync::atomic::{AtomicU64, Ordering::*};
 use crate::loom::time::Instant;
+use crate::TaskId;
+use std::collections::HashSet;
 use std::io;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -102,6 +104,10 @@ pub(crate) struct Sysmon {
     pub(crate) sched: Arc<Sched>,
     pub(crate) watch: Vec<PWatch>,
     last_trace: Instant,
+    last_leakcheck: Instant,
+    /// Leaked tasks already reported by `GMPDEBUG=leakcheck` (and still leaked at the last
+    /// check): at most the number of leaked tasks alive.
+    leaks_reported: HashSet<TaskId>,
 }
 
 impl Sysmon {
@@ -113,6 +119,8 @@ impl Sysmon {
             sched,
             watch: vec![PWatch::default(); n],
             last_trace: Instant::now(),
+            last_leakcheck: Instant::now(),
+            leaks_reported: HashSet::new(),
         }
     }
 
@@ -230,6 +238,7 @@ impl Sysmon {
             && s.next_timer_when() == u64::MAX
             && !s.reactor.has_sources()
             && s.config.debug.schedtrace_ms.is_none()
+            && s.config.debug.leakcheck_ms.is_none()
             && !s.config.debug.dumpsignal
             && !s.work_without_m()
     }
@@ -294,6 +303,7 @@ impl Sysmon {
             let dump = crate::runtime::dump(&self.sched);
             eprint!("{}{dump}", crate::runtime::schedtrace(&self.sched, true));
         }
+        self.leakcheck();
         let Some(ms) = self.sched.config.debug.schedtrace_ms else {
             return;
         };
@@ -301,6 +311,26 @@ impl Sysmon {
             self.last_trace = Instant::now();
             let detail = self.sched.config.debug.scheddetail;
             eprint!("{}", crate::runtime::schedtrace(&self.sched, detail));
+        }
+    }
+
+    /// `GMPDEBUG=leakcheck=N`: every N ms, print the leaked tasks not reported before, grouped
+    /// by spawn location (one write, so the lines stay together). Only ids still leaked are
+    /// remembered: a leaked task leaves the set once it is gone (aborted, shut down).
+    fn leakcheck(&mut self) {
+        let Some(ms) = self.sched.config.debug.leakcheck_ms else {
+            return;
+        };
+        if self.last_leakcheck.elapsed() < Duration::from_millis(ms) {
+            return;
+        }
+        self.last_leakcheck = Instant::now();
+        let mut report = crate::runtime::leaked(&self.sched);
+        let old = std::mem::take(&mut self.leaks_reported);
+        self.leaks_reported = report.tasks.iter().map(|t| t.id).collect();
+        report.tasks.retain(|t| !old.contains(&t.id));
+        if !report.is_empty() {
+            eprint!("gmp: leakcheck: new {report}");
         }
     }
 }

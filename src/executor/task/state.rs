@@ -64,6 +64,25 @@ impl Snapshot {
     pub(crate) fn ref_count(self) -> usize {
         self.0 >> REF_SHIFT
     }
+
+    /// The leak rule (`Handle::leaked_tasks`), for a task in the owned-task list: waiting
+    /// (not running, not queued, not complete) and holding no reference beyond the two that
+    /// are accounted for — the list's own, and the `JoinHandle`'s while `JOIN_INTEREST` is
+    /// set. Every other reference is a `Waker` or an `AbortHandle`, and queue entries and the
+    /// runner hold one only while `NOTIFIED` / `RUNNING` is set. With none of them a waiting
+    /// task can never be polled again: no waker exists (a new one is only ever cloned from
+    /// another, or lent by the runner for a poll), and only the `JoinHandle` (abort) or
+    /// shutdown can still end it.
+    ///
+    /// A transient excess (a `JoinHandle` dropped between clearing `JOIN_INTEREST` and
+    /// releasing its reference) only hides a leak for a moment, never reports a live task.
+    pub(crate) fn is_leaked(self) -> bool {
+        if self.0 & (RUNNING | COMPLETE | NOTIFIED | CANCELLED) != 0 {
+            return false;
+        }
+        let known = 1 + usize::from(self.is_join_interested());
+        self.ref_count() == known
+    }
 }
 
 impl std::fmt::Debug for Snapshot {
@@ -590,5 +609,34 @@ mod loom_tests {
             assert!(task.0.begin_wake(), "join waker bits left set");
             task.0.end_wake();
         });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    /// The leak rule follows the lifecycle and the references: a fresh (queued) task, a running
+    /// one, one with a waker or an abort handle, and a complete one are not leaked; an idle one
+    /// with only the list's and the join handle's references is, and with the join handle gone
+    /// too.
+    #[test]
+    fn leak_rule_counts_the_known_references() {
+        let s = State::new();
+        assert!(!s.load().is_leaked(), "queued at birth");
+        assert_eq!(s.transition_to_running(), ToRunning::Poll);
+        assert!(!s.load().is_leaked(), "running");
+        s.ref_inc(); // a waker cloned during the poll
+        assert_eq!(s.transition_to_idle(), ToIdle::Idle);
+        assert!(!s.load().is_leaked(), "a waker is alive");
+        assert!(!s.ref_dec(1)); // the waker dropped without waking
+        assert!(s.load().is_leaked(), "owned list + join handle only");
+        assert!(s.drop_join_handle_fast());
+        assert!(s.load().is_leaked(), "owned list only");
+        s.ref_inc(); // an AbortHandle (or a waker): indistinguishable, so not reported
+        assert!(!s.load().is_leaked());
+        assert!(!s.ref_dec(1));
+        assert!(s.transition_to_notified_by_ref());
+        assert!(!s.load().is_leaked(), "queued again");
     }
 }
