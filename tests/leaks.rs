@@ -134,6 +134,26 @@ fn a_live_abort_handle_keeps_a_task_off_the_report() {
     });
 }
 
+/// A `JoinSet` holds its tasks' `JoinHandle`s (known references), not abort handles: a task of
+/// a set whose returned `AbortHandle` was dropped is reported like any other.
+#[test]
+fn a_join_set_task_is_reported_once_its_abort_handle_is_gone() {
+    let rt = gmp::Runtime::builder().procs(2).build().unwrap();
+    let _g = rt.enter();
+    let mut set = gmp::task::JoinSet::new();
+    let (abort, line) = (set.spawn(Forgetful), line!());
+    let id = abort.id();
+    drop(abort);
+    wait_until("the set's task is reported", || {
+        rt.handle().leaked_tasks().contains(id)
+    });
+    assert_eq!(rt.handle().leaked_tasks().count_at(file!(), line), 1);
+    drop(set); // aborts it
+    wait_until("the aborted task is gone", || {
+        !rt.handle().leaked_tasks().contains(id)
+    });
+}
+
 /// A sleeping task's waker is in its timer: never reported.
 #[test]
 fn a_sleeping_task_is_not_reported() {

@@ -11,7 +11,9 @@
 //!   (beyond Go, which preempts with a signal — Rust cannot);
 //! - the netpoll fallback: if nobody polled for 10ms, poll without blocking and inject;
 //! - timers that are due while no M is looking get an M (Go's `startm` for `timeSleepUntil`);
-//! - work queued while no M exists at all (the OS refused every thread) gets another try.
+//! - work queued while no M exists at all (the OS refused every thread) gets another try;
+//! - the `GMPDEBUG` traces: `schedtrace`, the `dumpsignal` dump, and `leakcheck` (the tasks
+//!   newly leaked, see `Handle::leaked_tasks`).
 //!
 //! Progress is measured per P from the counters the Ms publish (`schedtick`, `polls`,
 //! `syscalltick`), never by a probe task.
