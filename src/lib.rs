@@ -3,7 +3,7 @@
 //! - **G** — a task: a spawned `Future`, one heap allocation; its `Waker` is a pointer to it.
 //! - **M** — a machine: an OS thread. Ms are created on demand (up to `max_threads`).
 //! - **P** — a processor: the right to run Gs. There are `procs` Ps (env `GMAXPROCS`, default
-//!   the CPU count); an M runs Gs only while holding a P, so at most `procs` Gs run at once.
+//!   the CPU count, lowered to a container's cgroup CPU limit as Go 1.25 does); an M runs Gs only while holding a P, so at most `procs` Gs run at once.
 //!
 //! Each P owns a 256-slot ring plus a `runnext` slot. A spawned or woken G goes to its P's
 //! runnext (it runs next, inheriting the time slice); the G it displaces goes to the ring. A full

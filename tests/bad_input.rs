@@ -2,7 +2,8 @@
 //! row, named after it. (`procs(0)`, `GMAXPROCS`, `max_threads < procs`, `time_slice(0)`:
 //! `config.rs`; `block_on` misuse, `JoinHandle` after `Ready`, spawn after shutdown, task
 //! panics: `executor.rs`; blocking-closure panics: `sysmon.rs`; timers after shutdown:
-//! `time.rs`; `GMPDEBUG`: `observability.rs`; macro misuse: `ui/`.)
+//! `time.rs`; `GMPDEBUG`: `observability.rs`; cgroup files: `cgroup_procs.rs`; macro misuse:
+//! `ui/`.)
 //!
 //! Rows whose promise is "reported once on stderr" run their scenario in a child process (this
 //! binary, re-run with `GMP_BAD_INPUT_CHILD=<scenario>`) so that the parent can read the

@@ -39,6 +39,12 @@ impl TimerFd {
 /// Timer slack is a Linux knob: nothing to do.
 pub(crate) fn set_timer_slack(_ns: u64) {}
 
+/// The CPUs this process may run on: `std`'s answer (online CPUs, or the affinity set where
+/// the platform has one).
+pub(crate) fn cpu_count() -> Option<usize> {
+    std::thread::available_parallelism().ok().map(|n| n.get())
+}
+
 /// Where this platform's C library keeps the calling thread's `errno`.
 fn errno_location() -> *mut libc::c_int {
     #[cfg(any(
@@ -179,6 +185,12 @@ mod tests {
         super::set_errno(libc::EINTR);
         assert_eq!(super::errno(), libc::EINTR);
         super::set_errno(saved);
+    }
+
+    #[test]
+    fn cpu_count_is_stds() {
+        let std = std::thread::available_parallelism().ok().map(|n| n.get());
+        assert_eq!(super::cpu_count(), std);
     }
 
     #[test]

@@ -93,6 +93,33 @@ pub(crate) fn set_timer_slack(ns: u64) {
     }
 }
 
+// ---- CPU count ----
+
+/// The CPUs this process may run on: the online CPUs, fewer when the affinity mask
+/// (`sched_getaffinity`, e.g. `taskset`, a cpuset) allows fewer. Not
+/// `std::thread::available_parallelism`, which also applies the cgroup quota, rounded down:
+/// gmp applies the quota itself, by Go's rule. `None` when neither call answers.
+pub(crate) fn cpu_count() -> Option<usize> {
+    // SAFETY: sysconf takes a plain integer.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    let online = usize::try_from(online).ok().filter(|&n| n > 0);
+    // SAFETY: an all-zero cpu_set_t is a valid empty set; the kernel fills at most its size.
+    let affinity = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) == 0 {
+            usize::try_from(libc::CPU_COUNT(&set))
+                .ok()
+                .filter(|&n| n > 0)
+        } else {
+            None // more than 1024 CPUs (EINVAL), or refused: the online count stands
+        }
+    };
+    match (online, affinity) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 // ---- errno ----
 
 /// The calling thread's `errno` (for a signal handler, which must leave it as it found it).
@@ -254,6 +281,21 @@ mod tests {
     use std::net::{Shutdown, TcpListener, TcpStream};
     use std::os::fd::AsRawFd;
     use std::time::{Duration, Instant};
+
+    #[test]
+    fn cpu_count_is_the_affinity_mask_at_most() {
+        let n = super::cpu_count().unwrap();
+        // SAFETY: as in cpu_count.
+        let in_mask = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            assert_eq!(
+                libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set),
+                0
+            );
+            libc::CPU_COUNT(&set) as usize
+        };
+        assert!(n >= 1 && n <= in_mask, "{n} CPUs, {in_mask} in the mask");
+    }
 
     /// A connected loopback pair (blocking std sockets): (writer, reader).
     fn pair() -> (TcpStream, TcpStream) {

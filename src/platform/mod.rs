@@ -14,6 +14,9 @@
 //!   - [`pidfd_open`] (Linux 5.3+): a child's exit as a readiness event on the reactor.
 //!   - [`errno`] / [`set_errno`]: the signal handler saves and restores `errno`
 //!     (`__errno_location`, which each C library names differently).
+//!   - [`cpu_count`]: the online CPUs, fewer if the affinity mask (`sched_getaffinity`)
+//!     allows fewer (the base of the default `procs`; `runtime/cgroup.rs` applies the cgroup
+//!     limit).
 //!   - [`stream_socket`]: `SOCK_NONBLOCK | SOCK_CLOEXEC` in the `socket(2)` call itself;
 //!     [`socket_domain`]: `SO_DOMAIN`.
 //! - **Other unix targets** (`fallback.rs`, `cfg(not(target_os = "linux"))`), type-checked for
@@ -25,6 +28,7 @@
 //!     that never says "drained" (unknown): only a short read clears the readiness.
 //!   - [`pidfd_open`] fails with `ENOSYS`, so child processes are reaped on SIGCHLD (the path
 //!     old Linux kernels take).
+//!   - [`cpu_count`] is `std::thread::available_parallelism`.
 //!   - [`errno`] / [`set_errno`] through the C library's own accessor (`__error`, `__errno`).
 //!   - [`stream_socket`] sets close-on-exec and non-blocking with `fcntl` after `socket(2)`
 //!     (a fork in between can leak the fd); [`socket_domain`] reads the family from
@@ -44,16 +48,16 @@
 mod linux;
 #[cfg(all(target_os = "linux", not(miri)))]
 pub(crate) use linux::{
-    enable_tcp_inq, errno, pidfd_open, recv_tcp_inq, set_errno, set_timer_slack, socket_domain,
-    stream_socket, TimerFd,
+    cpu_count, enable_tcp_inq, errno, pidfd_open, recv_tcp_inq, set_errno, set_timer_slack,
+    socket_domain, stream_socket, TimerFd,
 };
 
 #[cfg(any(not(target_os = "linux"), miri))]
 mod fallback;
 #[cfg(any(not(target_os = "linux"), miri))]
 pub(crate) use fallback::{
-    enable_tcp_inq, errno, pidfd_open, recv_tcp_inq, set_errno, set_timer_slack, socket_domain,
-    stream_socket, TimerFd,
+    cpu_count, enable_tcp_inq, errno, pidfd_open, recv_tcp_inq, set_errno, set_timer_slack,
+    socket_domain, stream_socket, TimerFd,
 };
 
 /// On Linux the fallback is built (and tested) too, so it keeps compiling against the API.

@@ -1,8 +1,9 @@
 //! `Builder`: configure and start a runtime.
 
-use super::Runtime;
+use super::{cgroup, Runtime};
 use crate::executor::sched::{Config, Sched};
 use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Go's cap on GOMAXPROCS-like values that still make sense for one process.
@@ -49,8 +50,10 @@ fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
 
-/// `procs` from the environment: `GMAXPROCS` if set, else the number of CPUs.
-fn default_procs() -> io::Result<usize> {
+/// `procs` from the environment: `GMAXPROCS` if set, else the container-aware default (the CPU
+/// count, lowered to the cgroup CPU limit by Go 1.25's rule: see `cgroup.rs`). With the
+/// default, also how it was chosen.
+fn default_procs() -> io::Result<(usize, Option<cgroup::Decision>)> {
     match std::env::var_os("GMAXPROCS") {
         Some(raw) => {
             let s = raw.to_string_lossy();
@@ -61,13 +64,38 @@ fn default_procs() -> io::Result<usize> {
                 Ok(n) if n > MAX_PROCS => Err(invalid(format!(
                     "gmp: GMAXPROCS={s:?} is invalid: it must be at most {MAX_PROCS}"
                 ))),
-                Ok(n) => Ok(n),
+                Ok(n) => Ok((n, None)),
                 Err(_) => Err(invalid(format!(
                     "gmp: GMAXPROCS={s:?} is invalid: expected a positive integer"
                 ))),
             }
         }
-        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        None => {
+            let cpus = crate::platform::cpu_count().unwrap_or(1);
+            let d = cgroup::decide(cpus, cgroup_root().as_deref(), MAX_PROCS);
+            if let Some(problem) = &d.problem {
+                if std::env::var_os("GMPDEBUG").is_some() {
+                    eprintln!(
+                        "gmp: cgroup CPU limit ignored: {problem}; procs={} from the CPU count",
+                        d.procs
+                    );
+                }
+            }
+            Ok((d.procs, Some(d)))
+        }
+    }
+}
+
+/// Where the cgroup files are read: `/`, or (tests only) `GMP_CGROUP_ROOT`, a directory holding
+/// fake `proc/self/cgroup`, `proc/self/mountinfo` and `sys/fs/cgroup/...` files. `None` off
+/// Linux (and under Miri): no cgroups there.
+fn cgroup_root() -> Option<PathBuf> {
+    if cfg!(any(not(target_os = "linux"), miri)) {
+        return None;
+    }
+    match std::env::var_os("GMP_CGROUP_ROOT") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => Some(PathBuf::from("/")),
     }
 }
 
@@ -80,7 +108,9 @@ impl Builder {
         }
     }
 
-    /// Defaults: `procs` from `GMAXPROCS` or the CPU count, `max_threads` 10,000 (Go's limit),
+    /// Defaults: `procs` from `GMAXPROCS`, else the CPUs the affinity mask allows, lowered to
+    /// the cgroup CPU limit rounded up but not below 2 (Go 1.25's container-aware
+    /// `GOMAXPROCS`; read once, at `build`), `max_threads` 10,000 (Go's limit),
     /// a 10ms time slice, threads named `gmp-m<N>`.
     pub fn new() -> Builder {
         Builder {
@@ -98,7 +128,8 @@ impl Builder {
         }
     }
 
-    /// Number of Ps: how many tasks run in parallel (Go's `GOMAXPROCS`). Overrides `GMAXPROCS`.
+    /// Number of Ps: how many tasks run in parallel (Go's `GOMAXPROCS`). Overrides `GMAXPROCS`
+    /// and the container-aware default (see [`Builder::new`]).
     pub fn procs(&mut self, n: usize) -> &mut Self {
         self.procs = Some(n);
         self
@@ -318,7 +349,7 @@ impl Builder {
     /// assert!(err.to_string().contains("procs"));
     /// ```
     pub fn build(&mut self) -> io::Result<Runtime> {
-        let procs = match self.procs {
+        let (procs, decision) = match self.procs {
             Some(0) => {
                 return Err(invalid(
                     "gmp: procs(0) is invalid: it must be at least 1".into(),
@@ -329,7 +360,7 @@ impl Builder {
                     "gmp: procs({n}) is invalid: it must be at most {MAX_PROCS}"
                 )))
             }
-            Some(n) => n,
+            Some(n) => (n, None),
             None => default_procs()?,
         };
         if self.max_threads < procs {
@@ -349,6 +380,9 @@ impl Builder {
             )));
         }
         let debug = crate::runtime::DebugFlags::from_env();
+        if let (Some(d), Some(_)) = (&decision, debug.schedtrace_ms) {
+            eprintln!("gmp: {}", d.describe());
+        }
         // Under loom every replay of a model must steal in the same order: a fixed seed.
         #[cfg(loom)]
         let random_seed = || 0x5eed;

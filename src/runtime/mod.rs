@@ -6,6 +6,7 @@
 //! bridge — live in the executor and are re-exported here.
 
 mod builder;
+mod cgroup;
 mod dump;
 #[cfg(feature = "executor-trait")]
 mod executor_trait;
