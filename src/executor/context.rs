@@ -45,6 +45,8 @@ pub(crate) struct Context {
     /// Readying a batch (netpoll events, due timers): wakes of this M's runtime's tasks are
     /// collected here, in order, for `injectglist` (Go's netpoll returns a `gList`).
     batch: RefCell<Option<Vec<Notified>>>,
+    /// `batch` is `Some`: one load for every wake to check, instead of a `RefCell` borrow.
+    collecting: Cell<bool>,
 }
 
 crate::loom::thread_local! {
@@ -58,6 +60,7 @@ crate::loom::thread_local! {
             in_block_on: Cell::new(false),
             blocking: Cell::new(0),
             batch: RefCell::new(None),
+            collecting: Cell::new(false),
         }
     };
 }
@@ -121,9 +124,11 @@ pub(crate) fn ready_local<R>(
             return None;
         }
         let t = task.take().expect("taken once");
-        if let Some(batch) = c.batch.borrow_mut().as_mut() {
-            batch.push(t);
-            return Some(Readied::Collected);
+        if c.collecting.get() {
+            if let Some(batch) = c.batch.borrow_mut().as_mut() {
+                batch.push(t);
+                return Some(Readied::Collected);
+            }
         }
         match c.local.try_borrow_mut() {
             Ok(mut l) => match l.as_mut() {
@@ -149,7 +154,10 @@ pub(crate) fn collect_ready(sched: &Arc<Sched>, f: impl FnOnce()) -> Vec<Notifie
     struct Unwind<'a>(&'a Arc<Sched>);
     impl Drop for Unwind<'_> {
         fn drop(&mut self) {
-            let list = CONTEXT.with(|c| c.batch.take());
+            let list = CONTEXT.with(|c| {
+                c.collecting.set(false);
+                c.batch.take()
+            });
             for t in list.into_iter().flatten() {
                 self.0.inject(t);
             }
@@ -159,11 +167,19 @@ pub(crate) fn collect_ready(sched: &Arc<Sched>, f: impl FnOnce()) -> Vec<Notifie
         f();
         return Vec::new();
     }
-    CONTEXT.with(|c| *c.batch.borrow_mut() = Some(Vec::new()));
+    CONTEXT.with(|c| {
+        *c.batch.borrow_mut() = Some(Vec::new());
+        c.collecting.set(true);
+    });
     let unwind = Unwind(sched);
     f();
     std::mem::forget(unwind);
-    CONTEXT.with(|c| c.batch.take()).unwrap_or_default()
+    CONTEXT
+        .with(|c| {
+            c.collecting.set(false);
+            c.batch.take()
+        })
+        .unwrap_or_default()
 }
 
 /// Run `f` with the scheduler and P this thread holds, if it is an M holding a P.
