@@ -38,22 +38,8 @@ impl StreamRecv for mio::net::UnixStream {
         // SAFETY: `ptr` is valid for writes of `len` bytes: it points into `buf`, which is
         // borrowed mutably for this whole call. read(2) writes at most `len` bytes there and
         // reads none; the fd is the open socket behind `self`.
-        retry_eintr(|| unsafe { libc::read(self.as_raw_fd(), ptr, len) }).map(|n| (n, false))
-    }
-}
-
-/// Run a syscall that returns a byte count or -1 (with `errno`) until it is not interrupted
-/// (`EINTR`).
-pub(super) fn retry_eintr(mut call: impl FnMut() -> libc::ssize_t) -> io::Result<usize> {
-    loop {
-        let n = call();
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
+        crate::platform::retry_eintr(|| unsafe { libc::read(self.as_raw_fd(), ptr, len) })
+            .map(|n| (n, false))
     }
 }
 

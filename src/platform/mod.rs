@@ -68,7 +68,7 @@ use std::io;
 
 /// Run a syscall that returns a byte count or -1 (with `errno`) until it is not interrupted
 /// (`EINTR`).
-fn retry_eintr(mut call: impl FnMut() -> libc::ssize_t) -> io::Result<usize> {
+pub(crate) fn retry_eintr(mut call: impl FnMut() -> libc::ssize_t) -> io::Result<usize> {
     loop {
         let n = call();
         if n >= 0 {
