@@ -99,25 +99,16 @@ pub(crate) fn is_m_of(sched: &Sched) -> bool {
     CONTEXT.try_with(|c| c.is_m_of(sched)).unwrap_or(false)
 }
 
-/// Where [`ready_local`] left a woken task.
-pub(crate) enum Readied<R> {
-    /// On this M's P: `f` ran with its owned half.
-    Local(R),
-    /// Into the batch this M is collecting ([`collect_ready`]).
-    Collected,
-    /// Not on an M of this runtime holding a P: the caller queues it globally.
-    Remote(Notified),
-}
-
 /// Route a wake of one of `sched`'s tasks (Go's `ready`), with one thread-local access: into
-/// the batch this M is collecting, or to this M's P (`f` runs with the P's owned half), or
-/// back to the caller for the global queue.
+/// the batch this M is collecting, or to this M's P (`f` puts it there with the P's owned
+/// half). Hands the task back (`Err`) when this thread is not an M of `sched` holding a P:
+/// the caller queues it globally.
 #[inline]
-pub(crate) fn ready_local<R>(
+pub(crate) fn ready_local(
     sched: &Sched,
     task: Notified,
-    f: impl FnOnce(&mut PLocal, Notified) -> R,
-) -> Readied<R> {
+    f: impl FnOnce(&mut PLocal, Notified),
+) -> Result<(), Notified> {
     let mut task = Some(task);
     let res = CONTEXT.try_with(|c| {
         if !c.is_m_of(sched) {
@@ -127,20 +118,23 @@ pub(crate) fn ready_local<R>(
         if c.collecting.get() {
             if let Some(batch) = c.batch.borrow_mut().as_mut() {
                 batch.push(t);
-                return Some(Readied::Collected);
+                return Some(Ok(()));
             }
         }
-        match c.local.try_borrow_mut() {
+        Some(match c.local.try_borrow_mut() {
             Ok(mut l) => match l.as_mut() {
-                Some(l) => Some(Readied::Local(f(l, t))),
-                None => Some(Readied::Remote(t)),
+                Some(l) => {
+                    f(l, t);
+                    Ok(())
+                }
+                None => Err(t),
             },
-            Err(_) => Some(Readied::Remote(t)),
-        }
+            Err(_) => Err(t),
+        })
     });
     match res {
         Ok(Some(r)) => r,
-        _ => Readied::Remote(task.take().expect("not taken")),
+        _ => Err(task.take().expect("not taken")),
     }
 }
 

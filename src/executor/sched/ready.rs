@@ -73,7 +73,7 @@ impl Sched {
             }
             self.runqput(l, task, !is_yield)
         });
-        if let context::Readied::Remote(task) = put {
+        if let Err(task) = put {
             self.inject(task);
         }
     }
