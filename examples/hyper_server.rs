@@ -12,6 +12,10 @@
 //! `gmp::hyper` supplies the three runtime pieces hyper asks for: `GmpIo` (the socket),
 //! `GmpExecutor` (HTTP/2 streams run as gmp tasks) and `GmpTimer` (header read timeout,
 //! keep-alive pings).
+//!
+//! Besides `/`, it answers `/block/N` (an unmarked `std::thread::sleep(N ms)` in the handler) and
+//! `/spin/N` (N ms of CPU, no await): the bad neighbours of `scripts/bad_neighbour.sh`
+//! (`examples/support/bad_routes.rs`).
 
 use bytes::Bytes;
 use gmp::hyper::{GmpExecutor, GmpIo, GmpTimer};
@@ -19,13 +23,27 @@ use gmp::net::TcpListener;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use std::convert::Infallible;
 use std::time::Duration;
 
+#[path = "support/bad_routes.rs"]
+mod bad_routes;
+
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = format!("Hello, world! ({:?} {})\n", req.version(), req.uri().path());
-    Ok(Response::new(Full::new(Bytes::from(body))))
+    // `/block/N` and `/spin/N` run their bad work right here, in the poll, unmarked.
+    match bad_routes::run(bad_routes::route(req.uri().path())) {
+        Ok(body) if body.is_empty() => {
+            let body = format!("Hello, world! ({:?} {})\n", req.version(), req.uri().path());
+            Ok(Response::new(Full::new(Bytes::from(body))))
+        }
+        Ok(body) => Ok(Response::new(Full::new(Bytes::from(body)))),
+        Err(why) => {
+            let mut resp = Response::new(Full::new(Bytes::from(why)));
+            *resp.status_mut() = StatusCode::BAD_REQUEST;
+            Ok(resp)
+        }
+    }
 }
 
 #[gmp::main]

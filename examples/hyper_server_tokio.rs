@@ -3,19 +3,34 @@
 //! scripts/wrk_compare.sh`): the same service and the same hyper-util `auto` builder, on
 //! tokio's multi-thread runtime with hyper-util's `TokioExecutor`/`TokioTimer`/`TokioIo`.
 //! Worker count from `GMAXPROCS` (default 2), address from argv (default 127.0.0.1:3001).
+//! The same `/block/N` and `/spin/N` routes as `hyper_server.rs`, for `scripts/bad_neighbour.sh`.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::time::Duration;
 
+#[path = "support/bad_routes.rs"]
+mod bad_routes;
+
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let body = format!("Hello, world! ({:?} {})\n", req.version(), req.uri().path());
-    Ok(Response::new(Full::new(Bytes::from(body))))
+    // `/block/N` and `/spin/N` run their bad work right here, in the poll, unmarked.
+    match bad_routes::run(bad_routes::route(req.uri().path())) {
+        Ok(body) if body.is_empty() => {
+            let body = format!("Hello, world! ({:?} {})\n", req.version(), req.uri().path());
+            Ok(Response::new(Full::new(Bytes::from(body))))
+        }
+        Ok(body) => Ok(Response::new(Full::new(Bytes::from(body)))),
+        Err(why) => {
+            let mut resp = Response::new(Full::new(Bytes::from(why)));
+            *resp.status_mut() = StatusCode::BAD_REQUEST;
+            Ok(resp)
+        }
+    }
 }
 
 fn main() -> std::io::Result<()> {

@@ -72,18 +72,9 @@ wait_port() {
     return 1
 }
 
-# to_ms "1.23ms" | "456.78us" | "1.02s" -> milliseconds
-to_ms() {
-    awk -v v="$1" 'BEGIN {
-        if (v == "") exit
-        n = v + 0
-        if (v ~ /us$/) n = n / 1000
-        else if (v ~ /ms$/) n = n
-        else if (v ~ /m$/) n = n * 60000
-        else if (v ~ /s$/) n = n * 1000
-        printf "%.3f", n
-    }'
-}
+# to_ms: from the helpers shared with bad_neighbour.sh and http_cpu.sh.
+# shellcheck source=scripts/wrk_lib.sh
+. "$(dirname "$0")/wrk_lib.sh"
 
 # run_server NAME BINARY PORT: start it, check one response, run wrk for each
 # connection count, stop it. Writes $TMP/NAME.<conns>.{rps,p99,errors}.
