@@ -69,8 +69,9 @@ pub use executor::{yield_now, YieldNow};
 #[cfg(not(loom))]
 pub use gmp_macros::{main, test};
 pub use runtime::{
-    spawn_blocking, Builder, EnterGuard, Handle, LeakReport, ProcMetrics, Runtime, RuntimeMetrics,
-    TaskDump, TaskInfo, TaskState, TryCurrentError,
+    spawn_blocking, Builder, EnterGuard, Handle, LatencyBucket, LeakReport, ProcMetrics, Runtime,
+    RuntimeMetrics, SchedLatency, TaskDump, TaskInfo, TaskState, TraceEvent, TraceEventKind,
+    TraceSnapshot, TryCurrentError,
 };
 
 use std::future::Future;

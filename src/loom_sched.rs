@@ -217,3 +217,24 @@ fn loom_sched_shutdown_races_a_remote_spawn_and_a_wake() {
         assert_eq!(drops.load(SeqCst), 2, "each future dropped exactly once");
     });
 }
+
+/// WAKEUPS.md step 9 (resize): a shrink from 2 Ps to 1 on another thread races a wake from
+/// outside (the `block_on` thread) of a task waiting on a one-shot. Whatever the Ms were doing
+/// when P1 was marked, taken off the idle list or retired by its M, the task runs once and its
+/// result comes back; `procs` ends at 1. (Preemption bound 1: 18 s in release; with a remote
+/// spawn added as well it ran for more than 5 minutes.)
+#[test]
+fn loom_sched_shrink_races_a_remote_wake() {
+    model(1, || {
+        let rt = runtime(2, 2);
+        let (tx, rx) = oneshot();
+        let waiting = rt.spawn(rx);
+        let handle = rt.handle().clone();
+        let resizer = loom::thread::spawn(move || handle.set_procs(1).unwrap());
+        tx();
+        assert_eq!(rt.block_on(waiting).unwrap(), 3);
+        resizer.join().unwrap();
+        assert_eq!(rt.handle().metrics().procs, 1);
+        drop(rt);
+    });
+}

@@ -32,13 +32,97 @@ fn child() {
         "explicit" => {
             b.procs(3);
         }
+        "explicit_follow" => {
+            b.procs(3).max_procs(8);
+        }
         "one_cpu" => pin_to_one_cpu(),
         _ => {}
     }
     let rt = b.build().unwrap();
     println!("procs={}", rt.handle().metrics().procs);
+    match scenario.as_str() {
+        "follow" => follow(&rt),
+        "follow_bad" => follow_bad(&rt),
+        "explicit_follow" | "env_follow" => not_followed(&rt),
+        _ => {}
+    }
     drop(rt);
     println!("scenario {scenario} ok");
+}
+
+/// The fake `cpu.max` of [`v2`]'s cgroup, in the child.
+fn set_cpu_max(contents: &str) {
+    let root = PathBuf::from(std::env::var_os("GMP_CGROUP_ROOT").unwrap());
+    let path = root.join("sys/fs/cgroup/app/worker/cpu.max");
+    // Write a new file and rename it over the old, so sysmon never reads half a line.
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+}
+
+/// Child, 8 fake CPUs, starting at a 4-CPU limit: `procs` follows the limit up, to "max" and
+/// down (sysmon re-reads it about once a second, also while the runtime is idle); a
+/// `set_procs` then switches the following off.
+fn follow(rt: &gmp::Runtime) {
+    let h = rt.handle();
+    assert_eq!(h.metrics().procs, 4);
+    for (cpu_max, want) in [
+        ("600000 100000\n", 6),
+        ("max 100000\n", 8),
+        ("150000 100000\n", 2),
+    ] {
+        set_cpu_max(cpu_max);
+        support::wait_until(
+            DEADLINE,
+            &format!("procs follows cpu.max {cpu_max:?}"),
+            || h.metrics().procs == want,
+        );
+        // The runtime runs on what it was resized to.
+        let sum: u64 = rt.block_on(async {
+            let hs: Vec<_> = (0..100u64).map(|i| gmp::spawn(async move { i })).collect();
+            let mut sum = 0;
+            for h in hs {
+                sum += h.await.unwrap();
+            }
+            sum
+        });
+        assert_eq!(sum, 4950);
+        // Hold the value long enough for `GMPDEBUG=schedtrace=20` to print SCHED lines with it.
+        std::thread::sleep(Duration::from_millis(300));
+        println!("followed {want}");
+    }
+    h.set_procs(5).unwrap();
+    set_cpu_max("400000 100000\n");
+    // Absence of a change: give sysmon a few of its once-a-second looks.
+    std::thread::sleep(Duration::from_millis(3_500));
+    assert_eq!(h.metrics().procs, 5, "set_procs switched the following off");
+    println!("kept 5");
+}
+
+/// Child, 8 fake CPUs at a 4-CPU limit: `cpu.max` turns malformed — `procs` stays (no bounce
+/// to the CPU count) — then valid again, and is followed.
+fn follow_bad(rt: &gmp::Runtime) {
+    let h = rt.handle();
+    assert_eq!(h.metrics().procs, 4);
+    set_cpu_max("lots of cpu\n");
+    std::thread::sleep(Duration::from_millis(3_500));
+    assert_eq!(h.metrics().procs, 4, "a malformed re-read keeps procs");
+    set_cpu_max("300000 100000\n");
+    support::wait_until(DEADLINE, "procs follows again", || h.metrics().procs == 3);
+    println!("kept 4, then 3");
+}
+
+/// Child: `procs` was explicit (`Builder::procs` or `GMAXPROCS`): a new limit changes nothing.
+fn not_followed(rt: &gmp::Runtime) {
+    let before = rt.handle().metrics().procs;
+    set_cpu_max("600000 100000\n");
+    std::thread::sleep(Duration::from_millis(3_500));
+    assert_eq!(
+        rt.handle().metrics().procs,
+        before,
+        "an explicit procs is not followed"
+    );
+    println!("kept {before}");
 }
 
 /// Narrow this process's affinity mask to its first allowed CPU.
@@ -220,4 +304,56 @@ fn malformed_cgroup_file_falls_back_to_the_cpu_count() {
     let (procs, stderr) = run("plain", &root.0, &[("GMPDEBUG", "seed=1")]);
     assert_eq!(procs, cpus);
     assert!(!stderr.contains("cgroup"), "{stderr}");
+}
+
+/// Live resize: sysmon re-reads `cpu.max` and `procs` follows it (8 fake CPUs: 4, 6, 8, 2), and
+/// the SCHED line shows the new `gomaxprocs`; an explicit `set_procs` stops the following, as
+/// does an explicit `Builder::procs` or `GMAXPROCS` from the start.
+#[test]
+fn procs_follows_a_changing_cgroup_limit() {
+    let root = v2("follow", "400000 100000\n");
+    let cpus = [("GMP_CGROUP_CPUS", "8")];
+    let (procs, _) = run("follow", &root.0, &cpus);
+    assert_eq!(procs, 4);
+    let root = v2("follow-trace", "400000 100000\n");
+    let (_, stderr) = run(
+        "follow",
+        &root.0,
+        &[("GMP_CGROUP_CPUS", "8"), ("GMPDEBUG", "schedtrace=20")],
+    );
+    assert!(
+        stderr.contains("gmp: sysmon: cgroup CPU limit changed: procs=6 (default: cpus=8, cgroup CPU limit 600000/100000µs → 6)"),
+        "{stderr}"
+    );
+    for want in [6, 8, 2, 5] {
+        assert!(
+            stderr.contains(&format!(" gomaxprocs={want} ")),
+            "no SCHED line with gomaxprocs={want}: {stderr}"
+        );
+    }
+    let root = v2("explicit-follow", "400000 100000\n");
+    assert_eq!(run("explicit_follow", &root.0, &cpus).0, 3);
+    let root = v2("env-follow", "400000 100000\n");
+    let env = [("GMP_CGROUP_CPUS", "8"), ("GMAXPROCS", "3")];
+    assert_eq!(run("env_follow", &root.0, &env).0, 3);
+}
+
+/// README "Bad input" row: a cgroup file that turns malformed after `build` keeps `procs` as it
+/// is, with one `GMPDEBUG` line, and a valid one is followed again.
+#[test]
+fn a_limit_file_turning_malformed_keeps_procs() {
+    let root = v2("follow-bad", "400000 100000\n");
+    let env = [("GMP_CGROUP_CPUS", "8"), ("GMPDEBUG", "seed=1")];
+    let (procs, stderr) = run("follow_bad", &root.0, &env);
+    assert_eq!(procs, 4);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("not re-read"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("gmp: sysmon: cgroup CPU limit not re-read: cpu.max: malformed")
+            && lines[0].ends_with("; procs unchanged"),
+        "{stderr}"
+    );
 }

@@ -196,9 +196,19 @@ fn schedtrace_lines_have_gos_shape() {
         assert!(fields.starts_with("gomaxprocs=2 "));
         let (runqs, ticks) = brackets.split_once(" ] schedticks=[").expect(line);
         assert_eq!(runqs.split_whitespace().count(), 2, "{line}");
-        // Last, gmp's own field: the scheduler's seed, here from `GMPDEBUG=seed=777`.
-        let (ticks, seed) = ticks.rsplit_once(" ] seed=").expect(line);
+        // Last, gmp's own fields: the scheduler's seed, here from `GMPDEBUG=seed=777`, then
+        // the scheduling latency's median and 99th percentile, whole µs (`-`: no sample yet).
+        let (ticks, tail) = ticks.rsplit_once(" ] seed=").expect(line);
+        let (seed, latency) = tail.split_once(' ').expect(line);
         assert_eq!(seed, "777", "{line}");
+        let (p50, p99) = latency
+            .strip_prefix("latency_p50=")
+            .and_then(|l| l.split_once(" latency_p99="))
+            .expect(line);
+        let us = |v: &str| (v != "-").then(|| v.strip_suffix("us").expect(line).parse::<u64>());
+        if let (Some(p50), Some(p99)) = (us(p50), us(p99)) {
+            assert!(p50.expect(line) <= p99.expect(line), "{line}");
+        }
         assert_eq!(ticks.split_whitespace().count(), 2, "{line}");
         for n in runqs.split_whitespace().chain(ticks.split_whitespace()) {
             n.parse::<u64>().expect(line);
@@ -325,8 +335,9 @@ fn dumpsignal_prints_a_task_dump() {
     assert!(seen.contains("3 tasks, 1 spawn locations"), "{seen}");
 }
 
-/// Tasks not polled yet are counted in the dump, not listed, and join the list at their
-/// first poll.
+/// Tasks not polled yet are counted in the dump, not listed; a task in its first poll is
+/// listed (from its P's first-poll record: it enters the owned list only if that poll returns
+/// `Pending`), and tasks finished by their first poll count as completed.
 #[test]
 fn dump_counts_tasks_not_polled_yet() {
     let rt = gmp::Runtime::builder()
@@ -338,6 +349,7 @@ fn dump_counts_tasks_not_polled_yet() {
     let started = Arc::new(AtomicBool::new(false));
     let (h2, s2) = (hold.clone(), started.clone());
     // Occupies the only P without yielding, so nothing else can be polled.
+    let blocker_line = line!() + 1;
     let blocker = rt.spawn(async move {
         s2.store(true, SeqCst);
         while h2.load(SeqCst) {
@@ -350,6 +362,14 @@ fn dump_counts_tasks_not_polled_yet() {
     let d = rt.handle().dump();
     assert_eq!(d.unpolled, 10, "{d}");
     assert_eq!(d.count_at(file!(), line), 0);
+    // The blocker is in its first poll: listed, running, once.
+    assert_eq!(d.count_at(file!(), blocker_line), 1, "{d}");
+    assert_eq!(d.len(), 1, "{d}");
+    let b = &d.tasks[0];
+    assert_eq!(
+        (b.id, b.state, b.polls),
+        (blocker.id(), gmp::TaskState::Running, 1)
+    );
     assert!(
         d.to_string().contains("10 runnable tasks not polled yet"),
         "{d}"
@@ -366,4 +386,47 @@ fn dump_counts_tasks_not_polled_yet() {
         let d = rt.handle().dump();
         d.unpolled == 0 && d.is_empty()
     });
+    // All eleven finished in their first poll, never listed, and are counted all the same.
+    let m = rt.handle().metrics();
+    assert_eq!(
+        (m.tasks_spawned, m.tasks_completed, m.live_tasks),
+        (11, 11, 0)
+    );
+}
+
+/// A task whose first poll blocks (unmarked for the runtime: `block_in_place`) until sysmon
+/// hands its P to another M stays in the dump, in state `Syscall`, while that M runs other
+/// first polls on the P; once it returns, nothing of it is left behind.
+#[test]
+fn a_first_poll_that_loses_its_p_stays_in_the_dump() {
+    let rt = gmp::Runtime::builder().procs(1).build().unwrap();
+    let (entered_tx, entered) = std::sync::mpsc::channel::<()>();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let line = line!() + 1;
+    let h = rt.spawn(async move {
+        gmp::block_in_place(|| {
+            entered_tx.send(()).unwrap();
+            released.recv().unwrap();
+        });
+    });
+    entered.recv_timeout(DEADLINE).unwrap();
+    wait_until("the P handed off", || rt.handle().metrics().handoffs >= 1);
+    // First polls on the P, now another M's, fill and empty its record again.
+    for _ in 0..10 {
+        rt.block_on(rt.spawn(async {})).unwrap();
+    }
+    let d = rt.handle().dump();
+    assert_eq!(d.count_at(file!(), line), 1, "{d}");
+    assert_eq!(d.len(), 1, "{d}");
+    assert_eq!(
+        (d.tasks[0].id, d.tasks[0].state),
+        (h.id(), gmp::TaskState::Syscall)
+    );
+    release.send(()).unwrap();
+    rt.block_on(h).unwrap();
+    wait_until("nothing left in the dump", || {
+        let d = rt.handle().dump();
+        d.unpolled == 0 && d.is_empty()
+    });
+    assert_eq!(rt.handle().metrics().live_tasks, 0);
 }

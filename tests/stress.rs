@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "support/mod.rs"]
+mod support;
+
 #[derive(Default)]
 struct Ledger {
     created: AtomicUsize,
@@ -36,19 +39,6 @@ impl Drop for Token {
     fn drop(&mut self) {
         self.0.dropped.fetch_add(1, SeqCst);
         self.0.progress.fetch_add(1, SeqCst);
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
     }
 }
 
@@ -77,7 +67,7 @@ async fn echo_server(listener: TcpListener, ledger: Arc<Ledger>) {
 
 /// One random operation, run as a task.
 async fn op(kind: u64, seed: u64, addr: SocketAddr, ledger: Arc<Ledger>) {
-    let mut rng = Rng(seed | 1);
+    let mut rng = support::Rng(seed | 1);
     match kind {
         // nested spawns
         0 => {
@@ -230,7 +220,7 @@ fn stress() {
         .unwrap()
     };
 
-    let mut rng = Rng(seed | 1);
+    let mut rng = support::Rng(seed | 1);
     let start = Instant::now();
     let mut ops = 0u64;
     while start.elapsed() < Duration::from_secs(secs) {

@@ -8,6 +8,8 @@
 //! | `dumpsignal=1` | `kill -USR1 <pid>` prints the trace and a task dump on stderr |
 //! | `seed=N` | seeds the scheduler's random choices (as `Builder::rng_seed(N)`, which wins) |
 //! | `leakcheck=N` | every N ms sysmon prints the tasks newly leaked (`Handle::leaked_tasks`) |
+//! | `trace=1` | turn the flight recorder on (`Builder::flight_recorder`) |
+//! | `tracefile=PATH` | flight recorder on; its trace (Chrome JSON) written to PATH at shutdown and on the `dumpsignal` SIGUSR1 |
 //!
 //! An unknown option or a malformed value is reported once on stderr, never ignored silently.
 //! `schedtrace=0` and `leakcheck=0` turn those off.
@@ -21,6 +23,8 @@ pub(crate) struct DebugFlags {
     pub(crate) dumpsignal: bool,
     pub(crate) seed: Option<u64>,
     pub(crate) leakcheck_ms: Option<u64>,
+    pub(crate) trace: bool,
+    pub(crate) tracefile: Option<String>,
 }
 
 impl DebugFlags {
@@ -44,6 +48,17 @@ impl DebugFlags {
         for opt in s.split(',').map(str::trim).filter(|o| !o.is_empty()) {
             let (name, value) = opt.split_once('=').unwrap_or((opt, ""));
             let num = value.parse::<u64>();
+            if name == "tracefile" {
+                if value.is_empty() {
+                    problems.push(
+                        "option \"tracefile\" needs a path, got \"\" (no trace file is written)"
+                            .to_string(),
+                    );
+                } else {
+                    flags.tracefile = Some(value.to_string());
+                }
+                continue;
+            }
             match (name, num) {
                 ("stuck", Ok(v)) => flags.stuck = v != 0,
                 ("schedtrace", Ok(0)) => flags.schedtrace_ms = None,
@@ -53,15 +68,17 @@ impl DebugFlags {
                 ("seed", Ok(v)) => flags.seed = Some(v),
                 ("leakcheck", Ok(0)) => flags.leakcheck_ms = None,
                 ("leakcheck", Ok(v)) => flags.leakcheck_ms = Some(v),
+                ("trace", Ok(v)) => flags.trace = v != 0,
                 (
-                    "stuck" | "schedtrace" | "scheddetail" | "dumpsignal" | "seed" | "leakcheck",
+                    "stuck" | "schedtrace" | "scheddetail" | "dumpsignal" | "seed" | "leakcheck"
+                    | "trace",
                     Err(_),
                 ) => problems.push(format!(
                     "option {name:?} needs a number, got {value:?} (ignored)"
                 )),
                 _ => problems.push(format!(
                     "unknown option {name:?} (known: stuck, schedtrace, scheddetail, dumpsignal, \
-                     seed, leakcheck)"
+                     seed, leakcheck, trace, tracefile)"
                 )),
             }
         }
@@ -85,6 +102,8 @@ mod tests {
                 dumpsignal: false,
                 seed: None,
                 leakcheck_ms: None,
+                trace: false,
+                tracefile: None,
             }
         );
         assert!(p.is_empty());
@@ -98,6 +117,23 @@ mod tests {
         assert_eq!(p.len(), 2);
         assert!(p[0].contains("bogus"));
         assert!(p[1].contains("schedtrace"));
+    }
+
+    /// `trace=1` turns the recorder on; `tracefile=PATH` takes a path (commas end it), and an
+    /// empty one is reported, not taken.
+    #[test]
+    fn trace_and_tracefile_parse() {
+        let (f, p) = DebugFlags::parse("trace=1,tracefile=/tmp/t.json");
+        assert!(f.trace);
+        assert_eq!(f.tracefile.as_deref(), Some("/tmp/t.json"));
+        assert!(p.is_empty());
+        let (f, p) = DebugFlags::parse("tracefile=");
+        assert_eq!(f.tracefile, None);
+        assert_eq!(p.len(), 1);
+        assert!(p[0].contains("\"tracefile\" needs a path"), "{p:?}");
+        let (f, p) = DebugFlags::parse("trace=yes");
+        assert!(!f.trace);
+        assert!(p[0].contains("\"trace\" needs a number"), "{p:?}");
     }
 
     /// `leakcheck=N` as `schedtrace=N`: 0 turns it off, a value that is not a number is

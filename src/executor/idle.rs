@@ -130,6 +130,16 @@ impl<M> IdleState<M> {
         self.npidle.fetch_add(1, SeqCst);
     }
 
+    /// Take P `p` off the idle list if it is there (a resize shrinking the runtime below it).
+    pub(crate) fn pidle_remove(&self, idle: &mut Idle<M>, p: usize) -> bool {
+        let Some(i) = idle.pidle.iter().position(|&q| q == p) else {
+            return false;
+        };
+        idle.pidle.swap_remove(i);
+        self.npidle.fetch_sub(1, SeqCst);
+        true
+    }
+
     /// An M starts spinning (its spinner slot may have been claimed already by `wakep`'s CAS:
     /// then the caller is that M and does not call this).
     pub(crate) fn become_spinning(&self) {
@@ -151,7 +161,9 @@ impl<M> IdleState<M> {
 
     /// Go's spinning cap: don't start spinning when half the busy Ps' worth of Ms already spin.
     pub(crate) fn may_spin(&self, procs: usize) -> bool {
-        let busy = procs - self.npidle.load(SeqCst);
+        // (A resize changes `procs` and the idle list under the lock; read racily, the two may
+        // disagree for a moment.)
+        let busy = procs.saturating_sub(self.npidle.load(SeqCst));
         2 * self.nmspinning.load(SeqCst) < busy
     }
 

@@ -1,5 +1,7 @@
 //! Scheduler counters, read without stopping anything.
 
+use super::latency::SchedLatency;
+
 /// A snapshot of a runtime's scheduler, from [`Handle::metrics`](crate::Handle::metrics).
 ///
 /// Counters are written by their owners without locks and read racily: each is exact at some
@@ -18,9 +20,31 @@ pub struct RuntimeMetrics {
     /// Spinning Ms (holding a P, looking for work), spinner slots claimed by `wakep` for Ms
     /// still being started included.
     pub spinning_threads: usize,
-    /// Tasks spawned and not yet complete.
+    /// Tasks spawned and not yet complete: `tasks_runnable + tasks_running + tasks_blocking +
+    /// tasks_waiting`.
     pub live_tasks: usize,
-    /// Tasks ever spawned.
+    /// Live tasks queued to run (rings, runnext slots, global queue; tasks not polled yet
+    /// included): [`TaskState::Runnable`](crate::TaskState::Runnable) in a dump, where tasks not
+    /// polled yet are counted in `unpolled`.
+    pub tasks_runnable: usize,
+    /// Live tasks being polled by an M that holds a P ([`TaskState::Running`]).
+    ///
+    /// [`TaskState::Running`]: crate::TaskState::Running
+    pub tasks_running: usize,
+    /// Live tasks being polled inside a blocking section (`spawn_blocking`, `block_in_place`,
+    /// `gmp::fs`; Go's "in syscall"), or finishing a poll whose blocking section lost its P
+    /// ([`TaskState::Syscall`]). A `spawn_blocking` task waiting for a blocking slot is
+    /// waiting, not blocking.
+    ///
+    /// [`TaskState::Syscall`]: crate::TaskState::Syscall
+    pub tasks_blocking: usize,
+    /// Live tasks that returned `Pending` and have not been woken since
+    /// ([`TaskState::Waiting`]): `live_tasks` less the other three, which it absorbs the
+    /// error of when tasks move during the read (see [`RuntimeMetrics`]).
+    ///
+    /// [`TaskState::Waiting`]: crate::TaskState::Waiting
+    pub tasks_waiting: usize,
+    /// Tasks ever spawned (Go's `/sched/goroutines-created`).
     pub tasks_spawned: u64,
     /// Tasks that completed (with their output or a panic).
     pub tasks_completed: u64,
@@ -67,6 +91,10 @@ pub struct RuntimeMetrics {
     /// Readiness events netpoll delivered to registered sources (its own wakeups and timer
     /// expirations not counted).
     pub netpoll_events: u64,
+    /// Scheduling latency: time from a task becoming runnable to its poll starting, sampled
+    /// one in 64 (Go's `/sched/latencies:seconds`, which samples one in 8), since the runtime
+    /// started.
+    pub sched_latency: SchedLatency,
     /// Per-P counters, one per P (`procs`); stuck-P rescue's reserve Ps count in the sums
     /// above but are not listed.
     pub per_p: Vec<ProcMetrics>,

@@ -2,7 +2,8 @@
 //!
 //! - **G** ([`task`]): a spawned future in one allocation; a `Waker` is a pointer to it.
 //! - **P** ([`p`], [`runq`]): a logical processor with a 256-slot ring and a runnext
-//!   slot. There are `procs` Ps, fixed for the runtime's life. A P is a shared half (in
+//!   slot. There are `procs` Ps, changed live by a resize (`sched/resize.rs`, Go's
+//!   `procresize`) between 1 and `max_procs`, the Ps allocated at start. A P is a shared half (in
 //!   `allp`) and an owned half that moves between Ms with the right to run it.
 //! - **M** ([`m`]): an OS thread. An M runs Gs only while it holds a P; Ms are created on
 //!   demand (up to `max_threads`) and park on the idle list when there is nothing to do.
@@ -11,6 +12,10 @@
 //!   file; the spinning handshake itself (idle lists, `npidle`, `nmspinning`, `wakep`'s claim,
 //!   the re-check after releasing a P) lives in [`idle`], where it is model-checked.
 //! - [`syscall`]: blocking sections (Go's `entersyscall`/`exitsyscall`).
+//! - [`trace`]: the flight recorder (Go 1.25's), off by default: per-P rings of scheduler
+//!   events written by the P's owner, read by snapshots without stopping anyone.
+//! - [`latency`]: the scheduling-latency histogram (runnable until polled, 1 in 64 sampled, one
+//!   per P), fed by `execute`.
 //!
 //! Every path where "someone must look" and why no wakeup is lost: `WAKEUPS.md` in this
 //! directory.
@@ -51,6 +56,7 @@ pub mod coop;
 pub(crate) mod debug;
 pub(crate) mod hooks;
 pub(crate) mod idle;
+pub(crate) mod latency;
 pub(crate) mod m;
 pub(crate) mod metrics;
 pub(crate) mod p;
@@ -64,6 +70,7 @@ pub(crate) mod syscall;
 pub(crate) mod sysmon_handle;
 pub(crate) mod task;
 pub(crate) mod tokio_bridge;
+pub(crate) mod trace;
 pub(crate) mod wake;
 mod yield_now;
 

@@ -11,7 +11,8 @@
 //! Invariant: `exitsyscall` and sysmon's `retake` race on the same CAS from `Syscall`; exactly
 //! one wins. The M that wins `Syscall -> Running` keeps its P; if sysmon wins `Syscall -> Idle`
 //! it owns the P and hands it to another M, and the returning M must find another P (or park).
-//! `Dead`: shut down, or a reserve P not in use (stuck-P rescue).
+//! `Dead`: shut down, above `procs` after a resize (`sched/resize.rs`), or a reserve P not in
+//! use (stuck-P rescue). A shrink may also take a P `Syscall -> Idle` itself, as retake does.
 //!
 //! The race is model-checked on the real code: `loom_sched::loom_sched_block_in_place_vs_sysmon_retake`.
 

@@ -6,9 +6,10 @@
 
 use super::context;
 use super::sched::Sched;
+use super::task::first_poll::FirstPoll;
 use super::task::gfree;
 use super::task::owned::OwnedTasks;
-use super::task::schedule::Schedule;
+use super::task::schedule::{Schedule, TaskAlloc};
 use crate::loom::sync::atomic::Ordering::Acquire;
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -32,11 +33,25 @@ impl Schedule for Arc<Sched> {
     }
 
     #[inline]
+    fn now_ns(&self) -> u64 {
+        self.reactor.now_ns()
+    }
+
+    #[inline]
     fn owned(&self) -> &OwnedTasks {
         &self.owned
     }
 
     #[inline]
+    fn first_poll_record(&self, p: usize) -> &FirstPoll {
+        &self.allp[p].first_poll
+    }
+
+    #[cold]
+    fn first_poll_lost_returned(&self, id: u64) {
+        crate::loom::lock(&self.lost_first_polls).retain(|t| t.id != id);
+    }
+
     fn current_p(&self) -> Option<usize> {
         context::current_p(self)
     }
@@ -47,7 +62,7 @@ impl Schedule for Arc<Sched> {
     }
 
     #[inline]
-    fn alloc_task(&self, layout: Layout) -> NonNull<u8> {
+    fn alloc_task(&self, layout: Layout) -> TaskAlloc {
         gfree::alloc_task(self, layout)
     }
 

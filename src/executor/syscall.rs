@@ -39,6 +39,7 @@ pub(crate) fn entersyscall() -> Option<usize> {
         let pp = &sched.allp[p];
         let mut local = context::drop_p().expect("the P indexed in the context is held there");
         pp.syscalltick.bump(&mut local);
+        super::trace::blocking_enter(sched, p);
         pp.put_local(local);
         pp.set_status(PStatus::Syscall);
         if !pp.runq.is_empty() {
@@ -73,8 +74,10 @@ pub(crate) fn exitsyscall(p: usize) {
         let pp = &sched.allp[p];
         if pp.status.cas(PStatus::Syscall, PStatus::Running) {
             context::hold_p(pp.take_local());
+            super::trace::blocking_exit(sched, p, true);
         } else {
             sched.long_syscalls.fetch_sub(1, Relaxed);
+            super::trace::blocking_exit(sched, p, false);
         }
     });
 }

@@ -9,6 +9,15 @@ use std::mem::MaybeUninit;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
+/// Nanoseconds on `Instant`'s own clock, from a process-wide base (the raw clock behind
+/// `Instant` differs between unix targets, e.g. `CLOCK_UPTIME_RAW` on macOS, so this goes
+/// through `Instant`).
+pub(crate) fn monotonic_ns() -> u64 {
+    static BASE: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(std::time::Instant::now);
+    u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// No timer fd: nothing is registered, and [`TimerFd::set`] fails, so the reactor passes the
 /// deadline to the poll as its timeout instead.
 pub(crate) struct TimerFd {
@@ -149,6 +158,21 @@ mod tests {
     use std::net::{TcpListener, TcpStream};
     use std::os::fd::AsRawFd;
     use std::time::Duration;
+
+    /// Both clocks tick with `Instant`: an interval `Instant` measures is at least as long
+    /// on them (read inside it), and they never go backwards.
+    #[test]
+    fn the_monotonic_clock_follows_instant() {
+        for now in [super::monotonic_ns, crate::platform::monotonic_ns] {
+            let outer = std::time::Instant::now();
+            let a = now();
+            std::thread::sleep(Duration::from_millis(2));
+            let b = now();
+            let outer = outer.elapsed().as_nanos() as u64;
+            assert!(b >= a + 2_000_000, "{a} -> {b}: less than the 2 ms slept");
+            assert!(b - a <= outer, "{} ns inside {outer} ns", b - a);
+        }
+    }
 
     #[test]
     fn the_timer_never_arms_so_the_poll_times_out_itself() {

@@ -110,7 +110,13 @@ pub(crate) struct Reactor {
     /// Readiness events dispatched, and polls made.
     pub(crate) events_total: AtomicU64,
     pub(crate) polls_total: AtomicU64,
+    /// Time zero of the runtime's clocks (`instant_to_ns`).
     epoch: Instant,
+    /// `platform::monotonic_ns()` read just *after* `epoch` was taken, so `now_ns` (the raw
+    /// clock minus this) never runs ahead of `instant_to_ns(Instant::now())`: it lags by the
+    /// few nanoseconds between the two reads, so a timer fires that much late at most, never
+    /// before its `Instant` deadline.
+    epoch_raw: u64,
     /// The timer clock (virtual while paused) and the quiescence counts.
     pub(crate) clock: clock::Clock,
 }
@@ -122,6 +128,8 @@ impl Reactor {
         let registry = poll.registry().try_clone()?;
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
         let timerfd = crate::platform::TimerFd::new(poll.registry(), TIMER_TOKEN)?;
+        let epoch = Instant::now();
+        let epoch_raw = crate::platform::monotonic_ns();
         Ok(Reactor {
             state: Mutex::new(PollState {
                 poll,
@@ -138,15 +146,20 @@ impl Reactor {
             last_poll: AtomicU64::new(0),
             events_total: AtomicU64::new(0),
             polls_total: AtomicU64::new(0),
-            epoch: Instant::now(),
+            epoch,
+            epoch_raw,
             clock: clock::Clock::default(),
         })
     }
 
     /// Real nanoseconds since this runtime's epoch (the scheduler's own clock: time slices,
-    /// poll ages, sysmon). Never 0 (reserved).
+    /// poll ages, sysmon). Never 0 (reserved). Read straight from the monotonic clock (see
+    /// `epoch_raw`): the M loop asks it on every round while its P has timers.
+    #[inline]
     pub(crate) fn now_ns(&self) -> u64 {
-        self.instant_to_ns(Instant::now())
+        crate::platform::monotonic_ns()
+            .saturating_sub(self.epoch_raw)
+            .clamp(1, FAR_NS)
     }
 
     /// The clock timers use (ns since the epoch): the real one, unless time was paused on this

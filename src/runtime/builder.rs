@@ -28,6 +28,7 @@ const MIN_STACK_SIZE: usize = 64 * 1024;
 #[derive(Debug, Clone)]
 pub struct Builder {
     procs: Option<usize>,
+    max_procs: Option<usize>,
     max_threads: usize,
     time_slice: Duration,
     thread_name: String,
@@ -38,6 +39,7 @@ pub struct Builder {
     rng_seed: Option<u64>,
     start_tokio: bool,
     start_paused: bool,
+    flight_recorder: bool,
 }
 
 impl Default for Builder {
@@ -71,7 +73,7 @@ fn default_procs() -> io::Result<(usize, Option<cgroup::Decision>)> {
             }
         }
         None => {
-            let cpus = crate::platform::cpu_count().unwrap_or(1);
+            let cpus = cpu_count();
             let d = cgroup::decide(cpus, cgroup_root().as_deref(), MAX_PROCS);
             if let Some(problem) = &d.problem {
                 if std::env::var_os("GMPDEBUG").is_some() {
@@ -84,6 +86,31 @@ fn default_procs() -> io::Result<(usize, Option<cgroup::Decision>)> {
             Ok((d.procs, Some(d)))
         }
     }
+}
+
+/// sysmon's re-read of the container-aware default (`crate::sysmon::procs`): the CPU count and
+/// the cgroup files under `root`, by the same rule as at `build`, capped at the `max` passed.
+fn auto_procs(root: PathBuf) -> crate::executor::sched::AutoProcs {
+    Box::new(move |max| {
+        let cpus = cpu_count();
+        let d = cgroup::decide(cpus, Some(&root), max);
+        match d.problem {
+            Some(problem) => Err(problem),
+            None => Ok((d.procs, d.describe())),
+        }
+    })
+}
+
+/// The CPU count the default is computed from: the affinity mask's. Tests with a fake cgroup
+/// root may fake it too (`GMP_CGROUP_CPUS=<n>`, read only while `GMP_CGROUP_ROOT` is set), so
+/// that a limit below the CPU count can be seen on a machine with two CPUs.
+fn cpu_count() -> usize {
+    let fake = std::env::var_os("GMP_CGROUP_ROOT")
+        .filter(|r| !r.is_empty())
+        .and_then(|_| std::env::var("GMP_CGROUP_CPUS").ok())
+        .and_then(|n| n.trim().parse::<usize>().ok())
+        .filter(|&n| n > 0);
+    fake.unwrap_or_else(|| crate::platform::cpu_count().unwrap_or(1))
 }
 
 /// Where the cgroup files are read: `/`, or (tests only) `GMP_CGROUP_ROOT`, a directory holding
@@ -110,11 +137,13 @@ impl Builder {
 
     /// Defaults: `procs` from `GMAXPROCS`, else the CPUs the affinity mask allows, lowered to
     /// the cgroup CPU limit rounded up but not below 2 (Go 1.25's container-aware
-    /// `GOMAXPROCS`; read once, at `build`), `max_threads` 10,000 (Go's limit),
+    /// `GOMAXPROCS`; re-read by sysmon about once a second, and the runtime resized when it
+    /// changes, unless `procs` or `GMAXPROCS` was given), `max_threads` 10,000 (Go's limit),
     /// a 10ms time slice, threads named `gmp-m<N>`.
     pub fn new() -> Builder {
         Builder {
             procs: None,
+            max_procs: None,
             max_threads: 10_000,
             time_slice: Duration::from_millis(10),
             thread_name: "gmp".to_string(),
@@ -125,13 +154,39 @@ impl Builder {
             rng_seed: None,
             start_tokio: false,
             start_paused: false,
+            flight_recorder: false,
         }
     }
 
     /// Number of Ps: how many tasks run in parallel (Go's `GOMAXPROCS`). Overrides `GMAXPROCS`
-    /// and the container-aware default (see [`Builder::new`]).
+    /// and the container-aware default (see [`Builder::new`]); as in Go, an explicit value
+    /// also switches off following the cgroup CPU limit. [`Handle::set_procs`] changes it
+    /// later, up to [`max_procs`](Self::max_procs).
+    ///
+    /// [`Handle::set_procs`]: crate::runtime::Handle::set_procs
     pub fn procs(&mut self, n: usize) -> &mut Self {
         self.procs = Some(n);
+        self
+    }
+
+    /// The most Ps [`Handle::set_procs`] (or the cgroup limit) may ask for later: the
+    /// scheduler's P array is allocated once, at `build`, with this many Ps (and as many
+    /// reserve Ps for stuck-P rescue). Default: `procs` when `procs` or `GMAXPROCS` is given,
+    /// else the larger of `procs` and the CPU count (so a raised cgroup limit can be
+    /// followed up to the CPUs the process may use), capped at `max_threads`. Must be at
+    /// least `procs`, at most 1024 and at most `max_threads`. Ps above `procs` cost memory
+    /// (a few KiB each) and a look by each stealing M, nothing on the hot path.
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder().procs(2).max_procs(8).build().unwrap();
+    /// rt.handle().set_procs(8).unwrap();
+    /// assert_eq!(rt.handle().metrics().procs, 8);
+    /// assert!(rt.handle().set_procs(9).is_err());
+    /// ```
+    ///
+    /// [`Handle::set_procs`]: crate::runtime::Handle::set_procs
+    pub fn max_procs(&mut self, n: usize) -> &mut Self {
+        self.max_procs = Some(n);
         self
     }
 
@@ -151,7 +206,7 @@ impl Builder {
     /// Stuck-P rescue (on by default): when a task runs for more than two time slices without
     /// reaching an await (a CPU loop, an unmarked blocking call) while its P has queued work
     /// that no other M can take, sysmon moves that work out and lends a reserve P to run it, up
-    /// to `procs` extra running Ms. Off: such work waits until the stuck poll returns.
+    /// to `max_procs` extra running Ms. Off: such work waits until the stuck poll returns.
     pub fn stuck_rescue(&mut self, on: bool) -> &mut Self {
         self.stuck_rescue = on;
         self
@@ -336,6 +391,25 @@ impl Builder {
         self
     }
 
+    /// Keep the last scheduling events of every P in memory — Go's flight recorder — for
+    /// [`Handle::trace_snapshot`](crate::Handle::trace_snapshot) and
+    /// [`Handle::write_trace`](crate::Handle::write_trace) (Chrome trace-event JSON, which
+    /// Perfetto opens). Default: off — each event reads the clock, which costs far more than
+    /// the 3% budget on a task-switch-bound load (BENCHMARKS.md); off, each hook is a load and
+    /// a branch. `GMPDEBUG=trace=1` or `GMPDEBUG=tracefile=PATH` also turn it on. It takes
+    /// 128 KiB per P (reserve Ps included) while on.
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder().procs(1).flight_recorder(true).build().unwrap();
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// let snap = rt.handle().trace_snapshot();
+    /// assert!(snap.events.iter().any(|e| e.kind == gmp::TraceEventKind::PollStart));
+    /// ```
+    pub fn flight_recorder(&mut self, on: bool) -> &mut Self {
+        self.flight_recorder = on;
+        self
+    }
+
     /// Validate the settings and create the runtime. Ms start on demand, with the first task.
     ///
     /// # Errors
@@ -369,6 +443,37 @@ impl Builder {
                 self.max_threads
             )));
         }
+        let max_procs = match self.max_procs {
+            Some(n) if n < procs => {
+                return Err(invalid(format!(
+                    "gmp: max_procs({n}) is invalid: it must be at least procs ({procs})"
+                )))
+            }
+            Some(n) if n > MAX_PROCS => {
+                return Err(invalid(format!(
+                    "gmp: max_procs({n}) is invalid: it must be at most {MAX_PROCS}"
+                )))
+            }
+            Some(n) if n > self.max_threads => {
+                return Err(invalid(format!(
+                    "gmp: max_procs({n}) is invalid: it must be at most max_threads ({})",
+                    self.max_threads
+                )))
+            }
+            Some(n) => n,
+            // An explicit procs: no automatic growth to plan for.
+            None if decision.is_none() => procs,
+            None => decision
+                .as_ref()
+                .map_or(procs, |d| d.cpus.min(MAX_PROCS))
+                .min(self.max_threads)
+                .max(procs),
+        };
+        // Follow the cgroup limit only when procs is the automatic default.
+        let auto_procs = decision
+            .as_ref()
+            .and_then(|_| cgroup_root())
+            .map(auto_procs);
         if self.time_slice.is_zero() {
             return Err(invalid(
                 "gmp: time_slice(0) is invalid: it must be positive".into(),
@@ -391,6 +496,8 @@ impl Builder {
         let rng_seed = self.rng_seed.or(debug.seed).unwrap_or_else(random_seed);
         let sched = Sched::new(Config {
             procs,
+            max_procs,
+            auto_procs,
             max_threads: self.max_threads,
             time_slice: self.time_slice,
             thread_name: self.thread_name.clone(),
@@ -401,6 +508,7 @@ impl Builder {
             hooks: self.hooks.clone(),
             rng_seed,
             tokio: self.tokio_bridge()?,
+            flight_recorder: self.flight_recorder,
         })?;
         if self.start_paused {
             sched.reactor.pause();

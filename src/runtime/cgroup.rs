@@ -27,8 +27,10 @@
 //!   of it (a v1 container without a cgroup namespace sees `/docker/<id>` both as its cgroup
 //!   and as the mount's root); Go joins the mount point and the full path, fails to open the
 //!   file and falls back to no limit.
-//! - The limit is read once, when the runtime is built; Go re-reads it periodically and resizes
-//!   (`updatemaxprocs`). gmp has no live resize.
+//! - As Go (`updatemaxprocs`), sysmon re-reads the limit about once a second and resizes the
+//!   runtime live when the value changes (`crate::sysmon::procs`, `Handle::set_procs`), up to
+//!   `Builder::max_procs` (default: the CPU count at `build`); unlike Go, a re-read that fails
+//!   keeps the current value rather than falling back to the CPU count.
 //! - A limit file that is absent (the cgroup has no `cpu` controller) means no limit, silently;
 //!   one that cannot be read otherwise or is malformed, and a malformed `/proc/self/cgroup` or
 //!   `mountinfo`, mean no limit too, but are reported in one stderr line when `GMPDEBUG` is
@@ -38,7 +40,8 @@
 //!
 //! Test-only override: `GMP_CGROUP_ROOT=<dir>` makes the reads use `<dir>/proc/self/cgroup`,
 //! `<dir>/proc/self/mountinfo` and `<dir>/<mount point>/<path>/cpu.max` (and so on) instead of
-//! the real files, so tests need no real cgroup. The CPU count stays the real one.
+//! the real files, so tests need no real cgroup. The CPU count stays the real one, unless
+//! `GMP_CGROUP_CPUS=<n>` fakes it too (only while `GMP_CGROUP_ROOT` is set).
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -16,7 +16,8 @@ pub enum TaskState {
     Runnable,
     /// Being polled by an M.
     Running,
-    /// Being polled, inside a blocking section (`spawn_blocking`, `block_in_place`).
+    /// Being polled inside a blocking section (`spawn_blocking`, `block_in_place`,
+    /// `gmp::fs`), or finishing a poll whose blocking section had its P handed to another M.
     Syscall,
     /// Returned `Pending` and waits for a wake.
     Waiting,
@@ -45,9 +46,12 @@ pub struct TaskInfo {
 
 /// Every task alive during [`Handle::dump`](crate::Handle::dump).
 ///
-/// Taken shard by shard from the owned-task list, each shard under its lock for a moment: it
-/// never stops the runtime, and a task polled at least once and alive for the whole dump is
-/// listed exactly once. Tasks not polled yet are counted in [`TaskDump::unpolled`]. Times
+/// Taken shard by shard from the owned-task list, each shard under its lock for a moment, then
+/// from the Ms' records of the tasks in their first poll (a task enters the list only when its
+/// first poll returns `Pending`): it never stops the runtime, and a task polled at least once
+/// and alive for the whole dump is listed exactly once (the records are read first, and a
+/// task moves from its record to the list only after entering the list). Tasks not polled
+/// yet are counted in [`TaskDump::unpolled`]. Times
 /// come from a coarse clock (ticked by sysmon, 20µs–10ms); ages are further rounded to about
 /// 16.8 ms (see [`TaskInfo::age`]).
 ///
@@ -62,28 +66,35 @@ pub struct TaskDump {
     /// The tasks, in no particular order.
     pub tasks: Vec<TaskInfo>,
     /// Tasks spawned and not polled yet: they sit in run queues (Runnable) and are counted,
-    /// not listed — a task enters the owned-task list at its first poll, which keeps spawning
-    /// free of shared locks.
+    /// not listed — a task enters the owned-task list only when its first poll returns
+    /// `Pending`, which keeps spawning, and tasks finished by their first poll, free of shared
+    /// locks.
     pub unpolled: usize,
 }
 
 pub(crate) fn dump(sched: &Sched) -> TaskDump {
     let now = sched.reactor.now_ns();
-    // Running tasks and the state of the P they run on (Syscall when in a blocking section).
-    let running: Vec<(u64, PStatus)> = sched
+    // First the tasks in their first poll (in no list yet, counted among the unlisted), then
+    // the list. Their records are on the Ps they run on, or in the lost list if that P was
+    // handed off, read under that list's lock, under which records move there: none is seen
+    // in both places. A first poll that returns `Pending` enters the list before its record is
+    // emptied (`task::core`), so a task whose record is gone by the time we read it is in the
+    // list by the time we read that; one we find in both is listed once.
+    let lost = crate::loom::lock(&sched.lost_first_polls);
+    let mut first_polls: Vec<_> = sched
         .allp
         .iter()
-        .map(|p| (p.curg_id.load(Relaxed), p.status()))
-        .filter(|(id, _)| *id != 0)
+        .filter_map(|p| p.first_poll.read())
         .collect();
+    first_polls.extend(lost.iter().copied());
+    drop(lost);
+    let unpolled = sched.owned.unpolled();
     let mut tasks = Vec::new();
     sched.owned.for_each(|h| {
+        first_polls.retain(|t| t.id != h.id.as_u64());
         let snap = h.state.load();
         let state = if snap.is_running() {
-            match running.iter().find(|(id, _)| *id == h.id.as_u64()) {
-                Some((_, PStatus::Syscall)) => TaskState::Syscall,
-                _ => TaskState::Running,
-            }
+            running_state(sched, h.id)
         } else if snap.is_notified() {
             TaskState::Runnable
         } else {
@@ -99,9 +110,36 @@ pub(crate) fn dump(sched: &Sched) -> TaskDump {
             polls: h.polls(),
         });
     });
-    TaskDump {
-        tasks,
-        unpolled: sched.owned.unpolled(),
+    let unpolled = unpolled.saturating_sub(first_polls.len());
+    for t in first_polls {
+        let id = TaskId::new(t.id);
+        tasks.push(TaskInfo {
+            id,
+            state: running_state(sched, id),
+            spawned_at: t.at,
+            age: Duration::from_nanos(now.saturating_sub(t.born_ns)),
+            in_state: Duration::from_nanos(now.saturating_sub(t.since)),
+            polls: 1,
+        });
+    }
+    TaskDump { tasks, unpolled }
+}
+
+/// A running task's state, from the P whose `curg` names it (the same rule as
+/// `RuntimeMetrics::tasks_running`/`tasks_blocking`, see `executor::sched::states`): `Running`
+/// on a `Running` P, else `Syscall` — its P is in a blocking section, or was handed off during
+/// one (which clears the P's `curg`, so no P names the task). The P's `curg` is set before the
+/// task's `RUNNING` bit and cleared after, so a task seen running is named by its P if it
+/// has one.
+fn running_state(sched: &Sched, id: TaskId) -> TaskState {
+    match sched
+        .allp
+        .iter()
+        .find(|p| p.curg_id.load(Relaxed) == id.as_u64())
+        .map(|p| p.status())
+    {
+        Some(PStatus::Running) => TaskState::Running,
+        _ => TaskState::Syscall,
     }
 }
 

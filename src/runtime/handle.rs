@@ -191,6 +191,34 @@ impl Handle {
         }
     }
 
+    /// Use `n` Ps from now on: Go's `runtime.GOMAXPROCS(n)` (its `procresize`), live. Growing
+    /// brings Ps up at once and wakes threads for them; shrinking stops each P above `n` at its
+    /// thread's next scheduling point (after the poll it is in, or when a blocking section it
+    /// is in is retaken), moving its queued tasks to the global queue — no task is lost or
+    /// polled twice, no timer is lost. It returns without waiting for that;
+    /// [`metrics`](Self::metrics)`().procs` says `n` from the return on.
+    ///
+    /// As in Go, an explicit call switches off following the cgroup CPU limit (see
+    /// [`Builder::new`](crate::runtime::Builder::new)). After shutdown it does nothing.
+    ///
+    /// # Errors
+    /// `InvalidInput`, naming the value: `n == 0`, or `n` above
+    /// [`Builder::max_procs`](crate::runtime::Builder::max_procs) (the P array is allocated
+    /// once, at `build`).
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder().procs(4).build().unwrap();
+    /// rt.handle().set_procs(2).unwrap();
+    /// assert_eq!(rt.handle().metrics().procs, 2);
+    /// rt.handle().set_procs(4).unwrap();
+    /// let err = rt.handle().set_procs(0).unwrap_err();
+    /// assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    /// assert!(err.to_string().contains("set_procs(0)"));
+    /// ```
+    pub fn set_procs(&self, n: usize) -> std::io::Result<()> {
+        self.sched.set_procs(n)
+    }
+
     /// A snapshot of the scheduler's counters.
     ///
     /// ```
@@ -213,7 +241,7 @@ impl Handle {
     /// let _stuck = rt.spawn(std::future::pending::<()>());
     /// # drop(rx);
     /// let dump = rt.handle().dump();
-    /// // Listed from its first poll; until then counted in `unpolled`.
+    /// // Counted in `unpolled` until its first poll starts, listed from then on.
     /// assert!(dump.len() + dump.unpolled >= 1);
     /// println!("{dump}");
     /// ```
@@ -275,6 +303,61 @@ impl Handle {
     /// ```
     pub fn leaked_tasks(&self) -> super::LeakReport {
         super::leaked(&self.sched)
+    }
+
+    /// The flight recorder's last events (Go 1.25's flight recorder, for the scheduler): up to
+    /// 4096 per P plus 4096 from threads without a P — polls, spawns, wakes, steals,
+    /// handoffs, retakes, preempt flags, rescues, parks, netpolls, blocking sections — oldest
+    /// first. Taken while the runtime runs; an event being written meanwhile is left out
+    /// (counted in [`TraceSnapshot::missed`](super::TraceSnapshot::missed)), never torn.
+    /// Empty, with `enabled` false, unless the recorder is on
+    /// ([`Builder::flight_recorder`](super::Builder::flight_recorder), `GMPDEBUG=trace=1`).
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder().flight_recorder(true).build().unwrap();
+    /// rt.block_on(rt.spawn(async { gmp::yield_now().await })).unwrap();
+    /// let snap = rt.handle().trace_snapshot();
+    /// for e in &snap.events {
+    ///     println!("{:?} {:?} task {:?} on P{:?}", e.time, e.kind, e.task, e.p);
+    /// }
+    /// ```
+    pub fn trace_snapshot(&self) -> super::TraceSnapshot {
+        crate::executor::trace::snapshot::snapshot(&self.sched)
+    }
+
+    /// Write the flight recorder's last events to `path` as Chrome trace-event JSON: open it
+    /// in <https://ui.perfetto.dev> or `chrome://tracing` (one track per P and per M, each poll
+    /// a slice named by its task's spawn site, instants for steals, handoffs, retakes,
+    /// preempt flags and rescues), or render it with `scripts/trace_png.py`.
+    /// `GMPDEBUG=tracefile=PATH` does this at shutdown and on the `dumpsignal` SIGUSR1.
+    ///
+    /// # Errors
+    /// The file system's error (kind unchanged, path in the message) when `path` cannot be
+    /// written; `Unsupported` when the recorder is off (see
+    /// [`Builder::flight_recorder`](super::Builder::flight_recorder)).
+    ///
+    /// ```
+    /// let rt = gmp::Runtime::builder().flight_recorder(true).build().unwrap();
+    /// rt.block_on(rt.spawn(async {})).unwrap();
+    /// let path = std::env::temp_dir().join(format!("gmp-doc-{}.json", std::process::id()));
+    /// rt.handle().write_trace(&path).unwrap();
+    /// # std::fs::remove_file(&path).unwrap();
+    /// let off = gmp::Runtime::new().unwrap();
+    /// assert_eq!(
+    ///     off.handle().write_trace(&path).unwrap_err().kind(),
+    ///     std::io::ErrorKind::Unsupported
+    /// );
+    /// ```
+    pub fn write_trace(&self, path: impl AsRef<std::path::Path>) -> std::io::Result<()> {
+        let snap = self.trace_snapshot();
+        if !snap.enabled {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "gmp: write_trace: the flight recorder is off; turn it on with \
+                 Builder::flight_recorder(true) or GMPDEBUG=trace=1",
+            ));
+        }
+        snap.write_file(path)
     }
 
     /// True on one of this runtime's Ms.

@@ -15,7 +15,9 @@ mod handle;
 mod spawn_blocking;
 mod trace;
 
+pub use crate::executor::latency::{LatencyBucket, SchedLatency};
 pub use crate::executor::metrics::{ProcMetrics, RuntimeMetrics};
+pub use crate::executor::trace::snapshot::{TraceEvent, TraceEventKind, TraceSnapshot};
 pub use builder::Builder;
 pub use dump::{LeakReport, TaskDump, TaskInfo, TaskState};
 pub use handle::{Handle, TryCurrentError};

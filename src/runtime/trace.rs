@@ -1,10 +1,13 @@
 //! `GMPDEBUG=schedtrace=N`: Go's scheduler trace line, printed by sysmon every N ms.
 //!
 //! ```text
-//! SCHED 1004ms: gomaxprocs=4 idleprocs=2 threads=7 spinningthreads=0 needspinning=0 idlethreads=3 runqueue=0 [ 0 1 0 0 ] schedticks=[ 812 64 3 20 ] seed=42
+//! SCHED 1004ms: gomaxprocs=4 idleprocs=2 threads=7 spinningthreads=0 needspinning=0 idlethreads=3 runqueue=0 [ 0 1 0 0 ] schedticks=[ 812 64 3 20 ] seed=42 latency_p50=3us latency_p99=120us
 //! ```
 //! Brackets: each P's ring length (runnext excluded), then each P's schedtick. Last, not in
-//! Go: the scheduler's seed (replay with `GMPDEBUG=seed=N` or `Builder::rng_seed`). With
+//! Go (appended, so a parser of Go's line still reads it): the scheduler's seed (replay with
+//! `GMPDEBUG=seed=N` or `Builder::rng_seed`), then the median and 99th percentile of the
+//! scheduling latency since the start (`RuntimeMetrics::sched_latency`), in whole
+//! microseconds rounded up (`-` before the first sample). With
 //! `scheddetail=1`, one line per P, per M and per G follows, in Go's style:
 //! ```text
 //!   P0: status=1 schedtick=812 syscalltick=40 m=3 runqsize=0 timerslen=2
@@ -18,6 +21,14 @@ use super::TaskState;
 use crate::executor::sched::Sched;
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
+
+/// A latency in whole microseconds, rounded up, or `-` for none.
+fn micros(d: Option<std::time::Duration>) -> String {
+    d.map_or_else(
+        || "-".to_string(),
+        |d| format!("{}us", d.as_nanos().div_ceil(1000)),
+    )
+}
 
 /// Format the trace (one line, plus detail lines with `detail`).
 pub(crate) fn schedtrace(sched: &Sched, detail: bool) -> String {
@@ -43,7 +54,14 @@ pub(crate) fn schedtrace(sched: &Sched, detail: bool) -> String {
     for p in ps {
         let _ = write!(out, " {}", p.schedtick.get());
     }
-    let _ = writeln!(out, " ] seed={}", sched.config.rng_seed);
+    let _ = write!(out, " ] seed={}", sched.config.rng_seed);
+    let lat = crate::executor::latency::sched_latency(sched);
+    let _ = writeln!(
+        out,
+        " latency_p50={} latency_p99={}",
+        micros(lat.p50()),
+        micros(lat.p99())
+    );
     if detail {
         for p in sched.allp.iter() {
             let m = p.m.load(Relaxed);

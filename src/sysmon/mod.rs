@@ -1,7 +1,8 @@
 //! sysmon: the monitor thread, which holds no P (Go's `sysmon`).
 //!
 //! Each cycle it sleeps 20µs; after 50 cycles in a row with nothing to do it doubles the sleep,
-//! up to 10ms; when every P is idle it sleeps until an M acquires a P. Per cycle:
+//! up to 10ms; when every P is idle it sleeps until an M acquires a P (or, while `procs`
+//! follows the cgroup limit, for a second at a time). Per cycle:
 //! - [`retake`](retake::retake): a P in the same blocking section for a whole cycle is taken
 //!   from its M and handed to another (Go's syscall handoff), when that pays; a P running the
 //!   same time slice for longer than `time_slice` gets its preempt flag set, which gmp's leaf
@@ -12,6 +13,8 @@
 //! - the netpoll fallback: if nobody polled for 10ms, poll without blocking and inject;
 //! - timers that are due while no M is looking get an M (Go's `startm` for `timeSleepUntil`);
 //! - work queued while no M exists at all (the OS refused every thread) gets another try;
+//! - [`procs`]: about once a second, the cgroup CPU limit is re-read and the runtime resized
+//!   when the automatic `procs` it gives changed (while `procs` is automatic);
 //! - the `GMPDEBUG` traces: `schedtrace`, the `dumpsignal` dump, and `leakcheck` (the tasks
 //!   newly leaked, see `Handle::leaked_tasks`).
 //!
@@ -23,6 +26,7 @@
 //! the sleep — from a loom thread of its own, as often as it wants sysmon to look. There is
 //! no timer slack to set and no `SIGUSR1` dump.
 
+mod procs;
 mod rescue;
 mod retake;
 #[cfg(not(loom))]
@@ -110,6 +114,10 @@ pub(crate) struct Sysmon {
     /// Leaked tasks already reported by `GMPDEBUG=leakcheck` (and still leaked at the last
     /// check): at most the number of leaked tasks alive.
     leaks_reported: HashSet<TaskId>,
+    /// When [`procs::follow_cgroup`] last re-read the cgroup limit (sysmon's clock, ns), and
+    /// the problem it last reported.
+    procs_checked_at: u64,
+    procs_problem: Option<String>,
 }
 
 impl Sysmon {
@@ -123,6 +131,8 @@ impl Sysmon {
             last_trace: Instant::now(),
             last_leakcheck: Instant::now(),
             leaks_reported: HashSet::new(),
+            procs_checked_at: 0,
+            procs_problem: None,
         }
     }
 
@@ -227,6 +237,7 @@ impl Sysmon {
         if self.sched.config.stuck_rescue {
             acted |= rescue::rescue(self, now);
         }
+        acted |= procs::follow_cgroup(self, now);
         self.trace();
         acted
     }
@@ -246,12 +257,18 @@ impl Sysmon {
     }
 
     #[cfg_attr(loom, allow(dead_code))]
-    fn deep_sleep(&self) {
-        let s = &self.sched;
+    fn deep_sleep(&mut self) {
+        let s = self.sched.clone();
         s.sysmon.sleeping.store(true, SeqCst);
         // Re-check after publishing the sleep, so a P acquired meanwhile is not missed.
         while self.all_idle() && !s.shutdown.load(SeqCst) {
-            s.sysmon.parker.park();
+            if s.auto_procs.load(Relaxed) {
+                // Following the cgroup limit: look once a second even while idle.
+                s.sysmon.parker.park_timeout(procs::PERIOD);
+                procs::follow_cgroup(self, s.reactor.now_ns());
+            } else {
+                s.sysmon.parker.park();
+            }
         }
         s.sysmon.sleeping.store(false, SeqCst);
     }
@@ -304,6 +321,7 @@ impl Sysmon {
         if self.sched.config.debug.dumpsignal && signal::take_request() {
             let dump = crate::runtime::dump(&self.sched);
             eprint!("{}{dump}", crate::runtime::schedtrace(&self.sched, true));
+            crate::executor::trace::write_tracefile(&self.sched);
         }
         self.leakcheck();
         let Some(ms) = self.sched.config.debug.schedtrace_ms else {

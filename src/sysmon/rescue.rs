@@ -5,7 +5,7 @@
 //! queued behind it that no other M can take (no idle P, nobody spinning), sysmon:
 //! 1. moves the P's queued tasks (ring and runnext) to the global queue — from the thief side of
 //!    the ring, so the stuck M keeps sole use of its own ring as producer;
-//! 2. lends a reserve P (there are `procs` of them) and starts an M on it to run that work.
+//! 2. lends a reserve P (there are `max_procs` of them) and starts an M on it to run that work.
 //!
 //! When the stuck poll returns, the reserve P is marked to retire: its M hands its queue to the
 //! global queue and gives the P back. Every rescue is counted (`RuntimeMetrics::rescues`) and,
@@ -14,6 +14,7 @@
 
 use super::Sysmon;
 use crate::executor::p::PStatus;
+use crate::executor::trace::{self, Kind};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
@@ -72,6 +73,7 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
             sched.inject(t);
         }
         w.lent = Some(rp);
+        trace::sysmon(&sched, Kind::Rescue, i, rp as u64);
         if !w.rescued {
             // Count and report once per stuck poll (the lent P may be returned and lent
             // again while it lasts).

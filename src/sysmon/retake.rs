@@ -2,6 +2,7 @@
 
 use super::Sysmon;
 use crate::executor::p::PStatus;
+use crate::executor::trace::{self, Kind};
 use std::sync::atomic::Ordering::Relaxed;
 
 /// A P idle in a blocking section longer than this is retaken even with no work queued
@@ -27,6 +28,7 @@ pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
                 {
                     // Same slice for too long: ask the task (or runnext chain) to yield.
                     pp.request_preempt();
+                    trace::sysmon(&sched, Kind::Preempt, i, 0);
                     w.schedwhen = now;
                     acted = true;
                 }
@@ -49,6 +51,7 @@ pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
                     continue;
                 }
                 if pp.status.cas(PStatus::Syscall, PStatus::Idle) {
+                    trace::sysmon(&sched, Kind::Retake, i, 0);
                     pp.last_handoff.store(now, Relaxed);
                     sched.handoff_from_syscall(i);
                     acted = true;

@@ -125,3 +125,24 @@ where
         rt.block_on(async move { gmp::spawn(body()).await.unwrap() });
     });
 }
+
+/// A seeded xorshift64 generator, for tests that replay a load from a printed seed (the seed
+/// must not be 0).
+#[allow(dead_code)] // not every test binary draws random numbers
+pub struct Rng(pub u64);
+
+#[allow(dead_code)]
+impl Rng {
+    /// The next number.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

@@ -23,12 +23,14 @@
 mod steal;
 
 use super::context::{self, NO_P};
-use super::p::{PLocal, PStatus};
+use super::latency;
+use super::p::{PLocal, PStatus, P};
 use super::park::Parker;
 use super::rng::FastRand;
 use super::sched::{Release, Sched};
 use super::schedule_impl::Notified;
 use super::task;
+use super::trace::{self, Kind};
 use crate::loom::lock;
 use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize};
@@ -58,6 +60,30 @@ impl MShared {
     /// Take the P handed over by `startm`, with whether the M starts out spinning.
     pub(crate) fn take_nextp(&self) -> Option<(usize, bool)> {
         lock(&self.nextp).take()
+    }
+}
+
+/// A G `find_runnable` found, for `execute`.
+struct Runnable<'s> {
+    /// The P it runs on (the M's), already looked up.
+    pp: &'s P,
+    task: Notified,
+    /// Taken from runnext: it inherits the running time slice.
+    inherit: bool,
+    /// `M::account` already ran for it (under the borrow of the owned half that found it).
+    accounted: bool,
+}
+
+impl<'s> Runnable<'s> {
+    /// A G found anywhere but the local ring: a new time slice, bookkeeping still to do.
+    #[inline]
+    fn fresh(pp: &'s P, task: Notified) -> Self {
+        Runnable {
+            pp,
+            task,
+            inherit: false,
+            accounted: false,
+        }
     }
 }
 
@@ -112,7 +138,7 @@ impl M<'_> {
         let pp = &sched.allp[p];
         // A reserve P comes `Running` (lent by rescue's CAS from `Dead`); any other is idle.
         invariant!(
-            pp.status() == PStatus::Idle || p >= sched.procs(),
+            pp.status() == PStatus::Idle || p >= sched.max_procs(),
             "acquirep: P{p} is {:?}, not idle",
             pp.status()
         );
@@ -148,11 +174,11 @@ impl M<'_> {
 
     /// Go's `schedule`: find a G, run it, repeat until the runtime shuts down.
     fn schedule(&mut self, sched: &Arc<Sched>) {
-        while let Some((task, inherit)) = self.find_runnable(sched) {
+        while let Some(found) = self.find_runnable(sched) {
             if self.spinning {
                 self.resetspinning(sched);
             }
-            self.execute(sched, task, inherit);
+            self.execute(sched, found);
         }
     }
 
@@ -161,25 +187,43 @@ impl M<'_> {
     ///
     /// If the P's owned half is no longer in this thread's context after the poll, a
     /// blocking section in it left the P in its slot and sysmon handed it to another M.
-    fn execute(&mut self, sched: &Arc<Sched>, task: Notified, inherit: bool) {
-        let p = self.pid();
-        let pp = &sched.allp[p];
-        {
-            let mut local = self.local();
-            pp.polls.bump(&mut local);
-            if !inherit {
-                pp.schedtick.bump(&mut local);
-                pp.clear_preempt();
-            }
-            pp.set_curg(&mut local, task.id().as_u64());
+    fn execute(&mut self, sched: &Arc<Sched>, found: Runnable<'_>) {
+        let Runnable {
+            pp,
+            task,
+            inherit,
+            accounted,
+        } = found;
+        let p = pp.id;
+        if !accounted {
+            Self::account(sched, pp, &mut self.local(), &task, inherit);
         }
+        let traced = trace::poll_start(sched, p, &task);
         task.run(p, sched);
+        if traced != 0 {
+            trace::poll_end(sched, p, self.shared.id, traced, self.pid() == p);
+        }
         if self.pid() == p {
             pp.clear_curg();
         } else {
             // sysmon handed our P to another M during a blocking section.
             self.shared.p.store(NO_P, Relaxed);
+            sched.lost_p_poll_returned();
         }
+    }
+
+    /// `execute`'s bookkeeping before the poll, with the P's owned half in hand: count the
+    /// poll, start a new time slice unless the G inherits the running one, record the G as
+    /// the P's current one (for dumps and sysmon), and time its wait if it is sampled.
+    #[inline(always)]
+    fn account(sched: &Sched, pp: &P, local: &mut PLocal, task: &Notified, inherit: bool) {
+        pp.polls.bump(local);
+        if !inherit {
+            pp.schedtick.bump(local);
+            pp.clear_preempt();
+        }
+        pp.set_curg(local, task.id().as_u64());
+        latency::on_execute(sched, pp, local, task);
     }
 
     /// After a blocking section lost the P: take an idle P (Go's `exitsyscall0`), else park as
@@ -192,18 +236,46 @@ impl M<'_> {
         self.stopm(sched)
     }
 
-    /// A reserve P lent by stuck-P rescue is no longer needed: hand its queue to the global
-    /// queue and give it back.
+    /// The P held carries `retire`: a reserve P lent by stuck-P rescue is no longer needed,
+    /// or a resize shrank the runtime below this P (`sched/resize.rs`). Hand its queue to the
+    /// global queue and give it back (a real P only if it is still above `procs` under the
+    /// idle lock: a grow may have revived it); the loop then finds another P or parks.
+    ///
+    /// Cold and out of line: `find_runnable` reaches it only after a resize or a rescue; the
+    /// hot loop pays only the `retire` load it always made (1-P yield probe: +1 instruction
+    /// per poll, BENCHMARKS.md).
+    #[cold]
+    #[inline(never)]
     fn retire_p(&mut self, sched: &Arc<Sched>) {
         let local = self.releasep();
-        let pp = &sched.allp[local.id];
-        for t in pp.runq.drain() {
-            sched.inject(t);
+        let p = local.id;
+        let pp = &sched.allp[p];
+        if p < sched.max_procs() {
+            if let Some(local) = sched.retire_running_p(local) {
+                self.shared.p.store(p, Relaxed);
+                self.cx.hold_p(local);
+                return;
+            }
+        } else {
+            for t in pp.runq.drain() {
+                sched.inject(t);
+            }
+            pp.retire.store(false, SeqCst);
+            pp.put_local(local);
+            pp.set_status(PStatus::Dead);
+            sched.rescue_returned();
         }
-        pp.retire.store(false, SeqCst);
-        pp.put_local(local);
-        pp.set_status(PStatus::Dead);
-        sched.rescue_returned();
+        if self.spinning {
+            // A spinner leaving without its P: `reacquire_p` next takes an idle P if there
+            // is one, else every P is held by an M that will look at the queues (WAKEUPS.md
+            // step 9). (`stopm` would otherwise overwrite the flag and leak the count.)
+            self.spinning = false;
+            self.shared.spinning.store(false, Relaxed);
+            sched.stop_spinning();
+        }
+        if p < sched.max_procs() {
+            sched.drain_dead(p);
+        }
     }
 
     fn become_spinning(&mut self, sched: &Sched) {
@@ -221,7 +293,7 @@ impl M<'_> {
     }
 
     /// Go's `findRunnable`. `None` means the runtime is shutting down.
-    fn find_runnable(&mut self, sched: &Arc<Sched>) -> Option<(Notified, bool)> {
+    fn find_runnable<'s>(&mut self, sched: &'s Arc<Sched>) -> Option<Runnable<'s>> {
         loop {
             if sched.shutdown.load(Relaxed) {
                 return None;
@@ -243,7 +315,7 @@ impl M<'_> {
                 let mut local = self.local();
                 if let Some(t) = sched.globrunqget(&mut local, 1) {
                     pp.fairness_picks.bump(&mut local);
-                    return Some((t, false));
+                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                 }
             }
             // Go's checkTimers: fire this P's due timers; run the first task they ready.
@@ -253,7 +325,7 @@ impl M<'_> {
                     if let Some(t) = self.ready_list(sched, || {
                         pp.timers.run(now);
                     }) {
-                        return Some((t, false));
+                        return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                     }
                 }
             }
@@ -268,21 +340,33 @@ impl M<'_> {
                 let list = context::collect_ready(sched, || {
                     sched.reactor.poll_nonblocking();
                 });
+                trace::netpoll(sched, Some(p), self.shared.id, list.len());
                 sched.injectglist(list.into_iter(), Some(&mut self.local()));
             }
             if pp.polls.get() % GLOBAL_CHECK_PERIOD == 0 && !sched.global.is_empty() {
                 let mut local = self.local();
                 if let Some(t) = sched.globrunqget(&mut local, 1) {
                     pp.fairness_picks.bump(&mut local);
-                    return Some((t, false));
+                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                 }
             }
-            if let Some(found) = pp.runq.runqget(&mut self.local().runq) {
-                return Some(found);
+            // The common case: the next G is local. Its bookkeeping is done here, under the
+            // one borrow of the owned half that found it.
+            {
+                let mut local = self.local();
+                if let Some((task, inherit)) = pp.runq.runqget(&mut local.runq) {
+                    Self::account(sched, pp, &mut local, &task, inherit);
+                    return Some(Runnable {
+                        pp,
+                        task,
+                        inherit,
+                        accounted: true,
+                    });
+                }
             }
             if !sched.global.is_empty() {
                 if let Some(t) = sched.globrunqget(&mut self.local(), 0) {
-                    return Some((t, false));
+                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                 }
             }
             // Go's netpoll(0): ready I/O, without blocking, unless an M is blocked in the poll
@@ -290,12 +374,14 @@ impl M<'_> {
             // another P comes first (see `steal_backlog`).
             if sched.reactor.has_sources() && !sched.reactor.is_blocked() {
                 if let Some(t) = self.steal_backlog(sched) {
-                    return Some((t, false));
+                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                 }
+                let m = self.shared.id;
                 if let Some(t) = self.ready_list(sched, || {
-                    sched.reactor.poll_nonblocking();
+                    let n = sched.reactor.poll_nonblocking();
+                    trace::netpoll(sched, Some(p), m, n);
                 }) {
-                    return Some((t, false));
+                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                 }
             }
             if self.spinning || sched.may_spin() {
@@ -303,7 +389,7 @@ impl M<'_> {
                     self.become_spinning(sched);
                 }
                 if let Some(t) = self.steal_work(sched) {
-                    return Some((t, false));
+                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                 }
             }
 
@@ -315,7 +401,7 @@ impl M<'_> {
                     self.shared.p.store(p, Relaxed);
                     self.cx.hold_p(local);
                     if let Some(t) = sched.globrunqget(&mut self.local(), 0) {
-                        return Some((t, false));
+                        return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                     }
                     continue;
                 }
@@ -356,6 +442,7 @@ impl M<'_> {
                 }
             });
             drop(parked);
+            trace::netpoll(sched, None, self.shared.id, list.len());
             if polled {
                 if sched.shutdown.load(Relaxed) {
                     return None;
@@ -366,7 +453,7 @@ impl M<'_> {
                 if let Some(p) = sched.pidleget_locked() {
                     self.acquirep(sched, p);
                     if let Some(t) = self.run_first(sched, list) {
-                        return Some((t, false));
+                        return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                     }
                     if was_spinning {
                         self.become_spinning(sched);
@@ -404,10 +491,12 @@ impl M<'_> {
     /// stays parked for the keep-alive period leaves the idle list and its thread exits.
     fn stopm(&mut self, sched: &Arc<Sched>) -> bool {
         sched.mput(&self.shared);
+        trace::shared(sched, Kind::Park, None, Some(self.shared.id), 0, 0);
         let _parked = sched.config.hooks.park();
         loop {
             if let Some((p, spinning)) = self.shared.take_nextp() {
                 self.acquirep(sched, p);
+                trace::on_p(sched, Kind::Unpark, p, 0, 0);
                 self.spinning = spinning;
                 self.shared.spinning.store(spinning, Relaxed);
                 return true;

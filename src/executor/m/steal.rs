@@ -7,6 +7,7 @@ use super::M;
 use crate::executor::p::PStatus;
 use crate::executor::sched::Sched;
 use crate::executor::schedule_impl::Notified;
+use crate::executor::trace::{self, Kind};
 use crate::loom::sync::atomic::Ordering::Relaxed;
 use crate::loom::time::Instant;
 use std::sync::Arc;
@@ -25,7 +26,9 @@ impl M<'_> {
     /// Go's `stealWork`: 4 rounds over the other Ps in random order; the last round may also
     /// take a victim's runnext.
     pub(super) fn steal_work(&mut self, sched: &Arc<Sched>) -> Option<Notified> {
-        // Reserve Ps (stuck-P rescue) are victims too while lent.
+        // Reserve Ps (stuck-P rescue) are victims too while lent, and Ps a resize shrank away
+        // while their M has not yet stopped them (a dead P's ring is empty: skipped below; its
+        // timers are still stolen, which is one of the ways they fire).
         let n = sched.allp.len();
         if n == 1 {
             return None;
@@ -57,8 +60,11 @@ impl M<'_> {
                         }
                     }
                 }
-                // An idle P's ring is empty, unless its M lost it in a blocking section.
-                if victim.status() == PStatus::Idle && victim.runq.is_empty() {
+                // An idle P's ring is empty, unless its M lost it in a blocking section; a dead
+                // P's is empty too.
+                if matches!(victim.status(), PStatus::Idle | PStatus::Dead)
+                    && victim.runq.is_empty()
+                {
                     continue;
                 }
                 let spare = || {
@@ -85,6 +91,13 @@ impl M<'_> {
                         .runqsteal(&mine.runq, &mut local.runq, last, spare)
                 {
                     sched.record_steal(&mut local, k);
+                    trace::on_p(
+                        sched,
+                        Kind::Steal,
+                        me,
+                        0,
+                        (victim.id as u64) << 8 | k as u64,
+                    );
                     return Some(t);
                 }
             }
@@ -133,6 +146,7 @@ impl M<'_> {
                 .runqsteal(&mine.runq, &mut local.runq, false, || false)
             {
                 sched.record_steal(&mut local, k);
+                trace::on_p(sched, Kind::Steal, local.id, 0, (v as u64) << 8 | k as u64);
                 return Some(t);
             }
         }

@@ -76,8 +76,11 @@ impl Sched {
                 }
                 if let Some(p) = p {
                     let mut idle = self.idle.lock();
-                    self.pidleput(&mut idle, p);
+                    let died = self.pidleput(&mut idle, p);
                     drop(idle);
+                    if died {
+                        self.drain_dead(p);
+                    }
                 }
                 if spinning {
                     self.idle.unclaim_spinning();

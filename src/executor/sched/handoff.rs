@@ -34,16 +34,29 @@ pub(crate) enum Release {
 
 impl Sched {
     /// Publish P `p` as idle (its status, then the idle list); a reserve P goes back to the
-    /// reserve instead.
-    pub(super) fn pidleput(&self, idle: &mut Idle<Arc<MShared>>, p: usize) {
-        if p >= self.procs() {
+    /// reserve instead, and a P at or above `procs` (a resize shrank the runtime below it)
+    /// dies (Go's `procresize` destroying it): it is marked `Dead` and left off the list.
+    /// Under the idle lock, so the `procs` read here is the one every resize agrees with.
+    ///
+    /// Returns true if the P died: the caller, once the lock is dropped, hands whatever its
+    /// ring holds on with [`Sched::drain_dead`].
+    #[must_use = "a P that died must have its ring drained (drain_dead)"]
+    pub(super) fn pidleput(&self, idle: &mut Idle<Arc<MShared>>, p: usize) -> bool {
+        let pp = &self.allp[p];
+        if p >= self.max_procs() {
             // A reserve P that could not be started: back to the reserve.
-            self.allp[p].set_status(PStatus::Dead);
+            pp.set_status(PStatus::Dead);
             self.rescue_returned();
-            return;
+            return false;
         }
-        self.allp[p].set_status(PStatus::Idle);
+        if p >= self.procs() {
+            pp.retire.store(false, SeqCst);
+            pp.set_status(PStatus::Dead);
+            return true;
+        }
+        pp.set_status(PStatus::Idle);
         self.idle.pidleput(idle, p);
+        false
     }
 
     /// Give up the P whose owned half is `local` (Go's `releasep` + `pidleput` under
@@ -53,10 +66,14 @@ impl Sched {
     pub(crate) fn give_up_p(self: &Arc<Self>, local: Box<PLocal>, spinning: bool) -> Release {
         let p = local.id;
         let mut local = Some(local);
+        let mut died = false;
         let step = self.idle.give_up_p(spinning, &**self, |_, idle| {
             self.allp[p].put_local(local.take().expect("released once"));
-            self.pidleput(idle, p)
+            died = self.pidleput(idle, p);
         });
+        if died {
+            self.drain_dead(p);
+        }
         match (step, local) {
             (ReleaseStep::Global, Some(l)) => Release::Global(l),
             (ReleaseStep::Spin, Some(l)) => Release::Spin(l),
@@ -76,19 +93,34 @@ impl Sched {
 
     /// Go's `handoffp`: P `p` was taken from an M in a blocking section. Start an M on it if it
     /// has work (or nobody else is looking for work), else put it on the idle list.
+    ///
+    /// A P at or above `procs` (a resize is shrinking the runtime) is not handed to an M: it
+    /// goes straight to `pidleput`, which retires it, and its ring to the global queue.
     pub(crate) fn handoffp(self: &Arc<Self>, p: usize) {
         let pp = &self.allp[p];
-        if !pp.runq.is_empty() || !self.global.is_empty() || pp.timers.when() != u64::MAX {
-            self.startm(p, false);
-            return;
-        }
-        if self.idle.claim_spinning_if_nobody_looks() {
-            self.startm(p, true);
-            return;
+        let dying = p >= self.procs() && p < self.max_procs();
+        if !dying {
+            if !pp.runq.is_empty() || !self.global.is_empty() || pp.timers.when() != u64::MAX {
+                self.startm(p, false);
+                return;
+            }
+            if self.idle.claim_spinning_if_nobody_looks() {
+                self.startm(p, true);
+                return;
+            }
         }
         let mut idle = self.idle.lock();
-        self.pidleput(&mut idle, p);
+        let died = self.pidleput(&mut idle, p);
         drop(idle);
+        if died {
+            self.drain_dead(p);
+            return;
+        }
+        if dying && !pp.runq.is_empty() {
+            // A grow revived it meanwhile and it is on the idle list with work in its ring:
+            // `wakep` hands out such a P first.
+            self.wakep();
+        }
         // Go checks the global queue under `sched.lock`, which its global push also takes.
         // gmp's global queue is lock-free: look again after publishing the P idle, so that a
         // push whose `wakep` missed this P (it was not idle yet) is seen here (WAKEUPS.md
@@ -104,6 +136,8 @@ impl Sched {
     pub(crate) fn handoff_from_syscall(self: &Arc<Self>, p: usize) {
         self.allp[p].handoffs.fetch_add(1, Relaxed);
         self.long_syscalls.fetch_add(1, Relaxed);
+        crate::executor::trace::sysmon(self, crate::executor::trace::Kind::Handoff, p, 0);
+        self.lost_p(p);
         self.handoffp(p);
     }
 
@@ -160,10 +194,13 @@ impl Sched {
             || self.nthreads.load(SeqCst) >= self.config.max_threads
             || self.shutdown.load(SeqCst)
         {
-            self.pidleput(&mut idle, p);
+            let died = self.pidleput(&mut idle, p);
             drop(idle);
             if spinning {
                 self.idle.unclaim_spinning();
+            }
+            if died {
+                self.drain_dead(p);
             }
             self.reactor.netpoll_break();
             return;

@@ -24,6 +24,8 @@ impl Sched {
             })
             .collect();
         let (tasks_completed, tasks_cancelled) = self.owned.finished();
+        let live_tasks = self.owned.len();
+        let states = self.task_states(live_tasks);
         RuntimeMetrics {
             tasks_completed,
             tasks_cancelled,
@@ -32,7 +34,12 @@ impl Sched {
             idle_procs: self.idle.npidle(),
             idle_threads: self.nmidle.load(Relaxed),
             spinning_threads: self.idle.nmspinning(),
-            live_tasks: self.owned.len(),
+            live_tasks,
+            tasks_runnable: states.runnable,
+            tasks_running: states.running,
+            tasks_blocking: states.blocking,
+            tasks_waiting: states.waiting,
+            sched_latency: crate::executor::latency::sched_latency(self),
             tasks_spawned: self.owned.spawned_total(),
             global_queue_len: self.global.len(),
             polls: all.iter().map(|p| p.polls).sum(),

@@ -6,9 +6,11 @@
 //!   `handoffp` — around the spinning handshake of [`super::idle`];
 //! - [`allm`]: the Ms themselves — `newm`, `mput`, spare Ms for blocking sections, exit;
 //! - [`reserve`]: the reserve Ps that stuck-P rescue lends;
+//! - [`resize`]: changing the number of Ps live (Go's `procresize`);
 //! - [`timers`]: which P's heap a timer joins, and who looks at the earliest one;
 //! - [`shutdown`]: stopping every M and dropping every task exactly once;
-//! - [`metrics`]: the [`RuntimeMetrics`](crate::RuntimeMetrics) snapshot.
+//! - [`metrics`]: the [`RuntimeMetrics`](crate::RuntimeMetrics) snapshot;
+//! - [`states`]: live tasks by state (runnable, running, blocking, waiting), counted on read.
 //!
 //! Why no wakeup is lost across all of them: `src/executor/WAKEUPS.md`.
 
@@ -17,7 +19,9 @@ mod handoff;
 mod metrics;
 mod ready;
 mod reserve;
+mod resize;
 mod shutdown;
+mod states;
 mod timers;
 
 pub(crate) use handoff::Release;
@@ -28,6 +32,7 @@ use super::m::MShared;
 use super::p::{PStatus, P};
 use super::schedule_impl::Notified;
 use super::task;
+use super::task::first_poll::FirstPollInfo;
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Condvar, Mutex};
 use crate::reactor::Reactor;
@@ -35,8 +40,19 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Re-computes the automatic `procs` (capped at the given maximum): the cgroup rule, supplied
+/// by the builder (`runtime/cgroup.rs`). `Ok((procs, how it was chosen))`, or why the limit
+/// could not be read.
+pub(crate) type AutoProcs = Box<dyn Fn(usize) -> Result<(usize, String), String> + Send + Sync>;
+
 pub(crate) struct Config {
+    /// The number of Ps at start; [`Sched::procs`] is the number now.
     pub(crate) procs: usize,
+    /// The most Ps `set_procs` may ask for: `allp` holds this many real Ps (then the reserve).
+    pub(crate) max_procs: usize,
+    /// How sysmon re-computes the automatic `procs` to follow the cgroup CPU limit (`None`:
+    /// `procs` was explicit).
+    pub(crate) auto_procs: Option<AutoProcs>,
     pub(crate) max_threads: usize,
     pub(crate) time_slice: Duration,
     pub(crate) thread_name: String,
@@ -52,6 +68,8 @@ pub(crate) struct Config {
     pub(crate) rng_seed: u64,
     /// The tokio runtime beside this one (`Builder::tokio_compat`), entered on every M.
     pub(crate) tokio: crate::executor::tokio_bridge::Bridge,
+    /// `Builder::flight_recorder` (`GMPDEBUG=trace=1` or `tracefile=PATH` also turn it on).
+    pub(crate) flight_recorder: bool,
 }
 
 pub(crate) struct Sched {
@@ -79,7 +97,7 @@ pub(crate) struct Sched {
     nthreads: AtomicUsize,
     next_mid: AtomicUsize,
     pub(crate) shutdown: AtomicBool,
-    next_task_id: AtomicU64,
+    pub(crate) next_task_id: AtomicU64,
     threads: Mutex<Vec<crate::loom::thread::JoinHandle<()>>>,
     exit_lock: Mutex<()>,
     exit_cvar: Condvar,
@@ -88,13 +106,28 @@ pub(crate) struct Sched {
     failed_spawn_reported: AtomicBool,
     /// Blocking sections that lost their P and are still running.
     pub(crate) long_syscalls: AtomicUsize,
-    /// Reserve Ps (`allp[procs..]`) lent by stuck-P rescue right now, and rescues ever made.
+    /// Ps in use now (Go's `gomaxprocs`): `allp[..procs]`; `allp[procs..max_procs]` are `Dead`
+    /// or on their way there (`resize.rs`). Changed under the idle lock only.
+    procs: AtomicUsize,
+    /// Bumped by every resize (for sysmon's and the trace's notice).
+    pub(crate) resizes: AtomicU64,
+    /// sysmon follows the cgroup CPU limit (cleared by an explicit `set_procs`).
+    pub(crate) auto_procs: AtomicBool,
+    /// Polls whose blocking section lost their P and that have not returned yet (a section
+    /// still running, or the rest of the poll, run without a P): see [`states`].
+    polls_without_p: AtomicUsize,
+    /// First polls whose P was handed off during a blocking section in them (see
+    /// `task::first_poll`): their records, moved off the P by `lost_p`, for dumps.
+    pub(crate) lost_first_polls: Mutex<Vec<FirstPollInfo>>,
+    /// Reserve Ps (`allp[max_procs..]`) lent by stuck-P rescue right now, and rescues ever made.
     rescues_active: AtomicUsize,
     pub(crate) rescues_total: AtomicU64,
     /// The monitor thread.
     pub(crate) sysmon: crate::executor::sysmon_handle::SysmonHandle,
     /// The cap on concurrent blocking sections, and the tasks waiting under it.
     pub(crate) blocking: BlockingSlots,
+    /// The flight recorder (`super::trace`).
+    pub(crate) trace: crate::executor::trace::Recorder,
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -108,12 +141,15 @@ fn gcd(a: usize, b: usize) -> usize {
 impl Sched {
     pub(crate) fn new(config: Config) -> std::io::Result<Arc<Sched>> {
         let procs = config.procs;
+        let max_procs = config.max_procs;
+        debug_assert!(procs >= 1 && procs <= max_procs);
         let reactor = Reactor::new()?;
-        // Stuck-P rescue lends up to `procs` reserve Ps, kept after the real ones.
+        // Ps `procs..max_procs` are dead until a resize brings them up. Stuck-P rescue lends
+        // up to `max_procs` reserve Ps, kept after them.
         let nallp = if config.stuck_rescue {
-            2 * procs
+            2 * max_procs
         } else {
-            procs
+            max_procs
         };
         let allp: Box<[P]> = (0..nallp).map(P::new).collect();
         for p in allp.iter().skip(procs) {
@@ -121,14 +157,19 @@ impl Sched {
         }
         Ok(Arc::new(Sched {
             allp,
+            procs: AtomicUsize::new(procs),
+            resizes: AtomicU64::new(0),
+            auto_procs: AtomicBool::new(config.auto_procs.is_some()),
             rescues_active: AtomicUsize::new(0),
             long_syscalls: AtomicUsize::new(0),
+            polls_without_p: AtomicUsize::new(0),
+            lost_first_polls: Mutex::new(Vec::new()),
             rescues_total: AtomicU64::new(0),
             sysmon: crate::executor::sysmon_handle::SysmonHandle::new(),
             blocking: BlockingSlots::new(),
             reactor,
             next_timer_p: AtomicUsize::new(0),
-            coarse_now: AtomicU64::new(1),
+            coarse_now: AtomicU64::new(2),
             allm: Mutex::new(Vec::new()),
             global: crate::loom::GlobalQueue::new(),
             owned: task::owned::OwnedTasks::new(nallp),
@@ -144,6 +185,10 @@ impl Sched {
             exit_cvar: Condvar::new(),
             coprimes: (1..=nallp).filter(|&c| gcd(c, nallp) == 1).collect(),
             failed_spawn_reported: AtomicBool::new(false),
+            trace: crate::executor::trace::Recorder::new(
+                config.flight_recorder || config.debug.trace || config.debug.tracefile.is_some(),
+                nallp,
+            ),
             config,
         }))
     }
@@ -154,12 +199,22 @@ impl Sched {
     }
 
     pub(crate) fn tick_coarse_now(&self) {
-        self.coarse_now.store(self.reactor.now_ns(), Relaxed);
+        // Even: an odd stamp marks a sampled runnable period (`executor::latency`).
+        self.coarse_now.store(self.reactor.now_ns() & !1, Relaxed);
     }
 
-    /// Number of Ps (`GMAXPROCS`); reserve Ps of stuck-P rescue are not counted.
+    /// Number of Ps now (`GMAXPROCS`, changed by `set_procs` and the cgroup limit); reserve Ps
+    /// of stuck-P rescue are not counted. A relaxed read: decisions that must agree with a
+    /// concurrent resize re-read it under the idle lock.
+    #[inline]
     pub(crate) fn procs(&self) -> usize {
-        self.config.procs
+        self.procs.load(Relaxed)
+    }
+
+    /// The most Ps a resize may ask for; `allp[max_procs..]` is the rescue reserve.
+    #[inline]
+    pub(crate) fn max_procs(&self) -> usize {
+        self.config.max_procs
     }
 
     pub(crate) fn needspinning(&self) -> bool {

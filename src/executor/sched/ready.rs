@@ -11,7 +11,8 @@ use crate::executor::context;
 use crate::executor::p::{PLocal, PStatus};
 use crate::executor::runq::{Put, RUNQ_SIZE};
 use crate::executor::schedule_impl::Notified;
-use crate::executor::task::{self, JoinHandle, TaskId};
+use crate::executor::task::{self, JoinHandle};
+use crate::executor::trace;
 use crate::loom::sync::atomic::Ordering::*;
 use std::future::Future;
 use std::panic::Location;
@@ -28,13 +29,8 @@ impl Sched {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (id, p) =
-            match context::with_local(self, (), |l, ()| (l.next_task_id(&self.next_task_id), l.id))
-            {
-                Ok((id, p)) => (id, Some(p)),
-                Err(()) => (self.next_task_id.fetch_add(1, Relaxed), None),
-            };
-        let (notified, join) = task::new_task(future, self, TaskId::new(id), at, p);
+        let (notified, join) = task::new_task(future, self, at);
+        trace::spawn(self, join.id(), at);
         if let Some(notified) = notified {
             match context::with_local(self, notified, |l, t| self.runqput(l, t, true)) {
                 Ok(()) => {}
@@ -66,6 +62,7 @@ impl Sched {
     /// one task at a time.
     pub(crate) fn ready(self: &Arc<Self>, task: Notified, is_yield: bool) {
         let put = context::ready_local(self, task, |l, task| {
+            trace::wake(self, Some(l.id), &task, is_yield);
             if is_yield && !self.global.is_empty() {
                 if let Some(t) = self.globrunqget(l, 0) {
                     self.runqput(l, t, false);
@@ -74,6 +71,7 @@ impl Sched {
             self.runqput(l, task, !is_yield)
         });
         if let Err(task) = put {
+            trace::wake(self, None, &task, is_yield);
             self.inject(task);
         }
     }

@@ -1,4 +1,4 @@
-//! Reserve Ps: `allp[procs..]`, lent by sysmon's stuck-P rescue (`crate::sysmon`) to run the
+//! Reserve Ps: `allp[max_procs..]` (after every P a resize may bring up), lent by sysmon's stuck-P rescue (`crate::sysmon`) to run the
 //! work queued behind a poll that never returns, and given back when it returns. A reserve P
 //! is `Dead` while not lent; lending is a CAS `Dead -> Running`, so two rescues never lend the
 //! same P.
@@ -8,9 +8,9 @@ use crate::executor::p::PStatus;
 use crate::loom::sync::atomic::Ordering::*;
 
 impl Sched {
-    /// Lend a reserve P for stuck-P rescue (at most `procs` at once).
+    /// Lend a reserve P for stuck-P rescue (at most `max_procs` at once).
     pub(crate) fn activate_reserve(&self) -> Option<usize> {
-        for p in self.procs()..self.allp.len() {
+        for p in self.max_procs()..self.allp.len() {
             if self.allp[p].status.cas(PStatus::Dead, PStatus::Running) {
                 self.allp[p].retire.store(false, SeqCst);
                 self.rescues_active.fetch_add(1, SeqCst);

@@ -55,6 +55,9 @@ impl Sched {
             }
         }
         drop(guard);
+        // GMPDEBUG=tracefile: the Ms are stopped, the tasks not dropped yet (their spawn
+        // sites still resolve).
+        crate::executor::trace::write_tracefile(self);
         if self.nthreads.load(SeqCst) == 0 {
             for h in std::mem::take(&mut *lock(&self.threads)) {
                 let _ = h.join();

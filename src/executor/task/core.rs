@@ -19,7 +19,7 @@
 //!   so every call into the scheduler is static.
 
 use super::atomic_waker::WakerSlot;
-use super::schedule::Schedule;
+use super::schedule::{Schedule, TaskAlloc};
 use super::state::{State, ToIdle, ToRunning, WakeByVal};
 use super::{JoinError, Notified, TaskId};
 use crate::loom::cell::UnsafeCell;
@@ -38,6 +38,7 @@ use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use crate::executor::p::METRICS;
 #[cfg(loom)]
 const METRICS: bool = true;
+use crate::executor::latency::sampled;
 
 #[repr(C)]
 pub(crate) struct Header {
@@ -51,6 +52,8 @@ pub(crate) struct Header {
     pub(crate) spawned_at: &'static Location<'static>,
     /// When it last changed between Runnable, Running and Waiting, on the scheduler's coarse
     /// clock (ns since the runtime's epoch; exact, it is what a dump's "in state" reads).
+    /// Coarse stamps are even; an odd one is a sampled runnable period's precise stamp, which
+    /// the M that polls the task times (`executor::latency`).
     pub(crate) state_since: AtomicU64,
     /// When it was spawned, in units of [`BORN_UNIT_NS`] since the runtime's epoch (see
     /// [`Header::born_ns`]): 4 bytes, so that it and `polls` share one 8-byte slot.
@@ -165,6 +168,47 @@ impl Header {
         self.state_since
             .store(sched.coarse_now(), Ordering::Relaxed);
     }
+
+    /// Stamp the task runnable (spawn aside, which stamps at birth): if this runnable period
+    /// is one the scheduling-latency histogram samples (`executor::latency`), with the precise
+    /// clock and an odd value — the mark the M that polls it looks for — else with the coarse
+    /// clock, whose values are even.
+    #[inline]
+    pub(crate) fn stamp_runnable<S: Schedule>(&self, sched: &S) {
+        if !METRICS {
+            return;
+        }
+        let polls = self.polls_stage.load(Ordering::Relaxed);
+        let now = sampled_stamp(self.id, polls, sched).unwrap_or_else(|| sched.coarse_now());
+        self.state_since.store(now, Ordering::Relaxed);
+    }
+
+    /// [`stamp_runnable`](Self::stamp_runnable) for the runner re-queueing its task (woken
+    /// during its poll): only a sampled period is stamped. Otherwise the poll's own stamp
+    /// stays — it is this poll's start, close enough for a dump's "in state", and its coarse
+    /// value is even, so the period is not timed.
+    #[inline]
+    fn stamp_requeue<S: Schedule>(&self, sched: &S) {
+        let polls = self.polls_stage.load(Ordering::Relaxed);
+        if let Some(now) = sampled_stamp(self.id, polls, sched) {
+            self.state_since.store(now, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The stamp of a runnable period of task `id` after `polls` polls, if the latency histogram
+/// samples it (`executor::latency::sampled`; the poll count's tag bits are above it, so they
+/// do not change the decision): the precise clock, made odd. `None` for the others.
+#[inline(always)]
+fn sampled_stamp<S: Schedule>(id: TaskId, polls: u32, sched: &S) -> Option<u64> {
+    (METRICS && sampled(id.as_u64(), polls)).then(|| precise_stamp(sched))
+}
+
+/// The precise clock, odd. Out of line: one runnable period in `SAMPLE_PERIOD`.
+#[cold]
+#[inline(never)]
+fn precise_stamp<S: Schedule>(sched: &S) -> u64 {
+    sched.now_ns() | 1
 }
 
 pub(crate) struct Vtable {
@@ -238,20 +282,22 @@ where
         schedule: schedule_remote::<S>,
     };
 
+    // Inlined into `new_task` as it was before the sampling stamp made it look bigger: a call
+    // here costs every spawn about 10 instructions (callgrind, `metrics_overhead`).
+    #[inline(always)]
     pub(crate) fn allocate(
         future: F,
         sched: S,
-        id: TaskId,
         spawned_at: &'static Location<'static>,
-    ) -> NonNull<Header> {
+    ) -> (NonNull<Header>, Option<usize>) {
         debug_assert_eq!(
             std::mem::offset_of!(Cell<F, S>, sched),
             std::mem::offset_of!(Prefix<S>, sched)
         );
-        let now = sched.coarse_now();
-        let mem = sched
-            .alloc_task(Layout::new::<Cell<F, S>>())
-            .cast::<Cell<F, S>>();
+        let TaskAlloc { mem, id, p } = sched.alloc_task(Layout::new::<Cell<F, S>>());
+        let mem = mem.cast::<Cell<F, S>>();
+        // Runnable from birth: a sampled first run is timed from the precise clock.
+        let now = sampled_stamp(id, 0, &sched).unwrap_or_else(|| sched.coarse_now());
         let cell = Cell {
             header: Header {
                 state: State::new(),
@@ -271,7 +317,7 @@ where
         };
         // SAFETY: `mem` is fresh memory with `Cell<F>`'s size and (at least) its alignment.
         unsafe { mem.as_ptr().write(cell) };
-        mem.cast()
+        (mem.cast(), p)
     }
 }
 
@@ -311,20 +357,24 @@ unsafe fn run<F: Future + Send + 'static, S: Schedule>(
         }
         ToRunning::Cancel => {
             // SAFETY: we hold RUNNING.
-            unsafe { cancel_and_complete(cell) };
+            unsafe { cancel_and_complete::<F, S>(ptr) };
             return;
         }
         ToRunning::Poll => {}
     }
-    // First poll: enter allgs, into this P's shard (see `owned`). Only the runner writes the
-    // key, and RUNNING orders it, so a relaxed load sees our own earlier store.
-    if header.owned_key.load(Ordering::Relaxed) == super::owned::UNLISTED
-        && !sched.owned().insert(ptr, p)
-    {
-        // Shut down: cancel the task ourselves, as a spawn after shutdown does.
-        // SAFETY: we hold RUNNING.
-        unsafe { cancel_and_complete(cell) };
-        return;
+    // Not listed yet: this is its first poll (see `owned`): it is not started once the list
+    // is closed, the P's first-poll record shows it to dumps meanwhile (`first_poll`), and it
+    // enters the list if it returns `Pending`. Only the runner writes the key, and RUNNING
+    // orders it, so a relaxed load sees our own earlier store.
+    if header.owned_key.load(Ordering::Relaxed) == super::owned::UNLISTED {
+        if sched.owned().is_closed() {
+            // Shut down: cancel the task ourselves, as a spawn after shutdown does.
+            // SAFETY: we hold RUNNING.
+            unsafe { cancel_and_complete::<F, S>(ptr) };
+            return;
+        }
+        let (id, since) = (header.id.as_u64(), sched.coarse_now());
+        (sched.first_poll_record(p)).set(id, header.spawned_at, header.born_ns(), since);
     }
     if METRICS {
         header.count_poll();
@@ -364,17 +414,33 @@ unsafe fn run<F: Future + Send + 'static, S: Schedule>(
             None => false,
         }
     }));
+    // Each arm first ends a first poll (`end_first_poll`); a first poll that returned
+    // `Pending` enters allgs (into the shard of the P it was polled on) while we still hold
+    // RUNNING, before its record is emptied (`list_first_pending`), or, shut down meanwhile,
+    // is cancelled by us.
     match res {
-        Ok(true) => complete(cell, false),
+        Ok(true) => {
+            end_first_poll(header, p, sched);
+            // SAFETY: we hold RUNNING and the runner's reference.
+            unsafe { complete::<F, S>(ptr, false) }
+        }
+        Ok(false) if !list_first_pending(ptr, header, p, sched) => {
+            // SAFETY: we hold RUNNING and the runner's reference.
+            unsafe { cancel_and_complete::<F, S>(ptr) }
+        }
         Ok(false) => match header.state.transition_to_idle() {
             ToIdle::Idle => {}
             // The runner's reference becomes the queue entry: from the push on, the cell is
             // not ours to touch (nor its scheduler handle, which lives in it).
-            ToIdle::Requeue => sched.schedule(Notified::from_header(ptr), true),
+            ToIdle::Requeue => {
+                header.stamp_requeue(sched);
+                sched.schedule(Notified::from_header(ptr), true)
+            }
             // SAFETY: we still hold RUNNING.
-            ToIdle::Cancel => unsafe { cancel_and_complete(cell) },
+            ToIdle::Cancel => unsafe { cancel_and_complete::<F, S>(ptr) },
         },
         Err(panic) => {
+            end_first_poll(header, p, sched);
             let dropped = drop_future(cell);
             let err = match dropped {
                 Ok(()) => JoinError::panic(header.id, panic),
@@ -384,8 +450,43 @@ unsafe fn run<F: Future + Send + 'static, S: Schedule>(
                 }
             };
             set_output(cell, Err(err));
-            complete(cell, false);
+            // SAFETY: we hold RUNNING and the runner's reference.
+            unsafe { complete::<F, S>(ptr, false) };
         }
+    }
+}
+
+/// After a poll that returned `Pending`: if it was the task's first, enter the task into
+/// allgs, then end the first poll (`clear_first_poll`) — in that order, so that a dump, which
+/// reads the first-poll records before the list, finds the task in at least one of them (and
+/// drops a record whose task it also finds listed). False if the list was closed meanwhile
+/// (shutdown): the caller cancels the task. True otherwise, and for a later poll.
+#[inline(always)]
+fn list_first_pending<S: Schedule>(ptr: NonNull<Header>, h: &Header, p: usize, s: &S) -> bool {
+    if h.owned_key.load(Ordering::Relaxed) != super::owned::UNLISTED {
+        return true;
+    }
+    let listed = s.owned().insert(ptr, p);
+    clear_first_poll(h, p, s);
+    listed
+}
+
+/// After a poll that returned `Ready` or panicked, before anything may free the task: if it
+/// was the task's first (it is not listed; only the runner writes the key, so re-reading it
+/// is exact, and cheaper on the steady path than a flag kept across the poll), end it.
+#[inline(always)]
+fn end_first_poll<S: Schedule>(header: &Header, p: usize, sched: &S) {
+    if header.owned_key.load(Ordering::Relaxed) == super::owned::UNLISTED {
+        clear_first_poll(header, p, sched);
+    }
+}
+
+/// The first poll of `header`'s task on P `p` returned: empty the P's first-poll record, or,
+/// if that was moved to the lost list meanwhile (the P was handed off), the entry there.
+#[inline(always)]
+fn clear_first_poll<S: Schedule>(header: &Header, p: usize, sched: &S) {
+    if !sched.first_poll_record(p).clear_if(header.id.as_u64()) {
+        sched.first_poll_lost_returned(header.id.as_u64());
     }
 }
 
@@ -424,8 +525,11 @@ fn set_output<F: Future, S>(cell: &Cell<F, S>, out: Result<F::Output, JoinError>
 }
 
 /// # Safety
-/// The caller holds `RUNNING`.
-unsafe fn cancel_and_complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
+/// The caller holds `RUNNING` and the runner's reference; `ptr` is the task's own pointer
+/// (see `complete`).
+unsafe fn cancel_and_complete<F: Future, S: Schedule>(ptr: NonNull<Header>) {
+    // SAFETY: the runner's reference keeps the cell alive until `complete` releases it.
+    let cell = unsafe { cell::<F, S>(ptr) };
     // The future's `Drop` runs as this task (`gmp::task::id()` names it), as in tokio.
     let current = super::current::enter(Some(cell.header.id));
     let dropped = drop_future(cell);
@@ -435,11 +539,23 @@ unsafe fn cancel_and_complete<F: Future, S: Schedule>(cell: &Cell<F, S>) {
         Err(panic) => JoinError::panic(cell.header.id, panic),
     };
     set_output(cell, Err(err));
-    complete(cell, true);
+    // SAFETY: per the contract.
+    unsafe { complete::<F, S>(ptr, true) };
 }
 
 /// `RUNNING -> COMPLETE`: hand the output over, leave allgs, release the runner's references.
-fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>, cancelled: bool) {
+///
+/// Takes the task's pointer, not a `&Cell`: the last reference may be ours, and the cell is
+/// then freed here, through `ptr`. A reference argument would be live (protected) across
+/// that free, and a pointer re-derived from `&cell.header` covers the header only, not the
+/// scheduler handle `dealloc` takes out of the cell (Miri flags both).
+///
+/// # Safety
+/// The caller holds `RUNNING` and the runner's reference, and `ptr` is the pointer the task
+/// was scheduled with (it covers the whole cell).
+unsafe fn complete<F: Future, S: Schedule>(ptr: NonNull<Header>, cancelled: bool) {
+    // SAFETY: the runner's reference keeps the cell alive until the `ref_dec` below.
+    let cell = unsafe { cell::<F, S>(ptr) };
     let header = &cell.header;
     let prev = header.state.transition_to_complete();
     if prev.is_join_interested() {
@@ -448,7 +564,6 @@ fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>, cancelled: bool) {
         // Nobody will read the output: drop it here (a panic in its Drop is swallowed).
         let _ = drop_future(cell);
     }
-    let ptr = NonNull::from(header);
     // (The P is looked up only for a task never listed: the poll may have lost the M's P.)
     // The cell's own scheduler: we hold the runner's reference until the `ref_dec` below.
     let sched: &S = &cell.sched;
@@ -462,12 +577,14 @@ fn complete<F: Future, S: Schedule>(cell: &Cell<F, S>, cancelled: bool) {
 
 unsafe fn cancel<F: Future, S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller won RUNNING through `transition_to_shutdown` and holds a reference.
-    unsafe { cancel_and_complete(cell::<F, S>(ptr)) }
+    unsafe { cancel_and_complete::<F, S>(ptr) }
 }
 
 unsafe fn schedule_remote<S: Schedule>(ptr: NonNull<Header>) {
     // SAFETY: the caller's own reference keeps the cell (and its scheduler) alive throughout.
     let sched = unsafe { sched_of::<S>(ptr) };
+    // SAFETY: as above.
+    unsafe { ptr.as_ref() }.stamp_runnable(sched);
     sched.schedule(Notified::from_header(ptr), false);
 }
 
@@ -592,8 +709,20 @@ unsafe fn waker_wake_by_ref<S: Schedule>(data: *const ()) {
     let header = unsafe { ptr.as_ref() };
     if header.state.transition_to_notified_by_ref() {
         // SAFETY: the waker's reference lasts through the call.
-        unsafe { submit::<S>(header, ptr) };
+        unsafe { submit_by_ref::<S>(header, ptr) };
     }
+}
+
+/// `submit` out of line, for `wake_by_ref`: its common case is a task waking itself while it
+/// runs (`yield_now`), which queues nothing, and an inlined `submit` (its sampling stamp
+/// included) would cost that path a bigger prologue.
+///
+/// # Safety
+/// As `submit`'s.
+#[inline(never)]
+unsafe fn submit_by_ref<S: Schedule>(header: &Header, ptr: NonNull<Header>) {
+    // SAFETY: per the contract.
+    unsafe { submit::<S>(header, ptr) }
 }
 
 /// Queue a wake's new entry (whose reference the transition added). The caller holds a
@@ -606,7 +735,7 @@ unsafe fn waker_wake_by_ref<S: Schedule>(data: *const ()) {
 unsafe fn submit<S: Schedule>(header: &Header, ptr: NonNull<Header>) {
     // SAFETY: per the contract.
     let sched = unsafe { sched_of::<S>(ptr) };
-    header.stamp(sched);
+    header.stamp_runnable(sched);
     sched.schedule(Notified::from_header(ptr), false);
 }
 
@@ -686,5 +815,38 @@ mod tests {
         // Past the range: pinned at the last unit, not wrapped to a small value.
         assert_eq!(born_units(last + BORN_UNIT_NS), u32::MAX);
         assert_eq!(born_units(u64::MAX), u32::MAX);
+    }
+
+    /// A task whose `JoinHandle` is gone is freed by the M that completes it, inside
+    /// `complete`. Under Miri (CI runs this module) this checks that the free goes through the
+    /// task's own pointer: one re-derived from `&cell.header`, or a live `&Cell` argument across
+    /// the free, is undefined behaviour (CI's Miri run caught the first, in a JoinSet test, only
+    /// on the thread interleavings where the runner held the last reference).
+    #[test]
+    fn detached_tasks_are_freed_by_their_runner() {
+        use std::sync::Arc;
+        let rt = crate::Runtime::builder().procs(1).build().unwrap();
+        rt.block_on(async {
+            let live = Arc::new(());
+            // Completed: the runner holds the last reference when the poll returns `Ready`.
+            let done = live.clone();
+            drop(crate::spawn(async move { drop(done) }));
+            // Cancelled: aborted while idle, with only the abort handle left outside it.
+            let parked = live.clone();
+            let handle = crate::spawn(async move {
+                let _keep = parked;
+                std::future::pending::<()>().await
+            });
+            let abort = handle.abort_handle();
+            drop(handle);
+            // Let the parked task take its first poll (its future owns `parked` either way).
+            crate::yield_now().await;
+            abort.abort();
+            // Both futures dropped means both runners reached `complete`; the runtime's drop
+            // below waits for the M, so the frees have happened before the test ends.
+            while Arc::strong_count(&live) > 1 {
+                crate::yield_now().await;
+            }
+        });
     }
 }

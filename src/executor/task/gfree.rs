@@ -27,8 +27,11 @@
 //!   exit frees its stash. Blocks are plain memory of a class layout, so a block may move
 //!   between runtimes' lists and stashes.
 
+use super::schedule::TaskAlloc;
+use super::TaskId;
 use crate::executor::context;
 use crate::executor::sched::Sched;
+use crate::loom::sync::atomic::Ordering::Relaxed;
 use crate::loom::sync::Mutex;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::RefCell;
@@ -237,19 +240,33 @@ fn put(sched: &Sched, c: usize, list: &mut Vec<Block>, b: Block) {
     }
 }
 
-/// Memory for a task cell of `layout` (Go's `gfget`, else a fresh allocation).
-pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> NonNull<u8> {
-    let Some((c, block)) = class_of(layout) else {
-        return raw_alloc(layout);
+/// Memory for a new task's cell of `layout` (Go's `gfget`, else a fresh allocation), with the
+/// task's id (from the spawning P's id cache, else the global counter) and the spawning P: one
+/// visit to the P's owned half for both.
+pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> TaskAlloc {
+    let class = class_of(layout);
+    let local = context::with_local(sched, (), |l, ()| {
+        let id = l.next_task_id(&sched.next_task_id);
+        let found = class.and_then(|(c, _)| take(sched, c, &mut l.gfree.lists[c]));
+        (found, id, l.id)
+    });
+    let (found, id, p) = match local {
+        Ok((found, id, p)) => (found, id, Some(p)),
+        Err(()) => {
+            let found = class
+                .and_then(|(c, _)| with_stash(|st| take(sched, c, st.list(sched, c))).flatten());
+            (found, sched.next_task_id.fetch_add(1, Relaxed), None)
+        }
     };
-    let found = match context::with_local(sched, (), |l, ()| take(sched, c, &mut l.gfree.lists[c]))
-    {
-        Ok(found) => found,
-        Err(()) => with_stash(|st| take(sched, c, st.list(sched, c))).flatten(),
+    let mem = match (found, class) {
+        (Some(b), _) => b.0,
+        (None, Some((_, block))) => raw_alloc(block),
+        (None, None) => raw_alloc(layout),
     };
-    match found {
-        Some(b) => b.0,
-        None => raw_alloc(block),
+    TaskAlloc {
+        mem,
+        id: TaskId::new(id),
+        p,
     }
 }
 
@@ -287,11 +304,11 @@ mod tests {
         let sched = &rt.handle().sched;
         let layout = Layout::from_size_align(120, 8).unwrap();
         let (c, _) = class_of(layout).unwrap();
-        let a = alloc_task(sched, layout);
+        let a = alloc_task(sched, layout).mem;
         // SAFETY: blocks from `alloc_task(layout)`, holding nothing to drop (here and below).
         unsafe { free_task(sched, a, layout) };
         assert_eq!(
-            alloc_task(sched, layout),
+            alloc_task(sched, layout).mem,
             a,
             "the block just freed comes back"
         );
@@ -300,7 +317,7 @@ mod tests {
         // More than a stash keeps: the surplus goes to the global list, and comes back.
         let n = 4 * LOCAL_MAX;
         let blocks: std::collections::HashSet<_> =
-            (0..n).map(|_| alloc_task(sched, layout)).collect();
+            (0..n).map(|_| alloc_task(sched, layout).mem).collect();
         for &b in &blocks {
             // SAFETY: each block is a distinct one from `alloc_task(layout)`, freed once.
             unsafe { free_task(sched, b, layout) };
@@ -311,7 +328,7 @@ mod tests {
             "{global} blocks on the global list"
         );
         let again: std::collections::HashSet<_> =
-            (0..n).map(|_| alloc_task(sched, layout)).collect();
+            (0..n).map(|_| alloc_task(sched, layout).mem).collect();
         assert_eq!(
             again, blocks,
             "every block is reused, none comes from the allocator"

@@ -10,8 +10,9 @@
 //! inside `schedule` on a task another thread completed and freed) reads poison and faults
 //! instead of finding the old values.
 
+use super::first_poll::FirstPoll;
 use super::owned::OwnedTasks;
-use super::schedule::Schedule;
+use super::schedule::{Schedule, TaskAlloc};
 use super::{new_task, shutdown, shutdown_queued, JoinError, JoinHandle, Notified, TaskId};
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
@@ -38,6 +39,8 @@ struct TestSched {
     live: AtomicUsize,
     /// Freed cells, poisoned, given back to the allocator when the scheduler goes.
     graveyard: std::sync::Mutex<Vec<(usize, Layout)>>,
+    /// The one P's first-poll record.
+    first_poll: FirstPoll,
 }
 
 type Sched = Arc<TestSched>;
@@ -58,7 +61,11 @@ impl Schedule for Sched {
     }
 
     fn coarse_now(&self) -> u64 {
-        1
+        2
+    }
+
+    fn now_ns(&self) -> u64 {
+        3
     }
 
     fn owned(&self) -> &OwnedTasks {
@@ -69,15 +76,28 @@ impl Schedule for Sched {
         None
     }
 
+    fn first_poll_record(&self, _p: usize) -> &FirstPoll {
+        &self.first_poll
+    }
+
+    fn first_poll_lost_returned(&self, _id: u64) {
+        unreachable!("the loom scheduler never hands a P off");
+    }
+
     fn is_shutdown(&self) -> bool {
         self.shutdown.load(Acquire)
     }
 
-    fn alloc_task(&self, layout: Layout) -> NonNull<u8> {
+    fn alloc_task(&self, layout: Layout) -> TaskAlloc {
         self.live.fetch_add(1, Relaxed);
         // SAFETY: a task cell is never zero-sized.
-        NonNull::new(unsafe { std::alloc::alloc(layout) })
-            .unwrap_or_else(|| std::alloc::handle_alloc_error(layout))
+        let mem = NonNull::new(unsafe { std::alloc::alloc(layout) })
+            .unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
+        TaskAlloc {
+            mem,
+            id: TaskId::new(1),
+            p: None,
+        }
     }
 
     unsafe fn free_task(&self, ptr: NonNull<u8>, layout: Layout) {
@@ -113,6 +133,7 @@ impl TestSched {
             scheduled: AtomicUsize::new(0),
             live: AtomicUsize::new(0),
             graveyard: std::sync::Mutex::new(Vec::new()),
+            first_poll: FirstPoll::new(),
         })
     }
 
@@ -211,7 +232,7 @@ fn spawn(sched: &Sched, probe: &Arc<Probe>, pending: usize) -> JoinHandle<u32> {
         probe: probe.clone(),
         pending,
     };
-    let (notified, join) = new_task(fut, sched, TaskId::new(1), Location::caller(), None);
+    let (notified, join) = new_task(fut, sched, Location::caller());
     crate::loom::lock(&sched.queue).push_back(notified.expect("not shut down"));
     join
 }

@@ -8,8 +8,9 @@
 //! - [`JoinHandle`]: the spawner's handle on the output.
 //! - [`AbortHandle`]: the right to cancel, without the output (any number of them).
 //! - a `Waker`: the header pointer itself, so waking allocates nothing and takes no lock.
-//! - the owned-task list ([`owned::OwnedTasks`], Go's `allgs`), entered at the first poll, so
-//!   shutdown reaches every task (those never polled through the run queues).
+//! - the owned-task list ([`owned::OwnedTasks`], Go's `allgs`), entered when the first poll
+//!   returns `Pending`, so shutdown reaches every task (those never polled through the run
+//!   queues); a task in its first poll is shown to dumps by [`first_poll`]'s record.
 //!
 //! The lifecycle lives in [`state`]; its invariants are listed there.
 //!
@@ -24,6 +25,8 @@ pub(crate) mod atomic_waker;
 #[cfg_attr(loom, allow(dead_code))]
 pub(crate) mod core;
 pub(crate) mod current;
+#[cfg_attr(loom, allow(dead_code))]
+pub(crate) mod first_poll;
 /// Per-P free lists of task memory: the runtime's `Schedule::alloc_task`.
 pub(crate) mod gfree;
 #[cfg_attr(loom, allow(dead_code))]

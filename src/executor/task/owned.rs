@@ -2,23 +2,30 @@
 //! reach the ones that sit in no queue (waiting on a waker), and observability can list them.
 //!
 //! Invariants:
-//! - A task enters the list at its **first poll**, by the M that polls it, into the shard of
-//!   that M's P; until then its only home is the queue entry spawn made (runnext, a ring, the
-//!   global queue), and shutdown reaches it by draining the queues (`raw::shutdown_queued`).
-//!   So a spawn takes no shared lock, and a task's entry is written and, usually, removed by
+//! - A task enters the list when its **first poll returns `Pending`**, by the M that polled
+//!   it, into the shard of the P it was polled on, before the M gives up `RUNNING`. Until then
+//!   its only homes are the queue entry spawn made (runnext, a ring, the global queue), where
+//!   shutdown reaches it by draining the queues (`raw::shutdown_queued`), and then the M
+//!   polling it; the first-poll record of the P it runs on ([`super::first_poll`]) shows it to
+//!   dumps meanwhile. So a spawn takes
+//!   no shared lock, a task that finishes in its first poll (a short spawned job, most of a
+//!   `chained_spawn`) never takes one, and a task's entry is written and, usually, removed by
 //!   the same P: no cache line of the list moves between cores for it.
 //! - Each listed task's entry (one word) owns one reference. A task not yet listed holds that
 //!   reference itself (`owned_key == UNLISTED`), so completing costs the same two references
-//!   either way. Only a task cancelled before its first poll finishes unlisted.
+//!   either way. Tasks cancelled before their first poll, and tasks whose first poll finished
+//!   them, end unlisted.
 //! - Sharded by P (a P's M is the only thread entering tasks into its shard; others only remove
-//!   from it). Once closed (runtime shutdown), entering fails and the M cancels the task itself.
+//!   from it). Once closed (runtime shutdown), entering fails and the M cancels the task itself;
+//!   and an M does not start the first poll of a task once the list is closed
+//!   ([`OwnedTasks::is_closed`]), as it would not before a task could be listed.
 //! - Counts: the shard counts tasks that entered and left it (under its lock); the per-P
-//!   counters count spawns and tasks cancelled unlisted. Each P's counters are written only by
-//!   the thread holding that P (`context::current_p`), the last slot (no P) atomically.
+//!   counters count spawns and the tasks that ended unlisted. Each P's counters are written
+//!   only by the thread holding that P (`context::current_p`), the last slot (no P) atomically.
 
 use super::core::Header;
-use crate::loom::sync::atomic::AtomicU64;
 use crate::loom::sync::atomic::Ordering::Relaxed;
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64};
 use crate::loom::sync::Mutex;
 use std::ptr::NonNull;
 
@@ -120,6 +127,8 @@ struct Counts {
     spawned: AtomicU64,
     /// Cancelled before their first poll (so never listed).
     cancelled: AtomicU64,
+    /// Finished by their first poll (output or panic; so never listed).
+    completed: AtomicU64,
 }
 
 pub(crate) struct OwnedTasks {
@@ -127,6 +136,8 @@ pub(crate) struct OwnedTasks {
     mask: usize,
     /// One per P, then one shared by threads holding no P.
     counts: Box<[Counts]>,
+    /// Set by `close_and_drain` before it closes the shards: no first poll starts after it.
+    closed: AtomicBool,
 }
 
 /// Add one to a counter: a plain load and store for the P's own slot (only its holder writes
@@ -158,6 +169,7 @@ impl OwnedTasks {
                 .collect(),
             mask: n - 1,
             counts: (0..=nallp).map(|_| Counts::default()).collect(),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -175,7 +187,16 @@ impl OwnedTasks {
         bump(&c.spawned, shared);
     }
 
-    /// Enter a task at its first poll, into P `p`'s shard; false once the list is closed.
+    /// True once shutdown has closed the list: the runner of a task not yet listed cancels it
+    /// instead of starting its first poll. (A relaxed load of a word written once: a first
+    /// poll that races the close is caught by `insert` failing afterwards.)
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Relaxed)
+    }
+
+    /// Enter a task whose first poll returned `Pending` into P `p`'s shard (the P it was
+    /// polled on); false once the list is closed.
     ///
     /// The caller holds the task's `RUNNING` bit and `owned_key == UNLISTED`: the reference the
     /// task held for the list passes to the entry.
@@ -202,7 +223,8 @@ impl OwnedTasks {
     /// reference: the task was listed and is taken out, or was never listed. False when
     /// shutdown already drained it (and took that reference). Counted as completed or
     /// cancelled either way. `p` gives the P this thread holds; it is asked only for a task
-    /// never listed (the rare path: cancelled before its first poll).
+    /// never listed (cancelled before its first poll, or finished by it), whose count goes to
+    /// that P's counters: no lock.
     pub(crate) fn remove(
         &self,
         ptr: NonNull<Header>,
@@ -213,9 +235,15 @@ impl OwnedTasks {
         let header = unsafe { ptr.as_ref() };
         let key = header.owned_key.load(Relaxed);
         if key == UNLISTED {
-            debug_assert!(cancelled, "gmp: an unlisted task can only be cancelled");
             let (c, shared) = self.counts(p());
-            bump(&c.cancelled, shared);
+            bump(
+                if cancelled {
+                    &c.cancelled
+                } else {
+                    &c.completed
+                },
+                shared,
+            );
             return true;
         }
         let (shard, slot) = (key >> SLOT_BITS, key & ((1 << SLOT_BITS) - 1));
@@ -234,6 +262,7 @@ impl OwnedTasks {
 
     /// Close every shard and take all tasks out; each returned pointer carries its list reference.
     pub(crate) fn close_and_drain(&self) -> Vec<NonNull<Header>> {
+        self.closed.store(true, Relaxed);
         let mut out = Vec::new();
         for shard in self.shards.iter() {
             let mut shard = crate::loom::lock(&shard.0);
@@ -253,8 +282,9 @@ impl OwnedTasks {
         self.counts.iter().map(|c| c.spawned.load(Relaxed)).sum()
     }
 
-    /// Tasks spawned and never polled (they sit in run queues). The per-P counters are read
-    /// without a lock, so a snapshot taken while tasks move can be off by the few in flight.
+    /// Tasks spawned and not listed: never polled (they sit in run queues), or in their first
+    /// poll (the Ms' first-poll records show those). The per-P counters are read without a
+    /// lock, so a snapshot taken while tasks move can be off by the few in flight.
     pub(crate) fn unpolled(&self) -> usize {
         let entered: u64 = self
             .shards
@@ -268,12 +298,12 @@ impl OwnedTasks {
         let (mut spawned, mut gone) = (0u64, entered);
         for c in self.counts.iter() {
             spawned += c.spawned.load(Relaxed);
-            gone += c.cancelled.load(Relaxed);
+            gone += c.cancelled.load(Relaxed) + c.completed.load(Relaxed);
         }
         spawned.saturating_sub(gone) as usize
     }
 
-    /// Number of live tasks: the listed ones plus those not polled yet.
+    /// Number of live tasks: the listed ones plus those not listed yet (see [`Self::unpolled`]).
     pub(crate) fn len(&self) -> usize {
         let (listed, entered) = self.shards.iter().fold((0, 0), |(n, e), s| {
             let s = crate::loom::lock(&s.0);
@@ -284,8 +314,10 @@ impl OwnedTasks {
 
     /// Tasks completed and cancelled so far.
     pub(crate) fn finished(&self) -> (u64, u64) {
-        let unlisted: u64 = self.counts.iter().map(|n| n.cancelled.load(Relaxed)).sum();
-        self.shards.iter().fold((0, unlisted), |(c, x), s| {
+        let (done, cancelled) = self.counts.iter().fold((0, 0), |(c, x), n| {
+            (c + n.completed.load(Relaxed), x + n.cancelled.load(Relaxed))
+        });
+        self.shards.iter().fold((done, cancelled), |(c, x), s| {
             let s = crate::loom::lock(&s.0);
             (c + s.completed, x + s.cancelled)
         })

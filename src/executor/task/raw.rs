@@ -67,10 +67,22 @@ impl<S: 'static> Notified<S> {
         Notified(unsafe { NonNull::new_unchecked(ptr) }, PhantomData)
     }
 
+    /// The task's header (for the scheduler's latency sampling).
+    pub(crate) fn header(&self) -> &Header {
+        // SAFETY: our reference keeps the header alive while we are borrowed.
+        unsafe { self.0.as_ref() }
+    }
+
     /// The task's id.
     pub(crate) fn id(&self) -> TaskId {
         // SAFETY: our reference keeps the header alive.
         unsafe { self.0.as_ref().id }
+    }
+
+    /// Where the task was spawned.
+    pub(crate) fn spawned_at(&self) -> &'static Location<'static> {
+        // SAFETY: our reference keeps the header alive.
+        unsafe { self.0.as_ref().spawned_at }
     }
 
     /// Poll the task once (Go's `execute`), on an M of `sched` (the task's runtime) holding
@@ -98,16 +110,14 @@ impl<S: 'static> Drop for Notified<S> {
 pub(crate) fn new_task<F, S>(
     future: F,
     sched: &S,
-    id: TaskId,
     at: &'static Location<'static>,
-    p: Option<usize>,
 ) -> (Option<Notified<S>>, JoinHandle<F::Output>)
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let ptr = Cell::allocate(future, sched.clone(), id, at);
+    let (ptr, p) = Cell::allocate(future, sched.clone(), at);
     let join = JoinHandle::new(ptr);
     let notified = Notified::from_header(ptr);
     sched.owned().note_spawn(p);

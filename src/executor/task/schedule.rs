@@ -12,8 +12,9 @@
 //! Calls from the task into `S` are static (monomorphised): the wake path is
 //! `waker_wake::<S>` calling `S::schedule` directly, with no allocation and no lock of its own.
 
+use super::first_poll::FirstPoll;
 use super::owned::OwnedTasks;
-use super::Notified;
+use super::{Notified, TaskId};
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
@@ -30,6 +31,10 @@ pub(crate) trait Schedule: Clone + Send + Sync + Sized + 'static {
     /// The scheduler's coarse clock (ns since its epoch), for state-change stamps.
     fn coarse_now(&self) -> u64;
 
+    /// The precise clock, on the same epoch as `coarse_now`: read only to time a sampled
+    /// runnable period (`executor::latency`).
+    fn now_ns(&self) -> u64;
+
     /// The owned-task list (Go's `allgs`) tasks enter at their first poll.
     fn owned(&self) -> &OwnedTasks;
 
@@ -39,8 +44,10 @@ pub(crate) trait Schedule: Clone + Send + Sync + Sized + 'static {
     /// Whether the scheduler is shutting down (a spawn that sees it cancels its task at once).
     fn is_shutdown(&self) -> bool;
 
-    /// Memory for a task cell of `layout` (never zero-sized).
-    fn alloc_task(&self, layout: Layout) -> NonNull<u8>;
+    /// Memory for a new task's cell of `layout` (never zero-sized), with the task's id and the
+    /// P spawning it: one visit to the spawning P's owned half (id cache and free lists) per
+    /// spawn, not one for each.
+    fn alloc_task(&self, layout: Layout) -> TaskAlloc;
 
     /// Give back a task cell's memory.
     ///
@@ -49,9 +56,28 @@ pub(crate) trait Schedule: Clone + Send + Sync + Sized + 'static {
     /// again.
     unsafe fn free_task(&self, ptr: NonNull<u8>, layout: Layout);
 
+    /// P `p`'s first-poll record (`first_poll`), which the runner of a task's first poll on
+    /// `p` fills before the poll and empties after it.
+    fn first_poll_record(&self, p: usize) -> &FirstPoll;
+
+    /// The first poll of task `id` returned, but its record had been moved to the lost list
+    /// (its P was handed off during the poll): drop it from there. Rare.
+    fn first_poll_lost_returned(&self, id: u64);
+
     /// Whether `self` and `other` are the same scheduler (a debug check that a task is run by
     /// its own runtime).
     fn same(&self, _other: &Self) -> bool {
         true
     }
+}
+
+/// What [`Schedule::alloc_task`] gives a new task.
+pub(crate) struct TaskAlloc {
+    /// Memory for the cell.
+    pub(crate) mem: NonNull<u8>,
+    /// The task's id.
+    pub(crate) id: TaskId,
+    /// The P whose M spawned it (`None`: spawned from outside the runtime's Ms), for the
+    /// owned list's per-P spawn counts.
+    pub(crate) p: Option<usize>,
 }

@@ -12,8 +12,8 @@
 //!   [`super::atomic_waker`]'s): they guard the header's waker slot, not the task, and no
 //!   lifecycle transition reads or changes them. `JOIN_REGISTERED` records that the slot was
 //!   ever written.
-//! - References: the owned-task list (allgs; before the first poll the task holds that one
-//!   itself), the queue entry or runner, the join handle, every `AbortHandle`, and
+//! - References: the owned-task list (allgs; until its first poll returns `Pending` the task
+//!   holds that one itself), the queue entry or runner, the join handle, every `AbortHandle`, and
 //!   every `Waker` clone hold one each. The memory is freed when the count drops to zero.
 
 use super::atomic_waker::{Register, SlotLock};
@@ -156,6 +156,7 @@ impl State {
     }
 
     /// A queue entry was taken: try to become the task's only runner.
+    #[inline]
     pub(crate) fn transition_to_running(&self) -> ToRunning {
         self.update(|cur| {
             debug_assert!(cur & NOTIFIED != 0, "running a task that was not notified");
@@ -173,6 +174,7 @@ impl State {
     }
 
     /// The future returned `Pending`.
+    #[inline]
     pub(crate) fn transition_to_idle(&self) -> ToIdle {
         self.update(|cur| {
             debug_assert!(cur & RUNNING != 0);
@@ -191,6 +193,7 @@ impl State {
     }
 
     /// `RUNNING -> COMPLETE`; returns the state before.
+    #[inline]
     pub(crate) fn transition_to_complete(&self) -> Snapshot {
         let prev = Snapshot(self.0.fetch_xor(RUNNING | COMPLETE, AcqRel));
         debug_assert!(prev.is_running() && !prev.is_complete());
@@ -199,6 +202,7 @@ impl State {
 
     /// `wake_by_ref`: returns true when the caller must submit a new queue entry (whose reference
     /// has been added).
+    #[inline]
     pub(crate) fn transition_to_notified_by_ref(&self) -> bool {
         self.update(|cur| {
             if cur & (COMPLETE | NOTIFIED) != 0 {
@@ -216,6 +220,7 @@ impl State {
     }
 
     /// `wake`: consumes one reference (on `Submit`, after the caller has queued the task).
+    #[inline]
     pub(crate) fn transition_to_notified_by_val(&self) -> WakeByVal {
         self.update(|cur| {
             if cur & RUNNING != 0 {
