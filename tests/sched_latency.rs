@@ -18,6 +18,23 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// `wait_until`, and on a timeout the runtime's view too: its metrics (per-P queues, idle Ps
+/// and Ms) and task dump say which hand-off left the work waiting.
+fn wait_until_or_dump(rt: &gmp::Runtime, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() >= DEADLINE {
+            let h = rt.handle();
+            panic!(
+                "timed out waiting for: {what}\n{:#?}\n{}",
+                h.metrics(),
+                h.dump()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 fn id_u64(id: TaskId) -> u64 {
     id.to_string().parse().unwrap()
 }
@@ -77,7 +94,11 @@ fn histogram_counts_exactly_the_sampled_polls() {
 /// from outside.
 #[test]
 fn a_known_delay_lands_in_its_bucket() {
-    let rt = gmp::Runtime::builder().procs(1).build().unwrap();
+    let rt = gmp::Runtime::builder()
+        .procs(1)
+        .stuck_rescue(false) // a rescue would run the waiting tasks on a reserve P before 20 ms
+        .build()
+        .unwrap();
     let busy = Duration::from_millis(20);
     let measured = rt
         .block_on(rt.spawn(async move {
@@ -194,14 +215,14 @@ fn task_states_add_up_and_match_the_dump() {
             }
         }));
     }
-    wait_until("both spinners on a P", || spinning.load(SeqCst) == 2);
+    wait_until_or_dump(&rt, "both spinners on a P", || spinning.load(SeqCst) == 2);
     // 5 runnable, queued behind the spinners.
     for _ in 0..5 {
         hs.push(rt.spawn(async {}));
     }
     // (The spawn_blocking task itself waits on its inner task: one more waiting.)
     let want = (5, 2, 1, 11);
-    wait_until("the mixed load's states", || {
+    wait_until_or_dump(&rt, "the mixed load's states", || {
         states(&rt.handle().metrics()) == want
     });
     let m = rt.handle().metrics();
