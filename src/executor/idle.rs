@@ -44,10 +44,15 @@ pub(crate) trait Queues {
     fn has_local_work(&self, p: usize) -> bool;
 }
 
-/// What `sched.lock` guards in Go: the idle P list and the idle M list.
+/// What `sched.lock` guards in Go: the idle P list and the idle M list; and gmp's claim on
+/// the M blocked in the poll.
 pub(crate) struct Idle<M> {
     pub(crate) pidle: Vec<usize>,
     pub(crate) midle: Vec<M>,
+    /// A `startm` found no idle M, put its P idle and broke the poll for the M blocked there
+    /// to take it: `Some(spinning)` until that M's [`IdleState::pidleget_after_poll`]. The
+    /// poller takes one P, so a second `startm` must not count on it (it starts an M).
+    pub(crate) poll_claim: Option<bool>,
 }
 
 /// Outcome of [`IdleState::give_up_p`].
@@ -77,6 +82,7 @@ impl<M> IdleState<M> {
             lists: Mutex::new(Idle {
                 pidle: (0..procs).rev().collect(),
                 midle: Vec::new(),
+                poll_claim: None,
             }),
             npidle: AtomicUsize::new(procs),
             nmspinning: AtomicUsize::new(0),
@@ -121,6 +127,15 @@ impl<M> IdleState<M> {
     /// `pidleget` under a lock of its own.
     pub(crate) fn pidleget_locked(&self, q: &impl Queues) -> Option<usize> {
         self.pidleget(&mut self.lock(), q)
+    }
+
+    /// The M that was blocked in the poll takes an idle P (Go's `findRunnable` after
+    /// `netpoll(delay)`), and with it any claim a `startm` put on it: returns the P, and
+    /// whether that `startm` wanted a spinning M (the caller then spins).
+    pub(crate) fn pidleget_after_poll(&self, q: &impl Queues) -> (Option<usize>, bool) {
+        let mut idle = self.lock();
+        let spinning = idle.poll_claim.take() == Some(true);
+        (self.pidleget(&mut idle, q), spinning)
     }
 
     /// Go's `pidleput`: publish P `p` as idle.
@@ -169,7 +184,8 @@ impl<M> IdleState<M> {
 
     /// Go's `wakep`, up to `startm`: if there is an idle P and no spinning M, claim the spinner
     /// slot and return the idle P for the caller to start a spinning M on. With no idle P, set
-    /// `needspinning` (the next M to release its P spins instead).
+    /// `needspinning`: the next M to release its P spins instead, and a P that `handoffp`
+    /// puts idle gets a spinning M ([`IdleState::needspinning_after_pidleput`]).
     ///
     /// After publishing work to the global queue, use [`IdleState::wakep_after_push`].
     pub(crate) fn wakep(&self, q: &impl Queues) -> Option<usize> {
@@ -177,10 +193,18 @@ impl<M> IdleState<M> {
             return None;
         }
         if self.npidle.load(SeqCst) == 0 {
-            if !self.needspinning.load(Relaxed) {
-                self.needspinning.store(true, SeqCst);
+            if self.needspinning.load(Relaxed) {
+                return None; // whoever set it made the check below
             }
-            return None;
+            self.needspinning.store(true, SeqCst);
+            // Store, fence, look again: a `handoffp` that published a P idle meanwhile and
+            // then missed the flag (`needspinning_after_pidleput`) is seen here. Go does not
+            // pair the two (its handoffp ignores `needspinning`) and relies on the next
+            // preemption; gmp cannot preempt a task that never yields.
+            fence(SeqCst);
+            if self.npidle.load(SeqCst) == 0 {
+                return None;
+            }
         }
         if self
             .nmspinning
@@ -204,6 +228,27 @@ impl<M> IdleState<M> {
     pub(crate) fn wakep_after_push(&self, q: &impl Queues) -> Option<usize> {
         fence(SeqCst);
         self.wakep(q)
+    }
+
+    /// The producer's half for tasks that reached a ring out of sight of spinners (moved there
+    /// from the global queue by `globrunqget`): fence, then `wakep` only if a P is idle. A
+    /// spinner that missed them stopped spinning and published its P idle before its last
+    /// look, so one of the two sees the other: this sees the idle P, or its `recheck` sees
+    /// the ring. With no idle P every P's M will look at its own ring: no `needspinning`.
+    pub(crate) fn wakep_after_ring_push(&self, q: &impl Queues) -> Option<usize> {
+        fence(SeqCst);
+        if self.npidle.load(SeqCst) == 0 {
+            return None;
+        }
+        self.wakep(q)
+    }
+
+    /// A P was just published idle outside `give_up_p` (which honours `needspinning` under the
+    /// lock): fence, then whether a `wakep` that found no idle P wanted a spinner. Pairs with
+    /// `wakep`'s store, fence, re-load of `npidle`: one of the two sees the other.
+    pub(crate) fn needspinning_after_pidleput(&self) -> bool {
+        fence(SeqCst);
+        self.needspinning.load(SeqCst)
     }
 
     /// `handoffp`'s "nobody is looking for work": with no spinning M and no idle P, claim the
@@ -430,6 +475,78 @@ mod tests {
             assert!(q.take_global());
             s.stop_spinning();
             assert_eq!(s.nmspinning(), 0);
+        });
+    }
+
+    /// Two Ps: M0 holds P 0 (not spinning) and moves a batch it took from the global queue
+    /// into its ring while its own task will never yield; M1, the only spinner, looked at the
+    /// global queue after the batch left it and now gives P 1 up. The batch is never
+    /// stranded behind M0's task: M1's last look sees the ring (it takes a P back to steal),
+    /// or M0's `wakep_after_ring_push` sees the idle P and starts a spinner.
+    /// WAKEUPS.md step 2 (a batch moved into a ring).
+    #[test]
+    fn loom_ring_batch_vs_last_spinner() {
+        loom::model(|| {
+            let s = Arc::new(IdleState::<()>::new(2));
+            let q = Arc::new(Q::new());
+            let mut idle = s.lock();
+            assert_eq!(s.pidleget(&mut idle, &*q), Some(0));
+            assert_eq!(s.pidleget(&mut idle, &*q), Some(1));
+            drop(idle);
+            s.become_spinning(); // M1
+            let (s2, q2) = (s.clone(), q.clone());
+            let m0 = thread::spawn(move || {
+                q2.rings[0].store(1, Release); // runqput of the batch's rest
+                s2.wakep_after_ring_push(&*q2)
+            });
+            let m1 = give_up_p(&s, &q, 1, true);
+            let started = m0.join().unwrap();
+            let lookers = usize::from(m1.is_some()) + usize::from(started.is_some());
+            assert_eq!(
+                lookers, 1,
+                "the batch is stranded (0) or P 1 owned twice (2)"
+            );
+            assert_eq!(s.nmspinning(), 1, "spinning count unbalanced");
+            s.stop_spinning(); // the looker steals from ring 0
+            assert_eq!(s.nmspinning(), 0);
+        });
+    }
+
+    /// Two Ps: M0 holds P 0, was the only spinner and just found work (a batch; the rest is
+    /// in its ring): `resetspinning`'s `wakep` finds no idle P, since P 1 is in a blocking
+    /// section, and sets `needspinning`. Meanwhile sysmon retakes P 1 and `handoffp` puts it
+    /// idle (it found no work and saw M0 spinning). Exactly one spinning M is started on
+    /// P 1: by M0's `wakep` (its re-look after the flag sees the idle P) or by `handoffp`
+    /// (it sees the flag).
+    /// WAKEUPS.md step 6 (handoff) with step 3 (`needspinning`).
+    #[test]
+    fn loom_handoffp_vs_wakep_without_idle_p() {
+        loom::model(|| {
+            let s = Arc::new(IdleState::<()>::new(2));
+            let q = Arc::new(Q::new());
+            let mut idle = s.lock();
+            assert_eq!(s.pidleget(&mut idle, &*q), Some(0));
+            assert_eq!(s.pidleget(&mut idle, &*q), Some(1)); // in a blocking section
+            drop(idle);
+            s.become_spinning(); // M0
+            let (s2, q2) = (s.clone(), q.clone());
+            let sysmon = thread::spawn(move || {
+                // handoffp's tail: pidleput, then the second look.
+                put(&s2, &mut s2.lock(), 1);
+                if s2.needspinning_after_pidleput() {
+                    s2.wakep(&*q2)
+                } else {
+                    None
+                }
+            });
+            s.stop_spinning(); // resetspinning
+            let by_m0 = s.wakep(&*q);
+            let by_sysmon = sysmon.join().unwrap();
+            let started = usize::from(by_m0.is_some()) + usize::from(by_sysmon.is_some());
+            assert_eq!(started, 1, "no spinner for M0's ring (0), or two (2)");
+            assert_eq!(by_m0.or(by_sysmon), Some(1));
+            assert_eq!(s.nmspinning(), 1, "spinning count unbalanced");
+            s.stop_spinning();
         });
     }
 }

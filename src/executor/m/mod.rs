@@ -450,12 +450,18 @@ impl M<'_> {
                 // Go: take an idle P, run the first readied task on it, `injectglist` the
                 // rest — one readied task costs no wakeup at all. If every P is busy, the
                 // tasks go to the global queue for the Ms that hold one.
-                if let Some(p) = sched.pidleget_locked() {
+                // A `startm` that broke the poll for a spinning M (a `wakep`) makes this M that
+                // spinner; busy with readied I/O instead, it passes the job on (as a spinner
+                // that found work does: `resetspinning`).
+                if let (Some(p), claimed_spinning) = sched.pidleget_after_poll() {
                     self.acquirep(sched, p);
                     if let Some(t) = self.run_first(sched, list) {
+                        if claimed_spinning {
+                            sched.wakep();
+                        }
                         return Some(Runnable::fresh(&sched.allp[self.pid()], t));
                     }
-                    if was_spinning {
+                    if was_spinning || claimed_spinning {
                         self.become_spinning(sched);
                     }
                     continue;

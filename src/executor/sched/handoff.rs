@@ -19,7 +19,7 @@ use crate::executor::idle::{Idle, ReleaseStep};
 use crate::executor::m::MShared;
 use crate::executor::p::{PLocal, PStatus};
 use crate::loom::lock;
-use crate::loom::sync::atomic::{fence, Ordering::*};
+use crate::loom::sync::atomic::Ordering::*;
 use std::sync::Arc;
 
 /// Outcome of [`Sched::give_up_p`].
@@ -91,6 +91,12 @@ impl Sched {
         self.idle.pidleget_locked(self)
     }
 
+    /// The poller's `pidleget`, which also ends a `startm`'s claim on it: the P, and whether
+    /// to spin ([`IdleState::pidleget_after_poll`]).
+    pub(crate) fn pidleget_after_poll(&self) -> (Option<usize>, bool) {
+        self.idle.pidleget_after_poll(self)
+    }
+
     /// Go's `handoffp`: P `p` was taken from an M in a blocking section. Start an M on it if it
     /// has work (or nobody else is looking for work), else put it on the idle list.
     ///
@@ -124,9 +130,11 @@ impl Sched {
         // Go checks the global queue under `sched.lock`, which its global push also takes.
         // gmp's global queue is lock-free: look again after publishing the P idle, so that a
         // push whose `wakep` missed this P (it was not idle yet) is seen here (WAKEUPS.md
-        // step 1). The handoff path is rare; the fence costs nothing that matters.
-        fence(SeqCst);
-        if !self.global.is_empty() {
+        // step 1). Likewise a `wakep` that wanted a spinner but found no idle P: typically
+        // a spinner that just found work it took in a batch, whose rest sits in its ring
+        // while its own task never yields (step 6). The handoff path is rare; the fences
+        // cost nothing that matters.
+        if self.idle.needspinning_after_pidleput() || !self.global.is_empty() {
             self.wakep();
         }
     }
@@ -170,6 +178,15 @@ impl Sched {
         }
     }
 
+    /// Tasks were just put in the caller's ring from where a spinner could not see them (in
+    /// hand between the global queue and the ring): fence, then `wakep` if a P is idle
+    /// ([`IdleState::wakep_after_ring_push`]).
+    pub(super) fn wakep_after_ring_push(self: &Arc<Self>) {
+        if let Some(p) = self.idle.wakep_after_ring_push(&**self) {
+            self.startm(p, true);
+        }
+    }
+
     /// Go's `startm`: run P `p` on an idle M, or on a new one. A `spinning` start was already
     /// counted in `nmspinning` by the caller.
     pub(crate) fn startm(self: &Arc<Self>, p: usize, spinning: bool) {
@@ -189,11 +206,18 @@ impl Sched {
             return;
         }
         // No idle M. The M blocked in the poll is one: break its poll and it takes the P (a
-        // thread wakeup instead of a thread creation). Past `max_threads` it is the only hope.
-        if self.reactor.is_blocked()
+        // thread wakeup instead of a thread creation) — unless an earlier `startm` already
+        // counts on it: it takes one P, and a second would sit idle while its work (say a
+        // batch the poller took from the global queue into its ring) waits behind the
+        // poller's task. Past `max_threads` the poller is the only hope.
+        let poller_free = self.reactor.is_blocked() && idle.poll_claim.is_none();
+        if poller_free
             || self.nthreads.load(SeqCst) >= self.config.max_threads
             || self.shutdown.load(SeqCst)
         {
+            if poller_free {
+                idle.poll_claim = Some(spinning);
+            }
             let died = self.pidleput(&mut idle, p);
             drop(idle);
             if spinning {

@@ -158,6 +158,12 @@ impl Sched {
 
     /// Go's `globrunqget`: take a fair share of the global queue (at most `max` when non-zero,
     /// never more than half a ring) into the caller's P's ring, returning one to run now.
+    ///
+    /// Tasks moved into the ring are published like a global push (WAKEUPS.md step 2, "A
+    /// batch from the global queue"): a spinner may have looked at the global queue after we
+    /// popped them and at our ring before they landed, then parked; with a P idle, wake one
+    /// (`wakep_after_ring_push`). Go has this window too and closes it only at the next
+    /// preemption, which gmp cannot force on a task that never yields.
     pub(crate) fn globrunqget(
         self: &Arc<Self>,
         local: &mut PLocal,
@@ -173,9 +179,14 @@ impl Sched {
         }
         let first = self.global.pop()?;
         let runq = &self.allp[local.id].runq;
+        let mut moved = false;
         for _ in 1..n {
             let Some(t) = self.global.pop() else { break };
             runq.runqput(&mut local.runq, t, false, |batch| self.overflow(batch));
+            moved = true;
+        }
+        if moved {
+            self.wakep_after_ring_push();
         }
         Some(first)
     }
