@@ -33,7 +33,7 @@ use super::p::{PStatus, P};
 use super::schedule_impl::Notified;
 use super::task;
 use super::task::first_poll::FirstPollInfo;
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Condvar, Mutex};
 use crate::reactor::Reactor;
 use std::panic::Location;
@@ -114,8 +114,9 @@ pub(crate) struct Sched {
     /// sysmon follows the cgroup CPU limit (cleared by an explicit `set_procs`).
     pub(crate) auto_procs: AtomicBool,
     /// Polls whose blocking section lost their P and that have not returned yet (a section
-    /// still running, or the rest of the poll, run without a P): see [`states`].
-    polls_without_p: AtomicUsize,
+    /// still running, or the rest of the poll, run without a P): see [`states`]. Signed: the
+    /// M can count its return before the handoff counts the loss.
+    polls_without_p: AtomicIsize,
     /// First polls whose P was handed off during a blocking section in them (see
     /// `task::first_poll`): their records, moved off the P by `lost_p`, for dumps.
     pub(crate) lost_first_polls: Mutex<Vec<FirstPollInfo>>,
@@ -162,7 +163,7 @@ impl Sched {
             auto_procs: AtomicBool::new(config.auto_procs.is_some()),
             rescues_active: AtomicUsize::new(0),
             long_syscalls: AtomicUsize::new(0),
-            polls_without_p: AtomicUsize::new(0),
+            polls_without_p: AtomicIsize::new(0),
             lost_first_polls: Mutex::new(Vec::new()),
             rescues_total: AtomicU64::new(0),
             sysmon: crate::executor::sysmon_handle::SysmonHandle::new(),
