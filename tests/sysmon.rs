@@ -220,6 +220,69 @@ fn without_rescue_queued_work_waits() {
     assert_eq!(rt.handle().metrics().rescues, 0);
 }
 
+/// procs = 1 and a 5 s time slice, so the two-slice rule cannot act for 10 s: a task queued
+/// behind a poll blocked in an unmarked `std::thread::sleep` of 3 s still runs long before the
+/// sleep ends, because sysmon sees the M off the CPU (Linux schedstat) and rescues the work as
+/// Go would hand off a syscall. (Typically within a millisecond; asserted against the 3 s
+/// sleep so that a loaded machine cannot fail it.)
+#[cfg(target_os = "linux")]
+#[test]
+fn a_poll_blocked_off_cpu_is_rescued_before_its_slices() {
+    let _serial = serial();
+    let rt = gmp::Runtime::builder()
+        .procs(1)
+        .time_slice(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let (in_tx, in_rx) = mpsc::channel();
+    let (ran_tx, ran_rx) = mpsc::channel();
+    let hog = rt.spawn(async move {
+        drop(gmp::spawn(
+            async move { ran_tx.send(Instant::now()).unwrap() },
+        ));
+        in_tx.send(Instant::now()).unwrap();
+        std::thread::sleep(Duration::from_secs(3)); // unmarked: no block_in_place
+    });
+    let start = in_rx.recv_timeout(DEADLINE).unwrap();
+    let ran = ran_rx.recv_timeout(DEADLINE).unwrap();
+    let waited = ran - start;
+    eprintln!("queued task ran {waited:?} into a 3s unmarked sleep");
+    rt.block_on(hog).unwrap();
+    assert!(
+        waited < Duration::from_secs(2),
+        "a poll blocked off the CPU was not rescued early: {waited:?}"
+    );
+    assert_eq!(rt.handle().metrics().rescues, 1);
+}
+
+/// The other side of the same rule: a poll that computes (on a CPU, or waiting for one) is
+/// not taken for blocked. procs = 1, a 5 s time slice: a task queued behind a 300 ms spin
+/// waits for the spin to end, and nothing is rescued.
+#[test]
+fn a_poll_on_the_cpu_waits_for_its_slices() {
+    let _serial = serial();
+    let rt = gmp::Runtime::builder()
+        .procs(1)
+        .time_slice(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let (in_tx, in_rx) = mpsc::channel();
+    let (ran_tx, ran_rx) = mpsc::channel();
+    let hog = rt.spawn(async move {
+        let start = Instant::now();
+        drop(gmp::spawn(
+            async move { ran_tx.send(Instant::now()).unwrap() },
+        ));
+        in_tx.send(start).unwrap();
+        spin(Duration::from_millis(300));
+    });
+    let start = in_rx.recv_timeout(DEADLINE).unwrap();
+    let ran = ran_rx.recv_timeout(DEADLINE).unwrap();
+    rt.block_on(hog).unwrap();
+    assert!(ran - start >= Duration::from_millis(300));
+    assert_eq!(rt.handle().metrics().rescues, 0);
+}
+
 /// 2,000 simultaneous 100ms blocking calls with max_threads = 64: never more than 64 Ms, all
 /// complete.
 #[test]

@@ -48,6 +48,21 @@ impl TimerFd {
 /// Timer slack is a Linux knob: nothing to do.
 pub(crate) fn set_timer_slack(_ns: u64) {}
 
+/// No kernel thread ids needed here: [`thread_cpu_ns`] never answers.
+pub(crate) fn gettid() -> libc::pid_t {
+    0
+}
+
+/// No per-thread CPU clock by thread id: the stuck-P rescue waits its two time slices.
+pub(crate) fn thread_cpu_ns(_tid: libc::pid_t) -> Option<u64> {
+    None
+}
+
+/// No thread states: see [`thread_cpu_ns`].
+pub(crate) fn thread_sleeping(_tid: libc::pid_t) -> Option<bool> {
+    None
+}
+
 /// The CPUs this process may run on: `std`'s answer (online CPUs, or the affinity set where
 /// the platform has one).
 pub(crate) fn cpu_count() -> Option<usize> {
@@ -209,6 +224,15 @@ mod tests {
         super::set_errno(libc::EINTR);
         assert_eq!(super::errno(), libc::EINTR);
         super::set_errno(saved);
+    }
+
+    /// No thread ids or per-thread CPU clocks here: the rescue's early path never fires.
+    #[test]
+    fn thread_times_never_answer() {
+        let tid = super::gettid();
+        assert_eq!(tid, 0);
+        assert_eq!(super::thread_cpu_ns(tid), None);
+        assert_eq!(super::thread_sleeping(tid), None);
     }
 
     #[test]

@@ -112,6 +112,46 @@ pub(crate) fn set_timer_slack(ns: u64) {
     }
 }
 
+// ---- thread scheduling times ----
+
+/// The calling thread's kernel thread id (`gettid`), for [`thread_cpu_ns`] and
+/// [`thread_sleeping`].
+pub(crate) fn gettid() -> libc::pid_t {
+    // SAFETY: gettid takes no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as libc::pid_t }
+}
+
+/// CPU time of thread `tid` of this process, in ns, up to this instant (the kernel adds the
+/// running slice, unlike schedstat's `sum_exec_runtime`, which lags by up to a tick). The
+/// clock id is the kernel's encoding of a per-thread CPU clock, `(~tid << 3) | 6`
+/// (`CPUCLOCK_PERTHREAD_MASK | CPUCLOCK_SCHED`), what glibc's `pthread_getcpuclockid` builds;
+/// addressed by tid, a thread that has exited gives `EINVAL`, not undefined behaviour.
+/// `None` if the call fails.
+pub(crate) fn thread_cpu_ns(tid: libc::pid_t) -> Option<u64> {
+    let clock = (!tid << 3) | 6;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid timespec to write; a bad clock id is an error return.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return None;
+    }
+    Some(ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+}
+
+/// Whether thread `tid` of this process is asleep or blocked in the kernel right now (state
+/// `S` or `D` in `/proc/self/task/TID/stat`), rather than running or waiting for a CPU
+/// (`R`). `None` if the file cannot be read or parsed (the thread is gone, no procfs).
+pub(crate) fn thread_sleeping(tid: libc::pid_t) -> Option<bool> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // "TID (COMM) STATE ...": COMM may hold spaces and parentheses, so split at the last ')'.
+    let state = stat[stat.rfind(')')? + 1..]
+        .split_ascii_whitespace()
+        .next()?;
+    Some(matches!(state, "S" | "D"))
+}
+
 // ---- CPU count ----
 
 /// The CPUs this process may run on: the online CPUs, fewer when the affinity mask
@@ -300,6 +340,68 @@ mod tests {
     use std::net::{Shutdown, TcpListener, TcpStream};
     use std::os::fd::AsRawFd;
     use std::time::{Duration, Instant};
+
+    /// A thread's CPU clock, read by its tid from another thread, grows while it computes and
+    /// stands still while it sleeps; its state reads "sleeping" then, "running" when it spins,
+    /// and nothing once it is gone.
+    #[test]
+    fn thread_cpu_clock_and_state_by_tid() {
+        use std::sync::atomic::{AtomicBool, AtomicI32, Ordering::SeqCst};
+        use std::sync::Arc;
+        let tid = Arc::new(AtomicI32::new(0));
+        let (sleep, stop) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let t = std::thread::spawn({
+            let (tid, sleep, stop) = (tid.clone(), sleep.clone(), stop.clone());
+            move || {
+                tid.store(super::gettid(), SeqCst);
+                while !stop.load(SeqCst) {
+                    if sleep.load(SeqCst) {
+                        std::thread::sleep(Duration::from_millis(1));
+                    } else {
+                        std::hint::spin_loop();
+                    }
+                }
+            }
+        });
+        while tid.load(SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        let tid = tid.load(SeqCst);
+        assert_ne!(tid, super::gettid());
+        // Spinning: its CPU time grows (by at least a tenth of 50 ms even on a loaded box).
+        let a = super::thread_cpu_ns(tid).unwrap();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(50) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let b = super::thread_cpu_ns(tid).unwrap();
+        assert!(b - a >= 5_000_000, "{a} -> {b}");
+        assert_eq!(super::thread_sleeping(tid), Some(false));
+        // Sleeping: caught asleep within the deadline, and its clock nearly still.
+        sleep.store(true, SeqCst);
+        let start = Instant::now();
+        while super::thread_sleeping(tid) != Some(true) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never seen asleep"
+            );
+            std::thread::yield_now();
+        }
+        stop.store(true, SeqCst);
+        t.join().unwrap();
+        // Gone (the kernel may release the task a moment after `join` returns).
+        let start = Instant::now();
+        while super::thread_cpu_ns(tid).is_some() || super::thread_sleeping(tid).is_some() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "tid {tid} still there"
+            );
+            std::thread::yield_now();
+        }
+    }
 
     #[test]
     fn cpu_count_is_the_affinity_mask_at_most() {

@@ -21,6 +21,9 @@
 //!     [`socket_domain`]: `SO_DOMAIN`.
 //!   - [`monotonic_ns`]: `clock_gettime(CLOCK_MONOTONIC)` read directly — `Instant`'s
 //!     clock on Linux — for the scheduler's "now" without `Instant`'s arithmetic.
+//!   - [`gettid`], [`thread_cpu_ns`] (a thread's CPU clock by tid), [`thread_sleeping`]
+//!     (its state in `/proc/self/task/TID/stat`): so sysmon can tell a poll blocked in the
+//!     kernel from one computing (`sysmon/rescue.rs`).
 //! - **Other unix targets** (`fallback.rs`, `cfg(not(target_os = "linux"))`), type-checked for
 //!   FreeBSD and macOS but untested:
 //!   - [`TimerFd`] never arms ([`TimerFd::set`] fails), so the reactor passes the deadline to
@@ -31,6 +34,7 @@
 //!   - [`pidfd_open`] fails with `ENOSYS`, so child processes are reaped on SIGCHLD (the path
 //!     old Linux kernels take).
 //!   - [`cpu_count`] is `std::thread::available_parallelism`.
+//!   - [`thread_cpu_ns`] never answers, so a stuck-P rescue always waits two time slices.
 //!   - [`monotonic_ns`] goes through `Instant` (from a process-wide base).
 //!   - [`errno`] / [`set_errno`] through the C library's own accessor (`__error`, `__errno`).
 //!   - [`stream_socket`] sets close-on-exec and non-blocking with `fcntl` after `socket(2)`
@@ -51,16 +55,16 @@
 mod linux;
 #[cfg(all(target_os = "linux", not(miri)))]
 pub(crate) use linux::{
-    cpu_count, enable_tcp_inq, errno, monotonic_ns, pidfd_open, recv_tcp_inq, set_errno,
-    set_timer_slack, socket_domain, stream_socket, TimerFd,
+    cpu_count, enable_tcp_inq, errno, gettid, monotonic_ns, pidfd_open, recv_tcp_inq, set_errno,
+    set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping, TimerFd,
 };
 
 #[cfg(any(not(target_os = "linux"), miri))]
 mod fallback;
 #[cfg(any(not(target_os = "linux"), miri))]
 pub(crate) use fallback::{
-    cpu_count, enable_tcp_inq, errno, monotonic_ns, pidfd_open, recv_tcp_inq, set_errno,
-    set_timer_slack, socket_domain, stream_socket, TimerFd,
+    cpu_count, enable_tcp_inq, errno, gettid, monotonic_ns, pidfd_open, recv_tcp_inq, set_errno,
+    set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping, TimerFd,
 };
 
 /// On Linux the fallback is built (and tested) too, so it keeps compiling against the API.

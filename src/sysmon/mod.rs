@@ -1,15 +1,16 @@
 //! sysmon: the monitor thread, which holds no P (Go's `sysmon`).
 //!
 //! Each cycle it sleeps 20µs; after 50 cycles in a row with nothing to do it doubles the sleep,
-//! up to 10ms; when every P is idle it sleeps until an M acquires a P (or, while `procs`
+//! up to 10ms (1ms while a rescue is active, see [`BUSY_MAX_DELAY`]); when every P is idle it sleeps until an M acquires a P (or, while `procs`
 //! follows the cgroup limit, for a second at a time). Per cycle:
 //! - [`retake`](retake::retake): a P in the same blocking section for a whole cycle is taken
 //!   from its M and handed to another (Go's syscall handoff), when that pays; a P running the
 //!   same time slice for longer than `time_slice` gets its preempt flag set, which gmp's leaf
 //!   futures honour ([`crate::coop`]) and which breaks runnext chains;
-//! - [`rescue`]: a P whose M has been inside one poll for more than two slices, while work
-//!   queued behind it has nowhere to go, has that work moved out and a reserve P lent to run it
-//!   (beyond Go, which preempts with a signal — Rust cannot);
+//! - [`rescue`]: a P whose M has been inside one poll for more than two slices, or for 200µs
+//!   with its thread asleep in the kernel (an unmarked blocking call), while work queued behind
+//!   it has nowhere to go, has that work moved out and a reserve P lent to run it (beyond Go,
+//!   which preempts with a signal — Rust cannot);
 //! - the netpoll fallback: if nobody polled for 10ms, poll without blocking and inject;
 //! - timers that are due while no M is looking get an M (Go's `startm` for `timeSleepUntil`);
 //! - work queued while no M exists at all (the OS refused every thread) gets another try;
@@ -45,6 +46,13 @@ use std::time::Duration;
 
 const MIN_DELAY: Duration = Duration::from_micros(20);
 const MAX_DELAY: Duration = Duration::from_millis(10);
+/// The longest sleep while a reserve P is lent (a poll is stuck or blocked right now): where
+/// one poll blocked, more tend to follow (a handler that blocks, a pool of sync calls), and
+/// sysmon's early rescue (`rescue::off_cpu`) is only as quick as its next look. With 10ms, a
+/// 1ms ticker beside unmarked `thread::sleep` hogs was 6ms late at worst; with 1ms, 1.3-3.8ms.
+/// Not while every P is merely busy: a thousand wakeups a second on a full 2-CPU machine cost
+/// ping_pong and chained_spawn 3% (A B B A).
+const BUSY_MAX_DELAY: Duration = Duration::from_millis(1);
 /// Idle cycles before the sleep starts doubling.
 const IDLE_CYCLES: u32 = 50;
 /// sysmon fires a P's timers itself once they are this late.
@@ -104,6 +112,9 @@ pub(crate) struct PWatch {
     pub(crate) lent: Option<usize>,
     /// A rescue was counted (and reported) for the current stuck poll.
     pub(crate) rescued: bool,
+    /// For the current poll, once it is old enough to be looked at: when sysmon last read its
+    /// M's CPU clock, and the reading (`rescue::off_cpu`).
+    pub(crate) cpu_seen: Option<(u64, u64)>,
 }
 
 pub(crate) struct Sysmon {
@@ -181,11 +192,17 @@ impl Sysmon {
             if sched.sysmon.kicked.swap(false, SeqCst) {
                 idle = 0;
             }
+            let max = if sched.rescues_active() > 0 {
+                BUSY_MAX_DELAY
+            } else {
+                MAX_DELAY
+            };
             if idle == 0 {
                 delay = MIN_DELAY;
             } else if idle > IDLE_CYCLES {
-                delay = (delay * 2).min(MAX_DELAY);
+                delay = (delay * 2).min(max);
             }
+            delay = delay.min(max);
             sched.sysmon.backed_off.store(delay > MIN_DELAY, Relaxed);
             sched.sysmon.parker.park_timeout(delay);
             if sched.shutdown.load(SeqCst) {

@@ -7,15 +7,56 @@
 //!    the ring, so the stuck M keeps sole use of its own ring as producer;
 //! 2. lends a reserve P (there are `max_procs` of them) and starts an M on it to run that work.
 //!
+//! A poll counts as stuck after two time slices, or sooner when it is blocked in the kernel: an
+//! unmarked blocking call (`std::thread::sleep`, a sync driver's read, a contended lock) is
+//! what Go would see as a syscall and hand off at sysmon's next look. gmp cannot see the call,
+//! so it looks at the M's thread instead (Linux): a poll at least [`OFFCPU_MIN_AGE`] old whose
+//! M gained less than a quarter of the last [`OFFCPU_WINDOW`] or more in CPU time (its thread
+//! CPU clock) and is asleep or blocked now (state `S`/`D`, not `R`) is off the CPU by its own
+//! doing. A CPU hog descheduled by the kernel is runnable (`R`), so it still gets its two
+//! slices. The thread is looked at only for a poll that old with work behind it that nobody
+//! else can take, so a busy runtime never pays.
+//!
 //! When the stuck poll returns, the reserve P is marked to retire: its M hands its queue to the
 //! global queue and gives the P back. Every rescue is counted (`RuntimeMetrics::rescues`) and,
 //! with `GMPDEBUG=stuck=1`, reported on stderr with the task's id, spawn location and how long
 //! it had been running. `Builder::stuck_rescue(false)` turns it off.
 
-use super::Sysmon;
-use crate::executor::p::PStatus;
+use super::{PWatch, Sysmon};
+use crate::executor::p::{PStatus, P};
+use crate::executor::sched::Sched;
 use crate::executor::trace::{self, Kind};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+/// A poll younger than this is never taken for blocked (Go hands a syscall off after 20µs at
+/// the soonest, if there is work; a reserve P costs a thread wakeup, so gmp waits longer).
+pub(crate) const OFFCPU_MIN_AGE: u64 = 200_000;
+
+/// The shortest span over which an M's scheduling times are compared (sysmon looks every
+/// 20µs or more).
+const OFFCPU_WINDOW: u64 = 100_000;
+
+/// Whether P `pp`'s M, in one poll since sysmon's watch began, is off the CPU by its own doing:
+/// since the last reading at least [`OFFCPU_WINDOW`] ago it gained less than a quarter of
+/// that in CPU time, and it sleeps now. The first call for a poll only takes a reading. False
+/// where the platform has no per-thread CPU clock.
+fn off_cpu(sched: &Sched, pp: &P, w: &mut PWatch, now: u64) -> bool {
+    if w.cpu_seen
+        .is_some_and(|(then, _)| now - then < OFFCPU_WINDOW)
+    {
+        return false;
+    }
+    let Some(tid) = sched.m_tid(pp.m.load(Relaxed)) else {
+        return false;
+    };
+    let Some(cpu) = crate::platform::thread_cpu_ns(tid) else {
+        return false;
+    };
+    let before = w.cpu_seen.replace((now, cpu));
+    before
+        .is_some_and(|(then, cpu_then)| cpu.saturating_sub(cpu_then).saturating_mul(4) < now - then)
+        && crate::platform::thread_sleeping(tid) == Some(true)
+}
 
 pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
     let sched = sm.sched.clone();
@@ -31,6 +72,7 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
             w.polls = polls;
             w.pollwhen = now;
             w.rescued = false;
+            w.cpu_seen = None;
             if let Some(rp) = w.lent.take() {
                 // The poll returned: withdraw the extra capacity.
                 sched.allp[rp].retire.store(true, SeqCst);
@@ -38,7 +80,11 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
             }
             continue;
         }
-        if now - w.pollwhen <= slice.saturating_mul(2) {
+        // A young poll costs sysmon nothing more: not even a look at its P's ring, a line
+        // the P's M writes all the time.
+        let age = now - w.pollwhen;
+        let slices_up = age > slice.saturating_mul(2);
+        if !slices_up && age < OFFCPU_MIN_AGE {
             continue;
         }
         let queued = !pp.runq.is_empty();
@@ -47,6 +93,21 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
                 // The lent P ran out of work and went back to the reserve; lend again below
                 // if more work arrives while this P is still stuck.
                 w.lent = None;
+            }
+        }
+        if !slices_up {
+            // Early only for a poll blocked in the kernel, with work that has nowhere to go.
+            let stranded = (queued || !sched.global.is_empty())
+                && sched.npidle() == 0
+                && sched.nmspinning() == 0;
+            if w.lent.is_some() || !stranded {
+                continue;
+            }
+            // Work waits: keep sysmon's shortest sleep while it looks (backed off, its next
+            // look could be 10ms away).
+            acted = true;
+            if !off_cpu(&sched, pp, w, now) {
+                continue;
             }
         }
         if w.lent.is_some() {

@@ -33,7 +33,7 @@ use super::task;
 use super::trace::{self, Kind};
 use crate::loom::lock;
 use crate::loom::sync::atomic::Ordering::{Relaxed, SeqCst};
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize};
+use crate::loom::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize};
 use crate::loom::sync::Mutex;
 use crate::loom::time::Instant;
 use std::cell::RefMut;
@@ -54,6 +54,10 @@ pub(crate) struct MShared {
     /// The P held (`usize::MAX` for none) and whether spinning: published for scheddetail.
     pub(crate) p: AtomicUsize,
     pub(crate) spinning: AtomicBool,
+    /// The M's kernel thread id (0 until its thread starts, or where the platform has none):
+    /// sysmon reads the thread's scheduling times to tell a poll blocked in the kernel from
+    /// one computing (`sysmon/rescue.rs`).
+    pub(crate) tid: AtomicI32,
 }
 
 impl MShared {
@@ -102,6 +106,7 @@ struct M<'cx> {
 pub(crate) fn mstart(sched: Arc<Sched>, shared: Arc<MShared>, p: Option<usize>, spinning: bool) {
     // The M blocked in the poll sleeps on a timerfd: keep its deadlines tight.
     crate::platform::set_timer_slack(10_000);
+    shared.tid.store(crate::platform::gettid(), Relaxed);
     context::enter_worker(sched.clone());
     // tokio-compat: this M is in the tokio context for its whole life (left below, LIFO).
     let tokio = sched.config.tokio.enter();

@@ -8,7 +8,7 @@ use crate::executor::context;
 use crate::executor::m::{self, MShared};
 use crate::executor::park::Parker;
 use crate::loom::lock;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
 use std::sync::Arc;
 
@@ -51,6 +51,7 @@ impl Sched {
             nextp: Mutex::new(None),
             p: AtomicUsize::new(p.unwrap_or(context::NO_P)),
             spinning: AtomicBool::new(spinning),
+            tid: AtomicI32::new(0),
         });
         lock(&self.allm).push(shared.clone());
         // A new M is active until it first parks (`mput`).
@@ -113,6 +114,17 @@ impl Sched {
     /// Work is queued but no M exists to run it (every thread creation so far failed).
     pub(crate) fn work_without_m(&self) -> bool {
         self.nthreads.load(SeqCst) == 0 && !self.global.is_empty()
+    }
+
+    /// M `id`'s kernel thread id, if it lives and its thread has started (sysmon, for
+    /// `platform::thread_cpu_ns`; takes the `allm` lock).
+    pub(crate) fn m_tid(&self, id: usize) -> Option<libc::pid_t> {
+        let tid = lock(&self.allm)
+            .iter()
+            .find(|m| m.id == id)?
+            .tid
+            .load(Relaxed);
+        (tid != 0).then_some(tid)
     }
 
     /// An M's thread is ending.
