@@ -165,28 +165,32 @@ fn spin(d: Duration) {
     }
 }
 
+/// On `rt`, a task that queues another behind itself on its own P and then holds the P with
+/// `hold` (no await): how long the queued task waited, from just before `hold`.
+fn queued_behind(rt: &gmp::Runtime, hold: impl FnOnce() + Send + 'static) -> Duration {
+    let (in_tx, in_rx) = mpsc::channel();
+    let (ran_tx, ran_rx) = mpsc::channel();
+    let hog = rt.spawn(async move {
+        drop(gmp::spawn(
+            async move { ran_tx.send(Instant::now()).unwrap() },
+        ));
+        in_tx.send(Instant::now()).unwrap();
+        hold();
+    });
+    let start = in_rx.recv_timeout(DEADLINE).unwrap();
+    let ran = ran_rx.recv_timeout(DEADLINE).unwrap();
+    rt.block_on(hog).unwrap();
+    ran - start
+}
+
 /// procs = 1: a task spins 300ms without an await; with stuck-P rescue a task queued behind it
 /// runs long before the spin ends.
 #[test]
 fn stuck_p_rescue_runs_queued_work() {
     let _serial = serial();
     let rt = gmp::Runtime::builder().procs(1).build().unwrap();
-    let (in_tx, in_rx) = mpsc::channel();
-    let (ran_tx, ran_rx) = mpsc::channel();
-    let hog = rt.spawn(async move {
-        let start = Instant::now();
-        // queue a task behind us on our own P, then never yield for 300ms
-        drop(gmp::spawn(
-            async move { ran_tx.send(Instant::now()).unwrap() },
-        ));
-        in_tx.send(start).unwrap();
-        spin(Duration::from_millis(300));
-    });
-    let start = in_rx.recv_timeout(DEADLINE).unwrap();
-    let ran = ran_rx.recv_timeout(DEADLINE).unwrap();
-    let waited = ran - start;
+    let waited = queued_behind(&rt, || spin(Duration::from_millis(300)));
     eprintln!("queued task ran {waited:?} into a 300ms spin");
-    rt.block_on(hog).unwrap();
     assert!(
         waited < Duration::from_millis(250),
         "rescue too slow: {waited:?}"
@@ -203,28 +207,16 @@ fn without_rescue_queued_work_waits() {
         .stuck_rescue(false)
         .build()
         .unwrap();
-    let (in_tx, in_rx) = mpsc::channel();
-    let (ran_tx, ran_rx) = mpsc::channel();
-    let hog = rt.spawn(async move {
-        let start = Instant::now();
-        drop(gmp::spawn(
-            async move { ran_tx.send(Instant::now()).unwrap() },
-        ));
-        in_tx.send(start).unwrap();
-        spin(Duration::from_millis(300));
-    });
-    let start = in_rx.recv_timeout(DEADLINE).unwrap();
-    let ran = ran_rx.recv_timeout(DEADLINE).unwrap();
-    rt.block_on(hog).unwrap();
-    assert!(ran - start >= Duration::from_millis(300));
+    let waited = queued_behind(&rt, || spin(Duration::from_millis(300)));
+    assert!(waited >= Duration::from_millis(300));
     assert_eq!(rt.handle().metrics().rescues, 0);
 }
 
 /// procs = 1 and a 5 s time slice, so the two-slice rule cannot act for 10 s: a task queued
 /// behind a poll blocked in an unmarked `std::thread::sleep` of 3 s still runs long before the
-/// sleep ends, because sysmon sees the M off the CPU (Linux schedstat) and rescues the work as
-/// Go would hand off a syscall. (Typically within a millisecond; asserted against the 3 s
-/// sleep so that a loaded machine cannot fail it.)
+/// sleep ends, because sysmon sees the M off the CPU (Linux: its thread CPU clock and state)
+/// and rescues the work as Go would hand off a syscall. (Typically within a millisecond;
+/// asserted against the 3 s sleep so that a loaded machine cannot fail it.)
 #[cfg(target_os = "linux")]
 #[test]
 fn a_poll_blocked_off_cpu_is_rescued_before_its_slices() {
@@ -234,20 +226,9 @@ fn a_poll_blocked_off_cpu_is_rescued_before_its_slices() {
         .time_slice(Duration::from_secs(5))
         .build()
         .unwrap();
-    let (in_tx, in_rx) = mpsc::channel();
-    let (ran_tx, ran_rx) = mpsc::channel();
-    let hog = rt.spawn(async move {
-        drop(gmp::spawn(
-            async move { ran_tx.send(Instant::now()).unwrap() },
-        ));
-        in_tx.send(Instant::now()).unwrap();
-        std::thread::sleep(Duration::from_secs(3)); // unmarked: no block_in_place
-    });
-    let start = in_rx.recv_timeout(DEADLINE).unwrap();
-    let ran = ran_rx.recv_timeout(DEADLINE).unwrap();
-    let waited = ran - start;
+    // Unmarked: no block_in_place.
+    let waited = queued_behind(&rt, || std::thread::sleep(Duration::from_secs(3)));
     eprintln!("queued task ran {waited:?} into a 3s unmarked sleep");
-    rt.block_on(hog).unwrap();
     assert!(
         waited < Duration::from_secs(2),
         "a poll blocked off the CPU was not rescued early: {waited:?}"
@@ -266,20 +247,8 @@ fn a_poll_on_the_cpu_waits_for_its_slices() {
         .time_slice(Duration::from_secs(5))
         .build()
         .unwrap();
-    let (in_tx, in_rx) = mpsc::channel();
-    let (ran_tx, ran_rx) = mpsc::channel();
-    let hog = rt.spawn(async move {
-        let start = Instant::now();
-        drop(gmp::spawn(
-            async move { ran_tx.send(Instant::now()).unwrap() },
-        ));
-        in_tx.send(start).unwrap();
-        spin(Duration::from_millis(300));
-    });
-    let start = in_rx.recv_timeout(DEADLINE).unwrap();
-    let ran = ran_rx.recv_timeout(DEADLINE).unwrap();
-    rt.block_on(hog).unwrap();
-    assert!(ran - start >= Duration::from_millis(300));
+    let waited = queued_behind(&rt, || spin(Duration::from_millis(300)));
+    assert!(waited >= Duration::from_millis(300));
     assert_eq!(rt.handle().metrics().rescues, 0);
 }
 

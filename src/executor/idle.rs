@@ -354,6 +354,18 @@ mod tests {
         s.wakep_after_push(q)
     }
 
+    /// Two Ps, both taken off the idle list by their Ms, and one M spinning.
+    fn two_ps_held_one_spinning() -> (Arc<IdleState<()>>, Arc<Q>) {
+        let s = Arc::new(IdleState::<()>::new(2));
+        let q = Arc::new(Q::new());
+        let mut idle = s.lock();
+        assert_eq!(s.pidleget(&mut idle, &*q), Some(0));
+        assert_eq!(s.pidleget(&mut idle, &*q), Some(1));
+        drop(idle);
+        s.become_spinning();
+        (s, q)
+    }
+
     /// Sched's `pidleput` (the P-status store left out).
     fn put(s: &IdleState<()>, idle: &mut Idle<()>, p: usize) {
         s.pidleput(idle, p);
@@ -423,14 +435,8 @@ mod tests {
     #[test]
     fn loom_inject_vs_last_spinner() {
         loom::model(|| {
-            let s = Arc::new(IdleState::<()>::new(2));
-            let q = Arc::new(Q::new());
             // M0 runs P 0 (busy, not looking); M1 holds P 1 and spins.
-            let mut idle = s.lock();
-            assert_eq!(s.pidleget(&mut idle, &*q), Some(0));
-            assert_eq!(s.pidleget(&mut idle, &*q), Some(1));
-            drop(idle);
-            s.become_spinning();
+            let (s, q) = two_ps_held_one_spinning();
             let (s2, q2) = (s.clone(), q.clone());
             let producer = thread::spawn(move || inject(&s2, &q2));
             let m1 = give_up_p(&s, &q, 1, true);
@@ -487,13 +493,7 @@ mod tests {
     #[test]
     fn loom_ring_batch_vs_last_spinner() {
         loom::model(|| {
-            let s = Arc::new(IdleState::<()>::new(2));
-            let q = Arc::new(Q::new());
-            let mut idle = s.lock();
-            assert_eq!(s.pidleget(&mut idle, &*q), Some(0));
-            assert_eq!(s.pidleget(&mut idle, &*q), Some(1));
-            drop(idle);
-            s.become_spinning(); // M1
+            let (s, q) = two_ps_held_one_spinning(); // M1 spins
             let (s2, q2) = (s.clone(), q.clone());
             let m0 = thread::spawn(move || {
                 q2.rings[0].store(1, Release); // runqput of the batch's rest
@@ -522,13 +522,7 @@ mod tests {
     #[test]
     fn loom_handoffp_vs_wakep_without_idle_p() {
         loom::model(|| {
-            let s = Arc::new(IdleState::<()>::new(2));
-            let q = Arc::new(Q::new());
-            let mut idle = s.lock();
-            assert_eq!(s.pidleget(&mut idle, &*q), Some(0));
-            assert_eq!(s.pidleget(&mut idle, &*q), Some(1)); // in a blocking section
-            drop(idle);
-            s.become_spinning(); // M0
+            let (s, q) = two_ps_held_one_spinning(); // P 1 in a blocking section; M0 spins
             let (s2, q2) = (s.clone(), q.clone());
             let sysmon = thread::spawn(move || {
                 // handoffp's tail: pidleput, then the second look.
