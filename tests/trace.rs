@@ -55,14 +55,19 @@ fn track_names(events: &[Value]) -> HashMap<u64, String> {
         .collect()
 }
 
+/// A runtime of `procs` Ps with the flight recorder on.
+fn recorded(procs: usize) -> gmp::Runtime {
+    gmp::Runtime::builder()
+        .procs(procs)
+        .flight_recorder(true)
+        .build()
+        .unwrap()
+}
+
 #[test]
 fn trace_file_has_a_track_per_p_and_m_and_polls_named_by_spawn_site() {
     let _serial = serial();
-    let rt = gmp::Runtime::builder()
-        .procs(2)
-        .flight_recorder(true)
-        .build()
-        .unwrap();
+    let rt = recorded(2);
     rt.block_on(async {
         let hs: Vec<_> = (0..20)
             .map(|_| {
@@ -127,11 +132,7 @@ fn trace_file_has_a_track_per_p_and_m_and_polls_named_by_spawn_site() {
 #[test]
 fn stuck_p_rescue_shows_in_the_trace() {
     let _serial = serial();
-    let rt = gmp::Runtime::builder()
-        .procs(1)
-        .flight_recorder(true)
-        .build()
-        .unwrap();
+    let rt = recorded(1);
     let (ran_tx, ran_rx) = mpsc::channel();
     let hog = rt.spawn(async move {
         drop(gmp::spawn(async move { ran_tx.send(()).unwrap() }));
@@ -189,11 +190,7 @@ fn stuck_p_rescue_shows_in_the_trace() {
 #[test]
 fn snapshots_under_load_are_consistent() {
     let _serial = serial();
-    let rt = gmp::Runtime::builder()
-        .procs(2)
-        .flight_recorder(true)
-        .build()
-        .unwrap();
+    let rt = recorded(2);
     let stop = Arc::new(AtomicBool::new(false));
     let load: Vec<_> = (0..8)
         .map(|_| {
@@ -238,11 +235,7 @@ fn snapshots_under_load_are_consistent() {
 /// off gives `Unsupported`, saying how to turn it on.
 #[test]
 fn write_trace_errors() {
-    let rt = gmp::Runtime::builder()
-        .procs(1)
-        .flight_recorder(true)
-        .build()
-        .unwrap();
+    let rt = recorded(1);
     let bad = std::env::temp_dir().join("gmp-no-such-dir-7731/trace.json");
     let err = rt.handle().write_trace(&bad).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);

@@ -95,11 +95,11 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
                 w.lent = None;
             }
         }
+        // Work behind the poll (or in the global queue) that no idle P or spinner can take.
+        let stranded =
+            (queued || !sched.global.is_empty()) && sched.npidle() == 0 && sched.nmspinning() == 0;
         if !slices_up {
             // Early only for a poll blocked in the kernel, with work that has nowhere to go.
-            let stranded = (queued || !sched.global.is_empty())
-                && sched.npidle() == 0
-                && sched.nmspinning() == 0;
             if w.lent.is_some() || !stranded {
                 continue;
             }
@@ -120,9 +120,7 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
             }
             continue;
         }
-        let others_can_take = sched.npidle() > 0 || sched.nmspinning() > 0;
-        let has_work = queued || !sched.global.is_empty();
-        if !has_work || others_can_take {
+        if !stranded {
             continue;
         }
         let Some(rp) = sched.activate_reserve() else {

@@ -78,19 +78,6 @@ struct Runnable<'s> {
     accounted: bool,
 }
 
-impl<'s> Runnable<'s> {
-    /// A G found anywhere but the local ring: a new time slice, bookkeeping still to do.
-    #[inline]
-    fn fresh(pp: &'s P, task: Notified) -> Self {
-        Runnable {
-            pp,
-            task,
-            inherit: false,
-            accounted: false,
-        }
-    }
-}
-
 struct M<'cx> {
     shared: Arc<MShared>,
     /// This thread's context, where the owned half of the P held lives.
@@ -297,6 +284,18 @@ impl M<'_> {
         sched.wakep();
     }
 
+    /// A G found anywhere but the local ring, to run on the P held now: a new time slice,
+    /// bookkeeping still to do.
+    #[inline]
+    fn fresh<'s>(&self, sched: &'s Sched, task: Notified) -> Runnable<'s> {
+        Runnable {
+            pp: &sched.allp[self.pid()],
+            task,
+            inherit: false,
+            accounted: false,
+        }
+    }
+
     /// Go's `findRunnable`. `None` means the runtime is shutting down.
     fn find_runnable<'s>(&mut self, sched: &'s Arc<Sched>) -> Option<Runnable<'s>> {
         loop {
@@ -320,7 +319,7 @@ impl M<'_> {
                 let mut local = self.local();
                 if let Some(t) = sched.globrunqget(&mut local, 1) {
                     pp.fairness_picks.bump(&mut local);
-                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
+                    return Some(self.fresh(sched, t));
                 }
             }
             // Go's checkTimers: fire this P's due timers; run the first task they ready.
@@ -330,7 +329,7 @@ impl M<'_> {
                     if let Some(t) = self.ready_list(sched, || {
                         pp.timers.run(now);
                     }) {
-                        return Some(Runnable::fresh(&sched.allp[self.pid()], t));
+                        return Some(self.fresh(sched, t));
                     }
                 }
             }
@@ -352,7 +351,7 @@ impl M<'_> {
                 let mut local = self.local();
                 if let Some(t) = sched.globrunqget(&mut local, 1) {
                     pp.fairness_picks.bump(&mut local);
-                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
+                    return Some(self.fresh(sched, t));
                 }
             }
             // The common case: the next G is local. Its bookkeeping is done here, under the
@@ -371,7 +370,7 @@ impl M<'_> {
             }
             if !sched.global.is_empty() {
                 if let Some(t) = sched.globrunqget(&mut self.local(), 0) {
-                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
+                    return Some(self.fresh(sched, t));
                 }
             }
             // Go's netpoll(0): ready I/O, without blocking, unless an M is blocked in the poll
@@ -379,14 +378,14 @@ impl M<'_> {
             // another P comes first (see `steal_backlog`).
             if sched.reactor.has_sources() && !sched.reactor.is_blocked() {
                 if let Some(t) = self.steal_backlog(sched) {
-                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
+                    return Some(self.fresh(sched, t));
                 }
                 let m = self.shared.id;
                 if let Some(t) = self.ready_list(sched, || {
                     let n = sched.reactor.poll_nonblocking();
                     trace::netpoll(sched, Some(p), m, n);
                 }) {
-                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
+                    return Some(self.fresh(sched, t));
                 }
             }
             if self.spinning || sched.may_spin() {
@@ -394,7 +393,7 @@ impl M<'_> {
                     self.become_spinning(sched);
                 }
                 if let Some(t) = self.steal_work(sched) {
-                    return Some(Runnable::fresh(&sched.allp[self.pid()], t));
+                    return Some(self.fresh(sched, t));
                 }
             }
 
@@ -406,7 +405,7 @@ impl M<'_> {
                     self.shared.p.store(p, Relaxed);
                     self.cx.hold_p(local);
                     if let Some(t) = sched.globrunqget(&mut self.local(), 0) {
-                        return Some(Runnable::fresh(&sched.allp[self.pid()], t));
+                        return Some(self.fresh(sched, t));
                     }
                     continue;
                 }
@@ -464,7 +463,7 @@ impl M<'_> {
                         if claimed_spinning {
                             sched.wakep();
                         }
-                        return Some(Runnable::fresh(&sched.allp[self.pid()], t));
+                        return Some(self.fresh(sched, t));
                     }
                     if was_spinning || claimed_spinning {
                         self.become_spinning(sched);
