@@ -238,3 +238,25 @@ fn loom_sched_shrink_races_a_remote_wake() {
         drop(rt);
     });
 }
+
+/// `sched_ref` (per-P counts of the references task cells hold on the runtime): a task
+/// spawned from outside (counted remotely) spawns one on its P (counted there) and joins it;
+/// another thread drops the outer task's `JoinHandle` while the runtime is dropped (its Ps
+/// folded, one maybe only when its M puts it back). Wherever each reference was counted and
+/// released, the runtime is freed once the last one goes: the fold leaves no count behind
+/// and releases the guard exactly once.
+#[test]
+fn loom_sched_refs_free_the_runtime_after_its_last_task() {
+    model(1, || {
+        let rt = runtime(1, 2);
+        let weak = std::sync::Arc::downgrade(&rt.handle().sched);
+        let h = rt.spawn(async { crate::spawn(async { 2 }).await.unwrap() });
+        let joiner = loom::thread::spawn(move || drop(h));
+        drop(rt);
+        joiner.join().unwrap();
+        assert!(
+            weak.upgrade().is_none(),
+            "the runtime outlived the last reference on it"
+        );
+    });
+}

@@ -11,6 +11,7 @@
 //!   the spinning count, and the moves between them (`wakep`, `startm`, ...), one concern per
 //!   file; the spinning handshake itself (idle lists, `npidle`, `nmspinning`, `wakep`'s claim,
 //!   the re-check after releasing a P) lives in [`idle`], where it is model-checked.
+//! - [`sched_ref`]: what keeps the runtime alive from task cells and timers, counted per P.
 //! - [`syscall`]: blocking sections (Go's `entersyscall`/`exitsyscall`).
 //! - [`trace`]: the flight recorder (Go 1.25's), off by default: per-P rings of scheduler
 //!   events written by the P's owner, read by snapshots without stopping anyone.
@@ -65,6 +66,7 @@ pub(crate) mod pstatus;
 pub(crate) mod rng;
 pub(crate) mod runq;
 pub(crate) mod sched;
+pub(crate) mod sched_ref;
 pub(crate) mod schedule_impl;
 pub(crate) mod syscall;
 pub(crate) mod sysmon_handle;

@@ -32,6 +32,8 @@ use super::latency::LatencyHist;
 pub(crate) use super::pstatus::PStatus;
 use super::pstatus::PStatusCell;
 use super::runq::{RunQueue, RunqOwner};
+use super::sched::Sched;
+use super::sched_ref;
 use super::task::first_poll::FirstPoll;
 use super::task::gfree::LocalFree;
 use crate::loom::lock;
@@ -116,8 +118,16 @@ pub(crate) struct P {
     pub(crate) latency: LatencyHist,
     /// Set by sysmon when the running task has used up its time slice (Go's `preempt`).
     preempt: AtomicBool,
-    /// The owned half while no M holds the P.
-    local: Mutex<Option<Box<PLocal>>>,
+    /// The owned half while no M holds the P, and whether it is to be folded when put back.
+    local: Mutex<LocalSlot>,
+}
+
+/// Where a P's owned half waits while no M holds it.
+struct LocalSlot {
+    local: Option<Box<PLocal>>,
+    /// Shutdown asked for the P's reference count to be folded (`sched_ref`): done now if the
+    /// owned half is here, else by the M that puts it back.
+    fold: bool,
 }
 
 /// The owned half of a P (see the module docs): only the M holding the P has it.
@@ -137,6 +147,11 @@ pub(crate) struct PLocal {
     pub(crate) gfree: LocalFree,
     id_next: u64,
     id_end: u64,
+    /// References to the runtime counted on this P (`sched_ref`): task cells and timers taken
+    /// or dropped by the thread holding it. May be negative.
+    pub(crate) refs: isize,
+    /// Folded into the remote count: no more counting here.
+    pub(crate) refs_folded: bool,
 }
 
 impl PLocal {
@@ -178,20 +193,25 @@ impl P {
             timers: Timers::new(),
             latency: LatencyHist::new(),
             preempt: AtomicBool::new(false),
-            local: Mutex::new(Some(Box::new(PLocal {
-                id,
-                runq: owner,
-                gfree: LocalFree::new(),
-                id_next: 0,
-                id_end: 0,
-            }))),
+            local: Mutex::new(LocalSlot {
+                local: Some(Box::new(PLocal {
+                    id,
+                    runq: owner,
+                    gfree: LocalFree::new(),
+                    id_next: 0,
+                    id_end: 0,
+                    refs: 0,
+                    refs_folded: false,
+                })),
+                fold: false,
+            }),
         }
     }
 
     /// Take the owned half out of the slot (Go's `acquirep`, the move). Panics if it is not
     /// there: another M owns this P, which the scheduler's protocol rules out.
     pub(crate) fn take_local(&self) -> Box<PLocal> {
-        lock(&self.local).take().unwrap_or_else(|| {
+        lock(&self.local).local.take().unwrap_or_else(|| {
             panic!(
                 "gmp: internal error: acquirep of P{} whose owned half is held by another M",
                 self.id
@@ -201,10 +221,26 @@ impl P {
 
     /// Put the owned half back in the slot (Go's `releasep`, the move): from now on whoever
     /// the status or the idle list lets take the P may take it.
-    pub(crate) fn put_local(&self, local: Box<PLocal>) {
+    ///
+    /// After shutdown asked for it, the P's reference count is folded first (`sched_ref`).
+    pub(crate) fn put_local(&self, sched: &Sched, mut local: Box<PLocal>) {
         debug_assert_eq!(local.id, self.id, "releasep: another P's owned half");
-        let old = lock(&self.local).replace(local);
+        let mut slot = lock(&self.local);
+        if slot.fold {
+            sched_ref::fold(sched, &mut local);
+        }
+        let old = slot.local.replace(local);
         debug_assert!(old.is_none(), "releasep: P{} had two owned halves", self.id);
+    }
+
+    /// Fold this P's reference count now if its owned half is in the slot, else when it is
+    /// put back (shutdown, once the Ms are stopped: see `sched_ref`).
+    pub(crate) fn fold_refs(&self, sched: &Sched) {
+        let mut slot = lock(&self.local);
+        slot.fold = true;
+        if let Some(local) = slot.local.as_mut() {
+            sched_ref::fold(sched, local);
+        }
     }
 
     pub(crate) fn preempt_requested(&self) -> bool {

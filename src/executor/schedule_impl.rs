@@ -1,11 +1,13 @@
 //! The runtime's scheduler as a task's [`Schedule`]: what `task/` calls, mapped onto `Sched`.
 //!
-//! A task stores an `Arc<Sched>` (one word, so the header plus it stay 80 bytes). Every method
-//! is a thin forward, inlined into the monomorphised task code: a wake calls `Sched::ready` (Go's `ready`)
-//! directly, as it did before the task became generic.
+//! A task stores a [`SchedRef`] (one word, so the header plus it stay 80 bytes): a reference on
+//! the runtime counted on the P that spawned or freed it, not on the `Arc`'s shared count
+//! (`super::sched_ref`). Every method is a thin forward, inlined into the monomorphised task
+//! code: a wake calls `Sched::ready` (Go's `ready`) directly.
 
 use super::context;
 use super::sched::Sched;
+use super::sched_ref::SchedRef;
 use super::task::first_poll::FirstPoll;
 use super::task::gfree;
 use super::task::owned::OwnedTasks;
@@ -16,12 +18,12 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// The scheduler handle a runtime task stores.
-pub(crate) type TaskSched = Arc<Sched>;
+pub(crate) type TaskSched = SchedRef;
 
 /// A queue entry of the runtime's tasks.
 pub(crate) type Notified = super::task::Notified<TaskSched>;
 
-impl Schedule for Arc<Sched> {
+impl Schedule for SchedRef {
     #[inline]
     fn schedule(&self, task: Notified, is_yield: bool) {
         Sched::ready(self, task, is_yield)
@@ -52,6 +54,7 @@ impl Schedule for Arc<Sched> {
         crate::loom::lock(&self.lost_first_polls).retain(|t| t.id != id);
     }
 
+    #[inline]
     fn current_p(&self) -> Option<usize> {
         context::current_p(self)
     }
@@ -62,12 +65,12 @@ impl Schedule for Arc<Sched> {
     }
 
     #[inline]
-    fn alloc_task(&self, layout: Layout) -> TaskAlloc {
+    fn alloc_task(&self, layout: Layout) -> TaskAlloc<SchedRef> {
         gfree::alloc_task(self, layout)
     }
 
     #[inline]
-    unsafe fn free_task(&self, ptr: NonNull<u8>, layout: Layout) {
+    unsafe fn free_task(self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: per the trait's contract, which is `gfree::free_task`'s.
         unsafe { gfree::free_task(self, ptr, layout) }
     }

@@ -40,7 +40,7 @@ pub(crate) fn entersyscall() -> Option<usize> {
         let mut local = context::drop_p().expect("the P indexed in the context is held there");
         pp.syscalltick.bump(&mut local);
         super::trace::blocking_enter(sched, p);
-        pp.put_local(local);
+        pp.put_local(sched, local);
         pp.set_status(PStatus::Syscall);
         if !pp.runq.is_empty() {
             let recent = sched

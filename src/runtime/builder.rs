@@ -513,7 +513,11 @@ impl Builder {
         if self.start_paused {
             sched.reactor.pause();
         }
-        crate::sysmon::start(&sched)?;
+        if let Err(e) = crate::sysmon::start(&sched) {
+            // No M ever ran: fold the Ps' (empty) counts so the `Sched` is freed.
+            crate::executor::sched_ref::SchedRefs::fold_all(&sched);
+            return Err(e);
+        }
         Ok(Runtime::from_sched(sched))
     }
 }

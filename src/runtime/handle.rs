@@ -360,11 +360,6 @@ impl Handle {
         snap.write_file(path)
     }
 
-    /// True on one of this runtime's Ms.
-    pub(crate) fn is_current_worker(&self) -> bool {
-        crate::executor::context::with_sched(|s| std::ptr::eq(s, &*self.sched)).unwrap_or(false)
-    }
-
     pub(crate) fn is_shutdown(&self) -> bool {
         self.sched
             .shutdown

@@ -1,9 +1,10 @@
 //! `Sleep`: a future that completes at a deadline.
 
 use super::Instant;
+use crate::executor::context;
 use crate::executor::coop;
+use crate::executor::sched_ref::SchedRef;
 use crate::reactor::timers::TimerEntry;
-use crate::runtime::Handle;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -32,8 +33,17 @@ pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     Sleep {
         deadline: deadline.into(),
         entry: None,
-        handle: Handle::try_current().unwrap_or_else(|_| crate::runtime::global_handle().clone()),
+        sched: current_sched_ref(),
     }
+}
+
+/// A reference on the current runtime (the global one outside any), counted on this thread's
+/// P when it holds one: no write to the runtime's shared reference count per timer
+/// (`executor::sched_ref`).
+fn current_sched_ref() -> SchedRef {
+    context::with_spawn_sched(|s| {
+        SchedRef::new(s.unwrap_or_else(|| &crate::runtime::global_handle().sched))
+    })
 }
 
 /// About 30 years from now: "never" for timers.
@@ -46,7 +56,7 @@ pub(crate) fn far_future() -> Instant {
 pub struct Sleep {
     deadline: Instant,
     entry: Option<Arc<TimerEntry>>,
-    handle: Handle,
+    sched: SchedRef,
 }
 
 impl Sleep {
@@ -57,14 +67,14 @@ impl Sleep {
 
     /// True once the deadline has passed.
     pub fn is_elapsed(&self) -> bool {
-        let reactor = &self.handle.sched.reactor;
+        let reactor = &self.sched.reactor;
         self.entry.as_ref().is_some_and(|e| e.is_fired())
             || reactor.timer_now() >= reactor.instant_to_ns(self.deadline.into_std())
     }
 
     /// Now on this sleep's runtime's timer clock.
     pub(crate) fn clock_now(&self) -> Instant {
-        match self.handle.sched.reactor.virtual_now() {
+        match self.sched.reactor.virtual_now() {
             Some(t) => Instant::from_std(t),
             None => Instant::from_std(std::time::Instant::now()),
         }
@@ -86,9 +96,18 @@ impl Sleep {
         self.deadline = deadline.into();
     }
 
+    /// The runtime has shut down and this is not one of its own Ms (which are about to cancel
+    /// their task): nothing will ever fire the timer.
+    fn runtime_gone(&self) -> bool {
+        self.sched
+            .shutdown
+            .load(std::sync::atomic::Ordering::Acquire)
+            && !context::with_sched(|s| std::ptr::eq(s, &**self.sched)).unwrap_or(false)
+    }
+
     fn cancel(&mut self) {
         if let Some(e) = self.entry.take() {
-            self.handle.sched.cancel_timer(&e);
+            self.sched.cancel_timer(&e);
         }
     }
 }
@@ -102,22 +121,22 @@ impl Future for Sleep {
         let entry = match &this.entry {
             Some(e) => e,
             None => {
-                if this.handle.is_shutdown() && !this.handle.is_current_worker() {
+                if this.runtime_gone() {
                     panic!("gmp: a timer was created on a runtime that has shut down");
                 }
-                let reactor = &this.handle.sched.reactor;
+                let reactor = &this.sched.reactor;
                 let when = reactor.instant_to_ns(this.deadline.into_std());
                 if when <= reactor.timer_now() {
                     return Poll::Ready(());
                 }
-                this.entry = Some(this.handle.sched.add_timer(when));
+                this.entry = Some(this.sched.add_timer(when));
                 this.entry.as_ref().expect("just set")
             }
         };
         if entry.poll_fired(cx.waker()) {
             return Poll::Ready(());
         }
-        if this.handle.is_shutdown() && !this.handle.is_current_worker() {
+        if this.runtime_gone() {
             // Nothing will ever fire it. (On the runtime's own Ms the task is about to be
             // cancelled, so it just stays pending.)
             panic!("gmp: a timer was polled after its runtime shut down");

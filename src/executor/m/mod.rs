@@ -28,6 +28,7 @@ use super::p::{PLocal, PStatus, P};
 use super::park::Parker;
 use super::rng::FastRand;
 use super::sched::{Release, Sched};
+use super::sched_ref::SchedRef;
 use super::schedule_impl::Notified;
 use super::task;
 use super::trace::{self, Kind};
@@ -191,7 +192,7 @@ impl M<'_> {
             Self::account(sched, pp, &mut self.local(), &task, inherit);
         }
         let traced = trace::poll_start(sched, p, &task);
-        task.run(p, sched);
+        task.run(p, SchedRef::borrowed(sched));
         if traced != 0 {
             trace::poll_end(sched, p, self.shared.id, traced, self.pid() == p);
         }
@@ -253,7 +254,7 @@ impl M<'_> {
                 sched.inject(t);
             }
             pp.retire.store(false, SeqCst);
-            pp.put_local(local);
+            pp.put_local(sched, local);
             pp.set_status(PStatus::Dead);
             sched.rescue_returned();
         }
@@ -544,7 +545,7 @@ impl M<'_> {
             if sched.shutdown.load(SeqCst) {
                 sched.cancel_global_queue();
             }
-            pp.put_local(local);
+            pp.put_local(sched, local);
             pp.set_status(PStatus::Dead);
         }
         if self.spinning {

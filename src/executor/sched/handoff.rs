@@ -68,7 +68,7 @@ impl Sched {
         let mut local = Some(local);
         let mut died = false;
         let step = self.idle.give_up_p(spinning, &**self, |_, idle| {
-            self.allp[p].put_local(local.take().expect("released once"));
+            self.allp[p].put_local(self, local.take().expect("released once"));
             died = self.pidleput(idle, p);
         });
         if died {

@@ -129,6 +129,8 @@ pub(crate) struct Sched {
     pub(crate) blocking: BlockingSlots,
     /// The flight recorder (`super::trace`).
     pub(crate) trace: crate::executor::trace::Recorder,
+    /// References held by task cells and timers, counted per P (`super::sched_ref`).
+    pub(crate) refs: crate::executor::sched_ref::SchedRefs,
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -156,7 +158,8 @@ impl Sched {
         for p in allp.iter().skip(procs) {
             p.set_status(PStatus::Dead);
         }
-        Ok(Arc::new(Sched {
+        let sched = Arc::new(Sched {
+            refs: crate::executor::sched_ref::SchedRefs::new(nallp),
             allp,
             procs: AtomicUsize::new(procs),
             resizes: AtomicU64::new(0),
@@ -191,7 +194,9 @@ impl Sched {
                 nallp,
             ),
             config,
-        }))
+        });
+        crate::executor::sched_ref::SchedRefs::install_guard(&sched);
+        Ok(sched)
     }
 
     #[inline]

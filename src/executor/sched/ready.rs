@@ -10,6 +10,7 @@ use super::Sched;
 use crate::executor::context;
 use crate::executor::p::{PLocal, PStatus};
 use crate::executor::runq::{Put, RUNQ_SIZE};
+use crate::executor::sched_ref::SchedRef;
 use crate::executor::schedule_impl::Notified;
 use crate::executor::task::{self, JoinHandle};
 use crate::executor::trace;
@@ -29,7 +30,7 @@ impl Sched {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (notified, join) = task::new_task(future, self, at);
+        let (notified, join) = task::new_task(future, SchedRef::borrowed(self), at);
         trace::spawn(self, join.id(), at);
         if let Some(notified) = notified {
             match context::with_local(self, notified, |l, t| self.runqput(l, t, true)) {

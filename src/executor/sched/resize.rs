@@ -143,7 +143,7 @@ impl Sched {
         if local.id < self.procs.load(Relaxed) {
             return Some(local);
         }
-        pp.put_local(local);
+        pp.put_local(self, local);
         pp.set_status(PStatus::Dead);
         None
     }

@@ -75,6 +75,9 @@ impl Sched {
             p.runq.drain().into_iter().for_each(task::shutdown_queued);
             p.timers.clear();
         }
+        // No M counts on a P from here on but one still inside a poll, which folds its P
+        // when it puts it back: the population's count becomes the remote one alone.
+        crate::executor::sched_ref::SchedRefs::fold_all(self);
         // I/O futures still alive (held by other executors) see the runtime is gone.
         self.reactor.shutdown();
     }

@@ -287,14 +287,14 @@ where
     #[inline(always)]
     pub(crate) fn allocate(
         future: F,
-        sched: S,
+        spawner: &S,
         spawned_at: &'static Location<'static>,
     ) -> (NonNull<Header>, Option<usize>) {
         debug_assert_eq!(
             std::mem::offset_of!(Cell<F, S>, sched),
             std::mem::offset_of!(Prefix<S>, sched)
         );
-        let TaskAlloc { mem, id, p } = sched.alloc_task(Layout::new::<Cell<F, S>>());
+        let TaskAlloc { mem, id, p, sched } = spawner.alloc_task(Layout::new::<Cell<F, S>>());
         let mem = mem.cast::<Cell<F, S>>();
         // Runnable from birth: a sampled first run is timed from the precise clock.
         let now = sampled_stamp(id, 0, &sched).unwrap_or_else(|| sched.coarse_now());
@@ -609,7 +609,6 @@ unsafe fn dealloc<F: Future, S: Schedule>(ptr: NonNull<Header>) {
         #[cfg(debug_assertions)]
         std::ptr::write_bytes(cell.as_ptr().cast::<u8>(), POISON, size_of::<Cell<F, S>>());
         sched.free_task(cell.cast(), Layout::new::<Cell<F, S>>());
-        drop(sched);
     }
 }
 

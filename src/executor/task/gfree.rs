@@ -31,11 +31,13 @@ use super::schedule::TaskAlloc;
 use super::TaskId;
 use crate::executor::context;
 use crate::executor::sched::Sched;
+use crate::executor::sched_ref::SchedRef;
 use crate::loom::sync::atomic::Ordering::Relaxed;
 use crate::loom::sync::Mutex;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::RefCell;
 use std::ptr::NonNull;
+use std::sync::Arc;
 
 /// Class sizes step by this many bytes (malloc's chunk granularity on 64-bit glibc).
 const CLASS_STEP: usize = 16;
@@ -117,7 +119,7 @@ impl Drop for LocalFree {
 ///
 /// On a cache-line pair of its own: its lock is taken by every M in turn during a spawn
 /// storm, and a hot field of `Sched` beside it made each refill wait for that line
-/// (`refill` 7% of `timers_100k`'s time on 2 workers, 1.6% alone on its line).
+/// (`refill` was 7% of `timers_100k`'s time on 2 workers while they shared one).
 #[repr(align(128))]
 pub(crate) struct GlobalFree {
     lists: Mutex<[Vec<Block>; NCLASSES]>,
@@ -248,19 +250,20 @@ fn put(sched: &Sched, c: usize, list: &mut Vec<Block>, b: Block) {
 /// Memory for a new task's cell of `layout` (Go's `gfget`, else a fresh allocation), with the
 /// task's id (from the spawning P's id cache, else the global counter) and the spawning P: one
 /// visit to the P's owned half for both.
-pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> TaskAlloc {
+pub(crate) fn alloc_task(sched: &Arc<Sched>, layout: Layout) -> TaskAlloc<SchedRef> {
     let class = class_of(layout);
     let local = context::with_local(sched, (), |l, ()| {
         let id = l.next_task_id(&sched.next_task_id);
         let found = class.and_then(|(c, _)| take(sched, c, &mut l.gfree.lists[c]));
-        (found, id, l.id)
+        (found, id, l.id, SchedRef::on_p(sched, l))
     });
-    let (found, id, p) = match local {
-        Ok((found, id, p)) => (found, id, Some(p)),
+    let (found, id, p, cell_ref) = match local {
+        Ok((found, id, p, r)) => (found, id, Some(p), r),
         Err(()) => {
             let found = class
                 .and_then(|(c, _)| with_stash(|st| take(sched, c, st.list(sched, c))).flatten());
-            (found, sched.next_task_id.fetch_add(1, Relaxed), None)
+            let id = sched.next_task_id.fetch_add(1, Relaxed);
+            (found, id, None, SchedRef::remote(sched))
         }
     };
     let mem = match (found, class) {
@@ -272,21 +275,27 @@ pub(crate) fn alloc_task(sched: &Sched, layout: Layout) -> TaskAlloc {
         mem,
         id: TaskId::new(id),
         p,
+        sched: cell_ref,
     }
 }
 
-/// Give back the memory of a task cell of `layout` (Go's `gfput`).
+/// Give back the memory of a task cell of `layout` (Go's `gfput`), and then the cell's
+/// reference on the runtime, `cell_ref` (on the P whose lists take the block, in the same
+/// visit), which may be the last one.
 ///
 /// # Safety
 /// `ptr` came from [`alloc_task`] with the same `layout` and its contents are already dropped.
-pub(crate) unsafe fn free_task(sched: &Sched, ptr: NonNull<u8>, layout: Layout) {
+pub(crate) unsafe fn free_task(cell_ref: SchedRef, ptr: NonNull<u8>, layout: Layout) {
+    // Valid until `cell_ref` is released, which is the last thing done on either path.
+    let sched = &*cell_ref.alias();
     let Some((c, block)) = class_of(layout) else {
         // SAFETY: allocated by `raw_alloc(layout)` in `alloc_task` (no class).
         unsafe { dealloc(ptr.as_ptr(), layout) };
         return;
     };
-    let Err(b) = context::with_local(sched, Block(ptr), |l, b| {
-        put(sched, c, &mut l.gfree.lists[c], b)
+    let Err((b, cell_ref)) = context::with_local(sched, (Block(ptr), cell_ref), |l, (b, r)| {
+        put(sched, c, &mut l.gfree.lists[c], b);
+        r.release_on_p(l);
     }) else {
         return;
     };
@@ -296,6 +305,7 @@ pub(crate) unsafe fn free_task(sched: &Sched, ptr: NonNull<u8>, layout: Layout) 
         // SAFETY: class blocks are allocated with `block` on every path.
         unsafe { dealloc(ptr.as_ptr(), block) };
     }
+    drop(cell_ref);
 }
 
 #[cfg(test)]
@@ -309,39 +319,38 @@ mod tests {
         let sched = &rt.handle().sched;
         let layout = Layout::from_size_align(120, 8).unwrap();
         let (c, _) = class_of(layout).unwrap();
-        let a = alloc_task(sched, layout).mem;
-        // SAFETY: blocks from `alloc_task(layout)`, holding nothing to drop (here and below).
-        unsafe { free_task(sched, a, layout) };
-        assert_eq!(
-            alloc_task(sched, layout).mem,
-            a,
-            "the block just freed comes back"
-        );
-        // SAFETY: `a` came back from `alloc_task(layout)` again, and holds nothing to drop.
-        unsafe { free_task(sched, a, layout) };
+        let take = || {
+            let a = alloc_task(sched, layout);
+            (a.mem, a.sched)
+        };
+        let give = |(mem, r)| {
+            // SAFETY: a block from `take()` (so from `alloc_task(layout)`) with the reference
+            // that came with it, holding nothing to drop, freed once.
+            unsafe { free_task(r, mem, layout) }
+        };
+        let a = take();
+        let first = a.0;
+        give(a);
+        let a = take();
+        assert_eq!(a.0, first, "the block just freed comes back");
+        give(a);
         // More than a stash keeps: the surplus goes to the global list, and comes back.
         let n = 4 * LOCAL_MAX;
-        let blocks: std::collections::HashSet<_> =
-            (0..n).map(|_| alloc_task(sched, layout).mem).collect();
-        for &b in &blocks {
-            // SAFETY: each block is a distinct one from `alloc_task(layout)`, freed once.
-            unsafe { free_task(sched, b, layout) };
-        }
+        let taken: Vec<_> = (0..n).map(|_| take()).collect();
+        let blocks: std::collections::HashSet<_> = taken.iter().map(|t| t.0).collect();
+        taken.into_iter().for_each(give);
         let global = sched.gfree.lists.lock().unwrap()[c].len();
         assert!(
             global >= n - LOCAL_MAX,
             "{global} blocks on the global list"
         );
-        let again: std::collections::HashSet<_> =
-            (0..n).map(|_| alloc_task(sched, layout).mem).collect();
+        let taken: Vec<_> = (0..n).map(|_| take()).collect();
+        let again: std::collections::HashSet<_> = taken.iter().map(|t| t.0).collect();
         assert_eq!(
             again, blocks,
             "every block is reused, none comes from the allocator"
         );
-        for &b in &again {
-            // SAFETY: as above: distinct blocks from `alloc_task(layout)`, each freed once.
-            unsafe { free_task(sched, b, layout) };
-        }
+        taken.into_iter().for_each(give);
     }
 
     #[test]

@@ -88,7 +88,7 @@ impl Schedule for Sched {
         self.shutdown.load(Acquire)
     }
 
-    fn alloc_task(&self, layout: Layout) -> TaskAlloc {
+    fn alloc_task(&self, layout: Layout) -> TaskAlloc<Sched> {
         self.live.fetch_add(1, Relaxed);
         // SAFETY: a task cell is never zero-sized.
         let mem = NonNull::new(unsafe { std::alloc::alloc(layout) })
@@ -97,10 +97,11 @@ impl Schedule for Sched {
             mem,
             id: TaskId::new(1),
             p: None,
+            sched: self.clone(),
         }
     }
 
-    unsafe fn free_task(&self, ptr: NonNull<u8>, layout: Layout) {
+    unsafe fn free_task(self, ptr: NonNull<u8>, layout: Layout) {
         // SAFETY: the cell is dead and `layout` is its size.
         unsafe { std::ptr::write_bytes(ptr.as_ptr(), 0xa5, layout.size()) };
         self.graveyard

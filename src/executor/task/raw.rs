@@ -117,7 +117,7 @@ where
     F::Output: Send + 'static,
     S: Schedule,
 {
-    let (ptr, p) = Cell::allocate(future, sched.clone(), at);
+    let (ptr, p) = Cell::allocate(future, sched, at);
     let join = JoinHandle::new(ptr);
     let notified = Notified::from_header(ptr);
     sched.owned().note_spawn(p);

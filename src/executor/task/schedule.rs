@@ -19,8 +19,11 @@ use std::alloc::Layout;
 use std::ptr::NonNull;
 
 /// A scheduler of tasks. A task stores one `Self` (a handle, e.g. an `Arc`) for its whole life,
-/// so `Self` should be one word: the task's header and its scheduler share 80 bytes.
-pub(crate) trait Schedule: Clone + Send + Sync + Sized + 'static {
+/// so `Self` should be one word: the task's header and its scheduler share 80 bytes. The cell's
+/// `Self` comes from [`alloc_task`](Schedule::alloc_task) with its memory and goes back with it
+/// ([`free_task`](Schedule::free_task)): the runtime counts these references per P
+/// (`executor::sched_ref`), so `Self` need not be `Clone`.
+pub(crate) trait Schedule: Send + Sync + Sized + 'static {
     /// Go's `ready`: make a task runnable (the entry owns one reference). `is_yield`: the task
     /// woke itself during its own poll.
     ///
@@ -44,17 +47,18 @@ pub(crate) trait Schedule: Clone + Send + Sync + Sized + 'static {
     /// Whether the scheduler is shutting down (a spawn that sees it cancels its task at once).
     fn is_shutdown(&self) -> bool;
 
-    /// Memory for a new task's cell of `layout` (never zero-sized), with the task's id and the
-    /// P spawning it: one visit to the spawning P's owned half (id cache and free lists) per
-    /// spawn, not one for each.
-    fn alloc_task(&self, layout: Layout) -> TaskAlloc;
+    /// Memory for a new task's cell of `layout` (never zero-sized), with the task's id, the
+    /// P spawning it and the reference the cell will hold: one visit to the spawning P's owned
+    /// half (id cache, free lists, reference count) per spawn, not one for each.
+    fn alloc_task(&self, layout: Layout) -> TaskAlloc<Self>;
 
-    /// Give back a task cell's memory.
+    /// Give back a task cell's memory, then the cell's own reference (`self`), which may be
+    /// the last one on the scheduler.
     ///
     /// # Safety
     /// `ptr` came from `alloc_task` on this scheduler with the same `layout`, and is not used
-    /// again.
-    unsafe fn free_task(&self, ptr: NonNull<u8>, layout: Layout);
+    /// again; `self` is the reference that `alloc_task` gave with it.
+    unsafe fn free_task(self, ptr: NonNull<u8>, layout: Layout);
 
     /// P `p`'s first-poll record (`first_poll`), which the runner of a task's first poll on
     /// `p` fills before the poll and empties after it.
@@ -72,7 +76,7 @@ pub(crate) trait Schedule: Clone + Send + Sync + Sized + 'static {
 }
 
 /// What [`Schedule::alloc_task`] gives a new task.
-pub(crate) struct TaskAlloc {
+pub(crate) struct TaskAlloc<S> {
     /// Memory for the cell.
     pub(crate) mem: NonNull<u8>,
     /// The task's id.
@@ -80,4 +84,6 @@ pub(crate) struct TaskAlloc {
     /// The P whose M spawned it (`None`: spawned from outside the runtime's Ms), for the
     /// owned list's per-P spawn counts.
     pub(crate) p: Option<usize>,
+    /// The reference on the scheduler the cell stores.
+    pub(crate) sched: S,
 }
