@@ -165,6 +165,16 @@ fn spin(d: Duration) {
     }
 }
 
+/// One P with 5 s time slices: a poll that holds it is rescued before its two slices only
+/// when sysmon finds it blocked off the CPU.
+fn one_p_long_slices() -> gmp::Runtime {
+    gmp::Runtime::builder()
+        .procs(1)
+        .time_slice(Duration::from_secs(5))
+        .build()
+        .unwrap()
+}
+
 /// On `rt`, a task that queues another behind itself on its own P and then holds the P with
 /// `hold` (no await): how long the queued task waited, from just before `hold`.
 fn queued_behind(rt: &gmp::Runtime, hold: impl FnOnce() + Send + 'static) -> Duration {
@@ -221,11 +231,7 @@ fn without_rescue_queued_work_waits() {
 #[test]
 fn a_poll_blocked_off_cpu_is_rescued_before_its_slices() {
     let _serial = serial();
-    let rt = gmp::Runtime::builder()
-        .procs(1)
-        .time_slice(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let rt = one_p_long_slices();
     // Unmarked: no block_in_place.
     let waited = queued_behind(&rt, || std::thread::sleep(Duration::from_secs(3)));
     eprintln!("queued task ran {waited:?} into a 3s unmarked sleep");
@@ -242,11 +248,7 @@ fn a_poll_blocked_off_cpu_is_rescued_before_its_slices() {
 #[test]
 fn a_poll_on_the_cpu_waits_for_its_slices() {
     let _serial = serial();
-    let rt = gmp::Runtime::builder()
-        .procs(1)
-        .time_slice(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let rt = one_p_long_slices();
     let waited = queued_behind(&rt, || spin(Duration::from_millis(300)));
     assert!(waited >= Duration::from_millis(300));
     assert_eq!(rt.handle().metrics().rescues, 0);

@@ -15,6 +15,7 @@
 
 use super::p::PLocal;
 use super::sched::Sched;
+use super::sched_ref::SchedRef;
 use super::schedule_impl::Notified;
 use std::cell::{Cell, OnceCell, RefCell, RefMut};
 use std::ptr;
@@ -307,6 +308,25 @@ pub(crate) fn with_spawn_sched<R>(f: impl FnOnce(Option<&Arc<Sched>>) -> R) -> R
     });
     // Err: thread-local storage torn down (a spawn from another thread-local's destructor).
     res.unwrap_or_else(|_| call(None))
+}
+
+/// A reference on the runtime that `gmp::spawn` uses here (`None`: no current runtime),
+/// counted on this thread's P of it when it holds one (`sched_ref`): one thread-local visit
+/// for both, what a `Sleep` takes at creation.
+pub(crate) fn current_sched_ref() -> Option<SchedRef> {
+    CONTEXT
+        .try_with(|c| match c.own_if_current() {
+            Some(own) => {
+                let mut local = c.local.try_borrow_mut().ok();
+                Some(match local.as_mut().and_then(|l| l.as_mut()) {
+                    Some(l) => SchedRef::on_p(own, l),
+                    None => SchedRef::remote(own),
+                })
+            }
+            None => c.handle.borrow().as_ref().map(SchedRef::remote),
+        })
+        .ok()
+        .flatten()
 }
 
 pub(crate) fn current_sched() -> Option<Arc<Sched>> {

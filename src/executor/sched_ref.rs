@@ -140,6 +140,17 @@ pub(crate) fn fold(sched: &Sched, local: &mut PLocal) {
     }
 }
 
+/// Add `delta` to P `local`'s count, unless it is folded (then the caller counts remotely):
+/// true if counted here.
+#[inline(always)]
+fn count_on_p(local: &mut PLocal, delta: isize) -> bool {
+    if local.refs_folded {
+        return false;
+    }
+    local.refs += delta;
+    true
+}
+
 /// A reference that keeps a runtime's `Sched` alive, counted where it was taken (see the
 /// module docs): what a task cell and a `Sleep` hold. One word; dereferences to the runtime's
 /// `Arc<Sched>` (not a counted clone of it: cloning *that* takes an ordinary strong count).
@@ -150,10 +161,8 @@ impl SchedRef {
     /// A reference counted on the P whose owned half is `local` (its holder's call).
     #[inline(always)]
     pub(crate) fn on_p(sched: &Arc<Sched>, local: &mut PLocal) -> SchedRef {
-        if local.refs_folded {
+        if !count_on_p(local, 1) {
             acquire_remote(sched);
-        } else {
-            local.refs += 1;
         }
         SchedRef::uncounted(sched)
     }
@@ -162,15 +171,6 @@ impl SchedRef {
     pub(crate) fn remote(sched: &Arc<Sched>) -> SchedRef {
         acquire_remote(sched);
         SchedRef::uncounted(sched)
-    }
-
-    /// A reference counted on this thread's P of `sched` if it holds one, else remotely.
-    #[inline]
-    pub(crate) fn new(sched: &Arc<Sched>) -> SchedRef {
-        match super::context::with_local(sched, (), |l, ()| SchedRef::on_p(sched, l)) {
-            Ok(r) => r,
-            Err(()) => SchedRef::remote(sched),
-        }
     }
 
     /// The `Arc` without a count of its own: only ever wrapped in a counted `SchedRef`.
@@ -209,11 +209,9 @@ impl SchedRef {
     pub(crate) fn release_on_p(self, local: &mut PLocal) {
         let ptr = Arc::as_ptr(&self.0);
         std::mem::forget(self);
-        if local.refs_folded {
+        if !count_on_p(local, -1) {
             // SAFETY: counted in the population until this release; not touched after it.
             unsafe { release_remote(ptr, 1) };
-        } else {
-            local.refs -= 1;
         }
     }
 }
@@ -230,14 +228,7 @@ impl Deref for SchedRef {
 impl Drop for SchedRef {
     fn drop(&mut self) {
         let ptr = Arc::as_ptr(&self.0);
-        let counted_here = super::context::with_local(&self.0, (), |l, ()| {
-            if l.refs_folded {
-                false
-            } else {
-                l.refs -= 1;
-                true
-            }
-        });
+        let counted_here = super::context::with_local(&self.0, (), |l, ()| count_on_p(l, -1));
         if counted_here != Ok(true) {
             // SAFETY: this reference is counted in the population, so the guard is held
             // until this release; `self` is not touched after it.
@@ -311,7 +302,7 @@ mod tests {
             2,
             "the handle and a new guard"
         );
-        let direct = SchedRef::new(&handle.sched);
+        let direct = SchedRef::remote(&handle.sched);
         assert_eq!(handle.sched.refs.remote(), 2);
         drop(join);
         drop(direct);

@@ -41,9 +41,8 @@ pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
 /// P when it holds one: no write to the runtime's shared reference count per timer
 /// (`executor::sched_ref`).
 fn current_sched_ref() -> SchedRef {
-    context::with_spawn_sched(|s| {
-        SchedRef::new(s.unwrap_or_else(|| &crate::runtime::global_handle().sched))
-    })
+    context::current_sched_ref()
+        .unwrap_or_else(|| SchedRef::remote(&crate::runtime::global_handle().sched))
 }
 
 /// About 30 years from now: "never" for timers.
