@@ -205,6 +205,12 @@ fn schedtrace_lines_have_gos_shape() {
             .strip_prefix("latency_p50=")
             .and_then(|l| l.split_once(" latency_p99="))
             .expect(line);
+        // Then the CPU count that limits `wakep`: at least one (`-`: no limit).
+        let (p99, cpus) = p99.split_once(" cpus=").expect(line);
+        assert!(
+            cpus == "-" || cpus.parse::<usize>().expect(line) >= 1,
+            "{line}"
+        );
         let us = |v: &str| (v != "-").then(|| v.strip_suffix("us").expect(line).parse::<u64>());
         if let (Some(p50), Some(p99)) = (us(p50), us(p99)) {
             assert!(p50.expect(line) <= p99.expect(line), "{line}");

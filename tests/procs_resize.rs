@@ -316,13 +316,15 @@ impl Load {
 /// A shrink stops the Ps above `procs` at their next scheduling point, though their Ms never
 /// run out of work (at most `procs` polls at once afterwards); a grow brings them back (as many
 /// polls at once as Ps). No stuck-P rescue lends extra Ps. (Without the `retire` mark the
-/// shrunk Ps keep running: 4 polls at once until the deadline.)
+/// shrunk Ps keep running: 4 polls at once until the deadline.) Every P gets its own M
+/// whatever the machine's CPU count (`wake_within_cpus(false)`): the load's polls block.
 #[test]
 fn shrink_stops_busy_ps_and_grow_brings_them_back() {
     support::with_deadline(DEADLINE, "shrink and grow", || {
         let rt = gmp::Runtime::builder()
             .procs(4)
             .stuck_rescue(false)
+            .wake_within_cpus(false)
             .build()
             .unwrap();
         let h = rt.handle();

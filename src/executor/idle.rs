@@ -42,6 +42,8 @@ pub(crate) trait Queues {
     /// P `p`'s own queue is not empty (an idle P can hold work when no M could be started
     /// for it): `pidleget` hands out such a P first.
     fn has_local_work(&self, p: usize) -> bool;
+    /// The number of Ps now (`procs`; a relaxed read, see `Sched::procs`).
+    fn procs(&self) -> usize;
 }
 
 /// What `sched.lock` guards in Go: the idle P list and the idle M list; and gmp's claim on
@@ -73,11 +75,15 @@ pub(crate) struct IdleState<M> {
     nmspinning: AtomicUsize,
     /// Set when `wakep` wanted a spinning M but found no idle P (Go's `sched.needspinning`).
     needspinning: AtomicBool,
+    /// The CPUs the process may run on (`usize::MAX`: no limit): `wakep` starts no M while
+    /// the Ps held by Ms already take that many ([`IdleState::room`]).
+    cpus: AtomicUsize,
 }
 
 impl<M> IdleState<M> {
-    /// `procs` Ps, all idle; no M.
-    pub(crate) fn new(procs: usize) -> IdleState<M> {
+    /// `procs` Ps, all idle; no M; `wakep` limited to `cpus` held Ps (`usize::MAX`: no
+    /// limit).
+    pub(crate) fn new(procs: usize, cpus: usize) -> IdleState<M> {
         IdleState {
             lists: Mutex::new(Idle {
                 pidle: (0..procs).rev().collect(),
@@ -87,7 +93,45 @@ impl<M> IdleState<M> {
             npidle: AtomicUsize::new(procs),
             nmspinning: AtomicUsize::new(0),
             needspinning: AtomicBool::new(false),
+            cpus: AtomicUsize::new(cpus.max(1)),
         }
+    }
+
+    /// The CPUs the process may run on, as last set.
+    pub(crate) fn cpus(&self) -> usize {
+        self.cpus.load(Relaxed)
+    }
+
+    /// The CPU count changed (sysmon re-reads the affinity mask).
+    pub(crate) fn set_cpus(&self, cpus: usize) {
+        self.cpus.store(cpus.max(1), Relaxed);
+    }
+
+    /// Whether `wakep` may start an M: a P is idle, and the Ps held by Ms (running,
+    /// spinning, or in a blocking section not yet retaken) take fewer than the CPUs.
+    ///
+    /// With `procs` at most the CPU count this is `npidle != 0`, Go's rule. With more Ps than
+    /// CPUs (`procs = 16` in a 2-CPU container), Go starts a spinning M for every idle P's
+    /// worth of work; the kernel queues that thread behind a busy one, the CPU whose M just
+    /// parked cannot pull it (it ran too recently to migrate), and a CPU sits idle while an
+    /// M waits for one (`tcp_echo` at 16 Ps on 2 CPUs: 1.22 CPUs used; BENCHMARKS.md). So
+    /// once the held Ps fill the CPUs, `wakep` treats the runtime as having no idle P: it
+    /// sets `needspinning`, and the next M out of work, already on a CPU, keeps its P and
+    /// spins instead. Nothing waits on the limit for long: a P in a blocking section is
+    /// retaken and handed off (`handoffp`, not limited), and work behind a poll that does
+    /// not return is rescued by sysmon, which sees such work as stranded ([`Self::room`]
+    /// false, nobody spinning).
+    pub(crate) fn room(&self, procs: usize) -> bool {
+        self.startable(procs) != 0
+    }
+
+    /// How many idle Ps Ms could be started on now: the idle Ps, but no more than the CPUs
+    /// the held Ps leave free ([`IdleState::room`]). `injectglist` puts that many readied
+    /// tasks on the global queue for them, Go's `npidle` there.
+    pub(crate) fn startable(&self, procs: usize) -> usize {
+        let npidle = self.npidle.load(SeqCst);
+        let held = procs.saturating_sub(npidle);
+        npidle.min(self.cpus.load(Relaxed).saturating_sub(held))
     }
 
     /// Take `sched.lock`.
@@ -183,16 +227,17 @@ impl<M> IdleState<M> {
     }
 
     /// Go's `wakep`, up to `startm`: if there is an idle P and no spinning M, claim the spinner
-    /// slot and return the idle P for the caller to start a spinning M on. With no idle P, set
-    /// `needspinning`: the next M to release its P spins instead, and a P that `handoffp`
-    /// puts idle gets a spinning M ([`IdleState::needspinning_after_pidleput`]).
+    /// slot and return the idle P for the caller to start a spinning M on. With no idle P (or
+    /// none a CPU is free for: [`IdleState::room`]), set `needspinning`: the next M to release
+    /// its P spins instead, and a P that `handoffp` puts idle gets a spinning M
+    /// ([`IdleState::needspinning_after_pidleput`]).
     ///
     /// After publishing work to the global queue, use [`IdleState::wakep_after_push`].
     pub(crate) fn wakep(&self, q: &impl Queues) -> Option<usize> {
         if self.nmspinning.load(SeqCst) != 0 {
             return None;
         }
-        if self.npidle.load(SeqCst) == 0 {
+        if !self.room(q.procs()) {
             if self.needspinning.load(Relaxed) {
                 return None; // whoever set it made the check below
             }
@@ -202,7 +247,7 @@ impl<M> IdleState<M> {
             // pair the two (its handoffp ignores `needspinning`) and relies on the next
             // preemption; gmp cannot preempt a task that never yields.
             fence(SeqCst);
-            if self.npidle.load(SeqCst) == 0 {
+            if !self.room(q.procs()) {
                 return None;
             }
         }
@@ -305,6 +350,80 @@ impl<M> IdleState<M> {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod cpu_limit_tests {
+    use super::*;
+
+    /// No queued work anywhere: `pidleget` takes the last idle P.
+    struct NoWork(usize);
+
+    impl Queues for NoWork {
+        fn global_nonempty(&self) -> bool {
+            false
+        }
+        fn rings_nonempty(&self) -> bool {
+            false
+        }
+        fn has_local_work(&self, _: usize) -> bool {
+            false
+        }
+        fn procs(&self) -> usize {
+            self.0
+        }
+    }
+
+    /// 16 Ps on 2 CPUs: `wakep` fills the CPUs with Ms, then asks the next M out of work to
+    /// spin (`needspinning`) instead of starting one for an idle P; a P given back makes room.
+    #[test]
+    fn wakep_starts_no_m_beyond_the_cpus() {
+        let q = NoWork(16);
+        let s = IdleState::<()>::new(16, 2);
+        assert_eq!(s.startable(16), 2);
+        let a = s.wakep(&q).expect("a CPU is free: start a spinning M");
+        assert_eq!(s.startable(16), 1);
+        s.stop_spinning(); // it found work and runs it
+        let b = s.wakep(&q).expect("the second CPU is free");
+        assert_ne!(a, b);
+        s.stop_spinning();
+        assert_eq!((s.npidle(), s.startable(16)), (14, 0));
+        assert!(!s.room(16));
+        assert_eq!(s.wakep(&q), None, "both CPUs are taken: no M is started");
+        assert!(s.needspinning(), "the next M out of work must spin instead");
+        // That M keeps its P (`give_up_p` says Spin) ...
+        assert_eq!(
+            s.give_up_p(false, &q, |s, idle| s.pidleput(idle, a)),
+            ReleaseStep::Spin
+        );
+        s.become_spinning();
+        assert!(!s.needspinning());
+        // ... and, finding nothing, gives it up: a CPU is free again.
+        s.stop_spinning();
+        assert_eq!(
+            s.give_up_p(true, &q, |s, idle| s.pidleput(idle, a)),
+            ReleaseStep::Released
+        );
+        assert!(s.room(16));
+        assert!(s.wakep(&q).is_some());
+    }
+
+    /// With `procs` at most the CPU count the limit never binds: `room` is Go's `npidle != 0`.
+    #[test]
+    fn the_limit_is_gos_rule_when_procs_fit_the_cpus() {
+        let q = NoWork(2);
+        let s = IdleState::<()>::new(2, 2);
+        for held in 0..=2 {
+            assert_eq!(s.startable(2), s.npidle(), "{held} held");
+            assert_eq!(s.room(2), s.npidle() != 0);
+            let _ = s.pidleget_locked(&q);
+        }
+        let unlimited = IdleState::<()>::new(16, usize::MAX);
+        assert_eq!(unlimited.startable(16), 16);
+        // A CPU count of zero (a broken read) is taken as one: one M may still run.
+        let zero = IdleState::<()>::new(4, 0);
+        assert_eq!((zero.cpus(), zero.startable(4)), (1, 1));
+    }
+}
+
 #[cfg(all(test, loom))]
 mod tests {
     use super::*;
@@ -345,6 +464,9 @@ mod tests {
         fn has_local_work(&self, p: usize) -> bool {
             self.rings[p].load(Acquire) != 0
         }
+        fn procs(&self) -> usize {
+            self.rings.len()
+        }
     }
 
     /// Sched's `inject`: push to the global queue, then `wakep_after_push`. Returns the P a
@@ -356,7 +478,7 @@ mod tests {
 
     /// Two Ps, both taken off the idle list by their Ms, and one M spinning.
     fn two_ps_held_one_spinning() -> (Arc<IdleState<()>>, Arc<Q>) {
-        let s = Arc::new(IdleState::<()>::new(2));
+        let s = Arc::new(IdleState::<()>::new(2, usize::MAX));
         let q = Arc::new(Q::new());
         let mut idle = s.lock();
         assert_eq!(s.pidleget(&mut idle, &*q), Some(0));
@@ -399,7 +521,7 @@ mod tests {
     #[test]
     fn loom_inject_vs_give_up_p() {
         loom::model(|| {
-            let s = Arc::new(IdleState::<()>::new(1));
+            let s = Arc::new(IdleState::<()>::new(1, usize::MAX));
             let q = Arc::new(Q::new());
             // The M holds P 0 (acquirep).
             assert_eq!(s.pidleget_locked(&*q), Some(0));
@@ -423,6 +545,47 @@ mod tests {
                 assert!(q.take_global());
                 s.stop_spinning();
             }
+            assert_eq!(s.nmspinning(), 0, "spinning count unbalanced");
+        });
+    }
+
+    /// More Ps than CPUs: two Ps and one CPU. P 0's M is out of work and about to give it up
+    /// while a thread outside the runtime injects a G. P 1 is idle, but the held P fills the
+    /// CPU, so `wakep` starts no M and sets `needspinning` instead ([`IdleState::room`]). The
+    /// G is never stranded: the M keeps its P (global work, or `needspinning`: it spins) or
+    /// takes one back, or it released first and the producer, seeing a CPU free, starts a
+    /// spinning M. No P is lost or owned twice; the spinning count ends balanced.
+    /// WAKEUPS.md step 1, with the CPU limit.
+    #[test]
+    fn loom_inject_vs_give_up_p_cpu_limited() {
+        loom::model(|| {
+            let s = Arc::new(IdleState::<()>::new(2, 1));
+            let q = Arc::new(Q::new());
+            // The M holds P 0 (acquirep); P 1 stays idle.
+            assert_eq!(s.pidleget_locked(&*q), Some(0));
+            let (s2, q2) = (s.clone(), q.clone());
+            let producer = thread::spawn(move || inject(&s2, &q2));
+            let m = give_up_p(&s, &q, 0, false);
+            let started = producer.join().unwrap();
+            let holders = usize::from(m.is_some()) + usize::from(started.is_some());
+            assert!(holders >= 1, "lost wakeup: the G is stranded");
+            assert_eq!(s.npidle() + holders, 2, "a P is lost or owned twice");
+            if let (Some((a, _)), Some(b)) = (m, started) {
+                assert_ne!(a, b, "the P is owned twice");
+            }
+            // Whoever holds a P looks at the global queue: one of them finds the G.
+            let mut found = false;
+            if let Some((_, spinning)) = m {
+                found |= q.take_global();
+                if spinning {
+                    s.stop_spinning();
+                }
+            }
+            if started.is_some() {
+                found |= q.take_global();
+                s.stop_spinning();
+            }
+            assert!(found, "the G is stranded");
             assert_eq!(s.nmspinning(), 0, "spinning count unbalanced");
         });
     }
@@ -461,7 +624,7 @@ mod tests {
     #[test]
     fn loom_resetspinning_vs_wakep() {
         loom::model(|| {
-            let s = Arc::new(IdleState::<()>::new(2));
+            let s = Arc::new(IdleState::<()>::new(2, usize::MAX));
             let q = Arc::new(Q::new());
             // M0 holds P 0 and spins; P 1 is idle. M0 finds a G.
             assert_eq!(s.pidleget_locked(&*q), Some(0));

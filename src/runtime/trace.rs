@@ -1,13 +1,15 @@
 //! `GMPDEBUG=schedtrace=N`: Go's scheduler trace line, printed by sysmon every N ms.
 //!
 //! ```text
-//! SCHED 1004ms: gomaxprocs=4 idleprocs=2 threads=7 spinningthreads=0 needspinning=0 idlethreads=3 runqueue=0 [ 0 1 0 0 ] schedticks=[ 812 64 3 20 ] seed=42 latency_p50=3us latency_p99=120us
+//! SCHED 1004ms: gomaxprocs=4 idleprocs=2 threads=7 spinningthreads=0 needspinning=0 idlethreads=3 runqueue=0 [ 0 1 0 0 ] schedticks=[ 812 64 3 20 ] seed=42 latency_p50=3us latency_p99=120us cpus=8
 //! ```
 //! Brackets: each P's ring length (runnext excluded), then each P's schedtick. Last, not in
 //! Go (appended, so a parser of Go's line still reads it): the scheduler's seed (replay with
 //! `GMPDEBUG=seed=N` or `Builder::rng_seed`), then the median and 99th percentile of the
 //! scheduling latency since the start (`RuntimeMetrics::sched_latency`), in whole
-//! microseconds rounded up (`-` before the first sample). With
+//! microseconds rounded up (`-` before the first sample), then the CPU count that limits how
+//! many Ps `wakep` fills with Ms (`IdleState::room`; it matters when `gomaxprocs` is above
+//! it; `-` with `Builder::wake_within_cpus(false)`). With
 //! `scheddetail=1`, one line per P, per M and per G follows, in Go's style:
 //! ```text
 //!   P0: status=1 schedtick=812 syscalltick=40 m=3 runqsize=0 timerslen=2
@@ -58,9 +60,13 @@ pub(crate) fn schedtrace(sched: &Sched, detail: bool) -> String {
     let lat = crate::executor::latency::sched_latency(sched);
     let _ = writeln!(
         out,
-        " latency_p50={} latency_p99={}",
+        " latency_p50={} latency_p99={} cpus={}",
         micros(lat.p50()),
-        micros(lat.p99())
+        micros(lat.p99()),
+        match sched.cpus() {
+            usize::MAX => "-".to_string(),
+            n => n.to_string(),
+        }
     );
     if detail {
         for p in sched.allp.iter() {

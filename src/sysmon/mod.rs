@@ -15,7 +15,8 @@
 //! - timers that are due while no M is looking get an M (Go's `startm` for `timeSleepUntil`);
 //! - work queued while no M exists at all (the OS refused every thread) gets another try;
 //! - [`procs`]: about once a second, the cgroup CPU limit is re-read and the runtime resized
-//!   when the automatic `procs` it gives changed (while `procs` is automatic);
+//!   when the automatic `procs` it gives changed (while `procs` is automatic), and the CPU
+//!   count that limits `wakep` is re-read (`IdleState::room`);
 //! - the `GMPDEBUG` traces: `schedtrace`, the `dumpsignal` dump, and `leakcheck` (the tasks
 //!   newly leaked, see `Handle::leaked_tasks`).
 //!
@@ -33,6 +34,7 @@ mod retake;
 #[cfg(not(loom))]
 mod signal;
 
+use crate::executor::p::PStatus;
 use crate::executor::sched::Sched;
 use crate::loom::lock;
 use crate::loom::sync::atomic::{AtomicU64, Ordering::*};
@@ -129,6 +131,10 @@ pub(crate) struct Sysmon {
     /// the problem it last reported.
     procs_checked_at: u64,
     procs_problem: Option<String>,
+    /// When [`procs::follow_cpus`] last re-read the CPU count (sysmon's clock, ns), and what
+    /// it read (the count at `build` before the first look).
+    cpus_checked_at: u64,
+    cpus_seen: usize,
 }
 
 impl Sysmon {
@@ -136,6 +142,7 @@ impl Sysmon {
     /// model drives with [`Sysmon::cycle`]).
     pub(crate) fn new(sched: Arc<Sched>) -> Sysmon {
         let n = sched.allp.len();
+        let cpus = sched.cpus();
         Sysmon {
             sched,
             watch: vec![PWatch::default(); n],
@@ -143,6 +150,8 @@ impl Sysmon {
             last_leakcheck: Instant::now(),
             leaks_reported: HashSet::new(),
             procs_checked_at: 0,
+            cpus_checked_at: 0,
+            cpus_seen: cpus,
             procs_problem: None,
         }
     }
@@ -255,6 +264,7 @@ impl Sysmon {
             acted |= rescue::rescue(self, now);
         }
         acted |= procs::follow_cgroup(self, now);
+        procs::follow_cpus(self, now);
         self.trace();
         acted
     }
@@ -323,11 +333,22 @@ impl Sysmon {
         }
     }
 
-    /// A timer is due and no M is blocked in the poll to fire it: wake one.
+    /// A timer is due and no M is blocked in the poll to fire it: wake one. With more Ps than
+    /// CPUs and the held Ps filling the CPUs, `wakep` starts no M (`IdleState::room`), and
+    /// the Ms on the CPUs look at other Ps' timers only when they run out of work: fire the
+    /// idle Ps' due timers here instead (what they ready goes to the global queue).
     fn timers_due(&self, now: u64) -> bool {
         let s = &self.sched;
         if s.next_timer_when() <= now && !s.reactor.is_blocked() && s.npidle() > 0 {
-            s.wakep();
+            if s.room() {
+                s.wakep();
+            } else {
+                for p in s.allp[..s.procs()].iter() {
+                    if p.status() == PStatus::Idle && p.timers.when() <= now {
+                        p.timers.run(now);
+                    }
+                }
+            }
             return true;
         }
         false

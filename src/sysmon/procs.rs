@@ -5,6 +5,9 @@
 //! `Config::auto_procs`) — and resizes the runtime
 //! ([`Sched::procresize`](crate::executor::sched::Sched)) when the value they give changed.
 //!
+//! Also once a second, whatever `procs` is, [`follow_cpus`] re-reads the CPU count that limits
+//! how many held Ps `wakep` fills with Ms (`IdleState::room`).
+//!
 //! Cheap: a handful of small file reads and one `sched_getaffinity` per second, on sysmon's
 //! thread; an idle runtime's sysmon wakes once a second for it instead of sleeping until an M
 //! needs it. A re-read that fails or finds a malformed file changes nothing (a file being
@@ -18,6 +21,20 @@ use std::time::Duration;
 
 /// How often the limit is re-read (Go: every second).
 pub(crate) const PERIOD: Duration = Duration::from_secs(1);
+
+/// Re-read the CPU count (the affinity mask: `taskset -p` may change it) if `PERIOD` has
+/// passed since the last look, for `wakep`'s CPU limit (`IdleState::room`), and pass it on
+/// when it changed. Whatever `procs` is: the limit matters when `procs` is above the count.
+pub(crate) fn follow_cpus(sm: &mut Sysmon, now: u64) {
+    if cfg!(loom) || now.saturating_sub(sm.cpus_checked_at) < PERIOD.as_nanos() as u64 {
+        return;
+    }
+    sm.cpus_checked_at = now;
+    if let Some(cpus) = crate::platform::cpu_count().filter(|&n| n != sm.cpus_seen) {
+        sm.cpus_seen = cpus;
+        sm.sched.set_cpus(cpus);
+    }
+}
 
 /// Re-read the limit if `PERIOD` has passed since the last look (`now`: sysmon's clock, ns).
 /// True if it resized the runtime.

@@ -2,7 +2,8 @@
 //!
 //! A task that never reaches an await (a CPU loop, `std::thread::sleep`, an unmarked blocking
 //! call) keeps its M inside one poll; the preempt flag cannot reach it. If that P has work
-//! queued behind it that no other M can take (no idle P, nobody spinning), sysmon:
+//! queued behind it that no other M can take (no idle P, or none a CPU is free for: see
+//! `IdleState::room`; nobody spinning), sysmon:
 //! 1. moves the P's queued tasks (ring and runnext) to the global queue — from the thief side of
 //!    the ring, so the stuck M keeps sole use of its own ring as producer;
 //! 2. lends a reserve P (there are `max_procs` of them) and starts an M on it to run that work.
@@ -95,9 +96,11 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
                 w.lent = None;
             }
         }
-        // Work behind the poll (or in the global queue) that no idle P or spinner can take.
+        // Work behind the poll (or in the global queue) that no spinner or M started on an
+        // idle P can take (with more Ps than CPUs, `wakep` starts none once the held Ps fill
+        // the CPUs: `IdleState::room`).
         let stranded =
-            (queued || !sched.global.is_empty()) && sched.npidle() == 0 && sched.nmspinning() == 0;
+            (queued || !sched.global.is_empty()) && !sched.room() && sched.nmspinning() == 0;
         if !slices_up {
             // Early only for a poll blocked in the kernel, with work that has nowhere to go.
             if w.lent.is_some() || !stranded {
@@ -154,4 +157,57 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
         acted = true;
     }
     acted
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    /// More Ps than CPUs, and the CPUs taken by a task that never yields: a task spawned then
+    /// starts no M (`IdleState::room`), so only sysmon can run it — it must see the work as
+    /// stranded although Ps are idle, and rescue it. Without that, the task would never run
+    /// and the hog would spin forever.
+    #[test]
+    fn work_behind_a_hog_on_every_cpu_is_rescued_though_ps_are_idle() {
+        let rt = crate::Runtime::builder().procs(4).build().unwrap();
+        // One CPU, whatever the machine has: one hog fills it.
+        rt.handle().sched.set_cpus(1);
+        let (hogging, done) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (h, d) = (hogging.clone(), done.clone());
+        let hog = rt.spawn(async move {
+            h.store(true, SeqCst);
+            // No await until the other task ran (or the test gave up).
+            let give_up = Instant::now() + Duration::from_secs(30);
+            while !d.load(SeqCst) && Instant::now() < give_up {
+                std::hint::spin_loop();
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !hogging.load(SeqCst) {
+            assert!(Instant::now() < deadline, "the hog never started");
+            std::thread::yield_now();
+        }
+        let d = done.clone();
+        let task = rt.spawn(async move { d.store(true, SeqCst) });
+        while !done.load(SeqCst) {
+            assert!(
+                Instant::now() < deadline,
+                "the task spawned behind the hog never ran: 3 idle Ps, but no M may start"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        rt.block_on(async {
+            task.await.unwrap();
+            hog.await.unwrap();
+        });
+        assert!(
+            rt.handle().metrics().rescues >= 1,
+            "sysmon did not rescue it"
+        );
+    }
 }

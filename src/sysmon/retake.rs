@@ -46,7 +46,7 @@ pub(crate) fn retake(sm: &mut Sysmon, now: u64) -> bool {
                 let work = !pp.runq.is_empty()
                     || !sched.global.is_empty()
                     || pp.timers.when() <= sched.reactor.timer_now();
-                let lookers = sched.nmspinning() + sched.npidle() > 0;
+                let lookers = sched.nmspinning() > 0 || sched.room();
                 if !work && lookers && now - w.syscallwhen < SYSCALL_RETAKE_NS {
                     continue;
                 }

@@ -158,6 +158,25 @@ impl Sched {
         self.idle.stop_spinning();
     }
 
+    /// The CPU count that limits `wakep` ([`IdleState::room`]).
+    pub(crate) fn cpus(&self) -> usize {
+        self.idle.cpus()
+    }
+
+    /// The CPU count that limits `wakep` changed (sysmon re-reads the affinity mask). No-op
+    /// with `Builder::wake_within_cpus(false)`.
+    pub(crate) fn set_cpus(&self, cpus: usize) {
+        if self.config.wake_within_cpus {
+            self.idle.set_cpus(cpus);
+        }
+    }
+
+    /// Whether `wakep` may start an M: a P is idle and the held Ps leave a CPU free
+    /// ([`IdleState::room`]).
+    pub(crate) fn room(&self) -> bool {
+        self.idle.room(self.procs())
+    }
+
     /// Go's spinning cap: don't start spinning when half the busy Ps' worth of Ms already spin.
     pub(crate) fn may_spin(&self) -> bool {
         self.idle.may_spin(self.procs())

@@ -57,6 +57,8 @@ pub(crate) struct Config {
     pub(crate) time_slice: Duration,
     pub(crate) thread_name: String,
     pub(crate) stuck_rescue: bool,
+    /// `Builder::wake_within_cpus`: limit `wakep` to the CPU count (`IdleState::room`).
+    pub(crate) wake_within_cpus: bool,
     /// How long a spare M (no P, no work) waits before its thread exits.
     pub(crate) keep_alive: Duration,
     /// Stack size of every thread started (Ms and sysmon); `None`: Rust's default.
@@ -133,6 +135,17 @@ pub(crate) struct Sched {
     pub(crate) refs: crate::executor::sched_ref::SchedRefs,
 }
 
+/// The CPU limit `wakep` starts with ([`IdleState::room`]): the CPUs the process may run on
+/// (the affinity mask; sysmon re-reads it once a second). None under loom: a model's Ms are
+/// not threads competing for CPUs.
+fn initial_cpus() -> usize {
+    if cfg!(loom) {
+        usize::MAX
+    } else {
+        crate::platform::cpu_count().unwrap_or(usize::MAX)
+    }
+}
+
 fn gcd(a: usize, b: usize) -> usize {
     if b == 0 {
         a
@@ -178,7 +191,14 @@ impl Sched {
             global: crate::loom::GlobalQueue::new(),
             owned: task::owned::OwnedTasks::new(nallp),
             gfree: task::gfree::GlobalFree::new(),
-            idle: IdleState::new(procs),
+            idle: IdleState::new(
+                procs,
+                if config.wake_within_cpus {
+                    initial_cpus()
+                } else {
+                    usize::MAX
+                },
+            ),
             nmidle: AtomicUsize::new(0),
             nthreads: AtomicUsize::new(0),
             next_mid: AtomicUsize::new(0),
@@ -269,5 +289,9 @@ impl Queues for Sched {
 
     fn has_local_work(&self, p: usize) -> bool {
         !self.allp[p].runq.is_empty()
+    }
+
+    fn procs(&self) -> usize {
+        Sched::procs(self)
     }
 }

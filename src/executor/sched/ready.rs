@@ -79,7 +79,8 @@ impl Sched {
 
     /// Go's `injectglist`: make a batch of readied tasks (netpoll events, due timers)
     /// runnable, in order. Without a P they all go to the global queue. With P `p` (the
-    /// caller's), as many as there are idle Ps go to the global queue, the rest to `p`'s ring;
+    /// caller's), as many as Ms could be started for (idle Ps, within the CPU limit:
+    /// `IdleState::startable`) go to the global queue, the rest to `p`'s ring;
     /// either way at most one `wakep` for the whole batch (a spinning M that finds work wakes
     /// the next), never one per task.
     pub(crate) fn injectglist(
@@ -92,7 +93,7 @@ impl Sched {
         }
         let nglobal = match p {
             None => rest.len(),
-            Some(_) => self.npidle().min(rest.len()),
+            Some(_) => self.idle.startable(self.procs()).min(rest.len()),
         };
         for t in rest.by_ref().take(nglobal) {
             self.global.push(t);
@@ -146,9 +147,10 @@ impl Sched {
     /// section, the work may wait for sysmon to retake that P — so make sure sysmon looks
     /// now, not after its idle back-off (up to 10ms): a timer that fires while both Ps of a
     /// 2-P runtime are in `spawn_blocking` calls would otherwise run up to 10ms late. A few
-    /// relaxed loads, and only when every P is taken.
+    /// relaxed loads, and only when no M can be started (every P is taken, or the taken ones
+    /// fill the CPUs: `IdleState::room`).
     pub(super) fn kick_sysmon_if_stranded(&self) {
-        if self.npidle() == 0
+        if !self.room()
             && self.allp[..self.procs()]
                 .iter()
                 .any(|p| p.status() == PStatus::Syscall)
@@ -174,7 +176,10 @@ impl Sched {
         if len == 0 {
             return None;
         }
-        let mut n = (len / self.procs() + 1).min(len).min(RUNQ_SIZE / 2);
+        // A fair share among the Ms that can take it: one per P (Go), but no more Ms than
+        // CPUs run at once (`IdleState::room`), so never fewer than len / cpus.
+        let takers = self.procs().min(self.cpus());
+        let mut n = (len / takers + 1).min(len).min(RUNQ_SIZE / 2);
         if max > 0 {
             n = n.min(max);
         }
