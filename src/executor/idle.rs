@@ -513,6 +513,21 @@ mod tests {
         }
     }
 
+    /// An M holds P 0 (acquirep) and, out of work, gives it up while a thread outside the
+    /// runtime injects a G. Returns the queues, what the M holds afterwards (`give_up_p`) and
+    /// the P the producer started a spinning M on, if any.
+    #[allow(clippy::type_complexity)]
+    fn inject_while_p0_is_given_up(
+        s: &Arc<IdleState<()>>,
+    ) -> (Arc<Q>, Option<(usize, bool)>, Option<usize>) {
+        let q = Arc::new(Q::new());
+        assert_eq!(s.pidleget_locked(&*q), Some(0));
+        let (s2, q2) = (s.clone(), q.clone());
+        let producer = thread::spawn(move || inject(&s2, &q2));
+        let m = give_up_p(s, &q, 0, false);
+        (q, m, producer.join().unwrap())
+    }
+
     /// One P, its M out of work and about to give the P up, while a thread outside the runtime
     /// injects a G: the G is never stranded. Either the M keeps (or takes back) the P and
     /// finds it, or `wakep` starts a spinning M on the idle P — never neither, never both
@@ -522,13 +537,7 @@ mod tests {
     fn loom_inject_vs_give_up_p() {
         loom::model(|| {
             let s = Arc::new(IdleState::<()>::new(1, usize::MAX));
-            let q = Arc::new(Q::new());
-            // The M holds P 0 (acquirep).
-            assert_eq!(s.pidleget_locked(&*q), Some(0));
-            let (s2, q2) = (s.clone(), q.clone());
-            let producer = thread::spawn(move || inject(&s2, &q2));
-            let m = give_up_p(&s, &q, 0, false);
-            let started = producer.join().unwrap();
+            let (q, m, started) = inject_while_p0_is_given_up(&s);
             let holders = usize::from(m.is_some()) + usize::from(started.is_some());
             assert!(holders <= 1, "the P is owned twice");
             assert_eq!(s.npidle() + holders, 1, "a P is lost");
@@ -559,14 +568,9 @@ mod tests {
     #[test]
     fn loom_inject_vs_give_up_p_cpu_limited() {
         loom::model(|| {
+            // P 1 stays idle.
             let s = Arc::new(IdleState::<()>::new(2, 1));
-            let q = Arc::new(Q::new());
-            // The M holds P 0 (acquirep); P 1 stays idle.
-            assert_eq!(s.pidleget_locked(&*q), Some(0));
-            let (s2, q2) = (s.clone(), q.clone());
-            let producer = thread::spawn(move || inject(&s2, &q2));
-            let m = give_up_p(&s, &q, 0, false);
-            let started = producer.join().unwrap();
+            let (q, m, started) = inject_while_p0_is_given_up(&s);
             let holders = usize::from(m.is_some()) + usize::from(started.is_some());
             assert!(holders >= 1, "lost wakeup: the G is stranded");
             assert_eq!(s.npidle() + holders, 2, "a P is lost or owned twice");
