@@ -125,6 +125,31 @@ fn dropped_sleep_frees_its_timer() {
 }
 
 /// A timer polled by a foreign executor on a foreign thread fires: the runtime's Ms drive it.
+/// A sleep whose deadline has passed completes, whether the runtime's coarse clock has seen
+/// it pass (ready on the first poll) or not (the first poll registers it without reading the
+/// clock, and it fires at the P's next timer check) — on the runtime's Ms, and polled from
+/// outside by another executor.
+#[test]
+fn sleeps_with_passed_deadlines_complete() {
+    let rt = rt(2);
+    let start = Instant::now();
+    rt.block_on(async move {
+        gmp::time::sleep(Duration::from_millis(30)).await;
+        // Passed 30ms ago, and a moment ago, and not at all.
+        gmp::time::sleep_until(start).await;
+        for _ in 0..1000 {
+            gmp::time::sleep_until(Instant::now()).await;
+            gmp::time::sleep(Duration::ZERO).await;
+        }
+    });
+    let _g = rt.enter();
+    let s = gmp::time::sleep(Duration::ZERO);
+    drop(_g);
+    std::thread::spawn(move || futures::executor::block_on(s))
+        .join()
+        .unwrap();
+}
+
 #[test]
 fn sleep_polled_by_another_executor() {
     let rt = rt(1);

@@ -125,7 +125,17 @@ impl Future for Sleep {
                 }
                 let reactor = &this.sched.reactor;
                 let when = reactor.instant_to_ns(this.deadline.into_std());
-                if when <= reactor.timer_now() {
+                // Already due? On the real clock, ask sysmon's coarse clock, which lags the
+                // real one: no clock read here (`sleep` just read it for the deadline). A
+                // deadline that passed since the last coarse tick is registered and fires at
+                // the P's next timer check, as a deadline in the past does in Go's timer heap
+                // and in tokio's wheel. On a paused or advanced clock, read the timer clock.
+                let now = if reactor.clock.is_virtual() {
+                    reactor.timer_now()
+                } else {
+                    this.sched.coarse_now()
+                };
+                if when <= now {
                     return Poll::Ready(());
                 }
                 this.entry = Some(this.sched.add_timer(when));
