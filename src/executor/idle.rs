@@ -130,6 +130,9 @@ impl<M> IdleState<M> {
     /// tasks on the global queue for them, Go's `npidle` there.
     pub(crate) fn startable(&self, procs: usize) -> usize {
         let npidle = self.npidle.load(SeqCst);
+        if npidle == 0 {
+            return 0; // every P held: the common busy case, without the CPU count's load
+        }
         let held = procs.saturating_sub(npidle);
         npidle.min(self.cpus.load(Relaxed).saturating_sub(held))
     }

@@ -34,7 +34,7 @@ mod retake;
 #[cfg(not(loom))]
 mod signal;
 
-use crate::executor::p::PStatus;
+use crate::executor::p::{PStatus, P};
 use crate::executor::sched::Sched;
 use crate::loom::lock;
 use crate::loom::sync::atomic::{AtomicU64, Ordering::*};
@@ -313,10 +313,16 @@ impl Sysmon {
     /// a blocking section and cannot (the woken tasks go to the global queue, where other Ms —
     /// or a reserve P, if every P is stuck — pick them up).
     fn timers_overdue(&self, now: u64) -> bool {
+        now.checked_sub(OVERDUE_NS)
+            .is_some_and(|by| self.fire_timers(now, by, |_| true))
+    }
+
+    /// Run the timers of each P that `pick` chooses and whose earliest is due by `by` (the
+    /// timer clock, ns; `now` is what they run at). True if any ran.
+    fn fire_timers(&self, now: u64, by: u64, pick: impl Fn(&P) -> bool) -> bool {
         let mut fired = false;
-        for p in self.sched.allp.iter() {
-            let when = p.timers.when();
-            if when != u64::MAX && when.saturating_add(OVERDUE_NS) <= now {
+        for p in self.sched.allp.iter().filter(|p| pick(p)) {
+            if p.timers.when() <= by {
                 p.timers.run(now);
                 fired = true;
             }
@@ -343,11 +349,7 @@ impl Sysmon {
             if s.room() {
                 s.wakep();
             } else {
-                for p in s.allp[..s.procs()].iter() {
-                    if p.status() == PStatus::Idle && p.timers.when() <= now {
-                        p.timers.run(now);
-                    }
-                }
+                self.fire_timers(now, now, |p| p.status() == PStatus::Idle);
             }
             return true;
         }
