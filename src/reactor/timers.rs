@@ -170,11 +170,13 @@ impl Timers {
         self.len.load(Relaxed)
     }
 
-    /// Add a timer firing at `when` (P `p` is this heap's P). Returns the entry.
-    pub(crate) fn add(&self, p: usize, when: u64) -> Arc<TimerEntry> {
+    /// Add a timer firing at `when` (P `p` is this heap's P) that wakes `waker`. Returns the
+    /// entry. The waker is in the entry before the heap publishes it, so the `Sleep` adding it
+    /// need not register and re-check: a firing right after the push finds it.
+    pub(crate) fn add(&self, p: usize, when: u64, waker: Waker) -> Arc<TimerEntry> {
         let entry = Arc::new(TimerEntry {
             state: AtomicU8::new(WAITING),
-            waker: AtomicWaker::new(),
+            waker: AtomicWaker::with_waker(waker),
             p,
         });
         let mut heap = lock(&self.heap);
@@ -199,6 +201,11 @@ impl Timers {
     /// wake for a dropped `Sleep`, harmless) or was cancelled before. (Only runtime shutdown,
     /// `clear`, wakes the entries still in the heap regardless of their state.)
     pub(crate) fn cancel(&self, entry: &TimerEntry) -> bool {
+        // Fired (a `Sleep` dropped after it completed, the common case) or cancelled already:
+        // both are final, so the CAS below would fail. Leave the shared count alone.
+        if entry.state.load(Acquire) != WAITING {
+            return false;
+        }
         // Counted before the CAS publishes the cancellation, so whoever later removes the entry
         // (it surfaces in `run`, or `clean` drops it) sees the count and never underflows it.
         self.deleted.fetch_add(1, Relaxed);
@@ -278,7 +285,7 @@ mod tests {
         let t = Timers::new();
         let mut entries = Vec::new();
         for w in [50u64, 10, 40, 20, 30, 60, 5] {
-            entries.push((w, t.add(0, w)));
+            entries.push((w, t.add(0, w, futures_task::noop_waker())));
         }
         // cancel 40
         t.cancel(&entries[2].1);
@@ -337,13 +344,15 @@ mod tests {
     #[test]
     fn mass_cancellation_gives_memory_back() {
         let t = Timers::new();
-        let entries: Vec<_> = (0..100_000u64).map(|i| t.add(0, 1_000_000 + i)).collect();
+        let entries: Vec<_> = (0..100_000u64)
+            .map(|i| t.add(0, 1_000_000 + i, futures_task::noop_waker()))
+            .collect();
         for e in &entries {
             t.cancel(e);
         }
         drop(entries);
         // The next add cleans the heap.
-        let _e = t.add(0, 1);
+        let _e = t.add(0, 1, futures_task::noop_waker());
         assert_eq!(t.len(), 1);
         assert!(lock(&t.heap).items.capacity() < 1000);
     }
@@ -371,9 +380,9 @@ mod loom_tests {
     fn loom_timer_cancel_vs_fire() {
         loom::model(|| {
             let t = Arc::new(Timers::new());
-            let e = t.add(0, 10);
+            // Born with its waker, as a `Sleep`'s first poll adds it.
             let (count, waker) = counting_waker();
-            assert!(!e.poll_fired(&waker));
+            let e = t.add(0, 10, waker);
             let t2 = t.clone();
             let poller = loom::thread::spawn(move || {
                 t2.run(20);
@@ -404,7 +413,7 @@ mod loom_tests {
     fn loom_sleep_poll_vs_fire() {
         loom::model(|| {
             let t = Arc::new(Timers::new());
-            let e = t.add(0, 10);
+            let e = t.add(0, 10, futures_task::noop_waker());
             let (count, waker) = counting_waker();
             let (t2, t3) = (t.clone(), t.clone());
             let p1 = loom::thread::spawn(move || {
@@ -432,8 +441,8 @@ mod loom_tests {
     fn loom_cancel_vs_surfaced_cancelled() {
         loom::model(|| {
             let t = Arc::new(Timers::new());
-            let early = t.add(0, 10);
-            let late = t.add(0, 100);
+            let early = t.add(0, 10, futures_task::noop_waker());
+            let late = t.add(0, 100, futures_task::noop_waker());
             assert!(t.cancel(&early));
             let t2 = t.clone();
             let poller = loom::thread::spawn(move || {

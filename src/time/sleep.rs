@@ -138,8 +138,10 @@ impl Future for Sleep {
                 if when <= now {
                     return Poll::Ready(());
                 }
-                this.entry = Some(this.sched.add_timer(when));
-                this.entry.as_ref().expect("just set")
+                // The entry is born with our waker: a firing from now on wakes it, so there
+                // is nothing to register or re-check on this poll.
+                this.entry = Some(this.sched.add_timer(when, cx.waker().clone()));
+                return Poll::Pending;
             }
         };
         if entry.poll_fired(cx.waker()) {

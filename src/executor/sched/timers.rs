@@ -9,17 +9,22 @@ use crate::loom::sync::atomic::Ordering::*;
 use crate::reactor::clock::Clock;
 use crate::reactor::timers::TimerEntry;
 use std::sync::Arc;
+use std::task::Waker;
 
 impl Sched {
-    /// Add a timer at `when` (ns since the reactor's epoch): on the caller's P when it is one of
-    /// our Ms, else on a P chosen round-robin. Makes sure someone will look at it in time: the
-    /// blocked poll is broken if it would sleep past it (Go's `wakeNetPoller`), and if nobody is
-    /// blocked in the poll, an M is woken.
-    pub(crate) fn add_timer(self: &Arc<Self>, when: u64) -> crate::loom::sync::Arc<TimerEntry> {
+    /// Add a timer at `when` (ns since the reactor's epoch) that wakes `waker`: on the caller's
+    /// P when it is one of our Ms, else on a P chosen round-robin. Makes sure someone will look
+    /// at it in time: the blocked poll is broken if it would sleep past it (Go's
+    /// `wakeNetPoller`), and if nobody is blocked in the poll, an M is woken.
+    pub(crate) fn add_timer(
+        self: &Arc<Self>,
+        when: u64,
+        waker: Waker,
+    ) -> crate::loom::sync::Arc<TimerEntry> {
         // Reserve Ps come and go: their tasks' timers live on the real Ps.
         let here = context::current_p(self).filter(|&p| p < self.procs());
         let p = here.unwrap_or_else(|| self.next_timer_p.fetch_add(1, Relaxed) % self.procs());
-        let entry = self.allp[p].timers.add(p, when);
+        let entry = self.allp[p].timers.add(p, when, waker);
         if !self.reactor.wake_for_timer(when) && here.is_none() {
             self.wakep();
         }

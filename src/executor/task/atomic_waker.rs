@@ -148,10 +148,21 @@ pub(crate) struct AtomicWaker {
 }
 
 impl AtomicWaker {
+    /// An empty cell (timers are born with their waker: [`AtomicWaker::with_waker`]).
+    #[cfg(test)]
     pub(crate) fn new() -> AtomicWaker {
         AtomicWaker {
             lock: LockWord(AtomicUsize::new(0)),
             slot: WakerSlot::new(),
+        }
+    }
+
+    /// A cell born holding `waker`: what a registration would store, without the lock
+    /// protocol, for a cell nobody else can see yet.
+    pub(crate) fn with_waker(waker: Waker) -> AtomicWaker {
+        AtomicWaker {
+            lock: LockWord(AtomicUsize::new(0)),
+            slot: WakerSlot(UnsafeCell::new(Some(waker))),
         }
     }
 
