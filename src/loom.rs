@@ -177,51 +177,6 @@ macro_rules! thread_local_shim {
 #[allow(unused_imports)]
 pub(crate) use thread_local_shim as thread_local;
 
-/// The scheduler's global run queue (Go's `sched.runq`): crossbeam's lock-free `SegQueue`, or
-/// under loom a loom `Mutex<VecDeque>` with the same API, so that loom sees (and explores)
-/// every push, pop and emptiness check as a synchronisation point. The mutex orders more than
-/// `SegQueue` does (every `is_empty` is an acquire of the lock); the models check the
-/// scheduler's protocol around the queue, not the queue itself, which crossbeam tests.
-#[cfg(not(loom))]
-#[allow(dead_code)]
-pub(crate) type GlobalQueue<T> = crossbeam_queue::SegQueue<T>;
-
-/// The scheduler's global run queue; see the non-loom definition.
-#[cfg(loom)]
-#[allow(dead_code)]
-pub(crate) struct GlobalQueue<T>(sync::Mutex<std::collections::VecDeque<T>>);
-
-#[cfg(loom)]
-#[allow(dead_code)]
-impl<T> GlobalQueue<T> {
-    pub(crate) fn new() -> GlobalQueue<T> {
-        GlobalQueue(sync::Mutex::new(std::collections::VecDeque::new()))
-    }
-
-    pub(crate) fn push(&self, value: T) {
-        lock(&self.0).push_back(value);
-    }
-
-    pub(crate) fn pop(&self) -> Option<T> {
-        lock(&self.0).pop_front()
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        lock(&self.0).is_empty()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        lock(&self.0).len()
-    }
-}
-
-#[cfg(loom)]
-impl<T> Default for GlobalQueue<T> {
-    fn default() -> GlobalQueue<T> {
-        GlobalQueue::new()
-    }
-}
-
 /// Time: `std::time::Instant`, or under loom a deterministic clock.
 ///
 /// Loom replays each schedule and panics if a replay branches differently, so nothing that
@@ -368,7 +323,8 @@ pub(crate) fn counting_waker() -> (std::sync::Arc<WakeCount>, std::task::Waker) 
 mod tests {
     use super::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use super::sync::Arc;
-    use super::{thread, time, GlobalQueue};
+    use super::{thread, time};
+    use crate::executor::global_queue::GlobalQueue;
     use std::cell::Cell;
     use std::time::Duration;
 

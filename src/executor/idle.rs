@@ -433,9 +433,9 @@ mod tests {
     use crate::loom::sync::Arc;
     use loom::thread;
 
-    /// Fake queues: a count of Gs on the global queue and one per P ring, with the orderings of
-    /// the real ones (crossbeam's `SegQueue` pushes and checks with SeqCst; the ring's tail is
-    /// stored Release and loaded Acquire).
+    /// Fake queues: a count of Gs on the global queue and one per P ring, with the orderings
+    /// of the real ones (the global queue publishes a push and is checked with SeqCst; the
+    /// ring's tail is stored Release and loaded Acquire).
     struct Q {
         global: AtomicUsize,
         rings: [AtomicUsize; 2],

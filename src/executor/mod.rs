@@ -55,6 +55,7 @@ pub(crate) mod blocking_slots;
 pub(crate) mod context;
 pub mod coop;
 pub(crate) mod debug;
+pub(crate) mod global_queue;
 pub(crate) mod hooks;
 pub(crate) mod idle;
 pub(crate) mod latency;

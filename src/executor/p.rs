@@ -34,6 +34,7 @@ use super::pstatus::PStatusCell;
 use super::runq::{RunQueue, RunqOwner};
 use super::sched::Sched;
 use super::sched_ref;
+use super::schedule_impl::Notified;
 use super::task::first_poll::FirstPoll;
 use super::task::gfree::LocalFree;
 use crate::loom::lock;
@@ -152,6 +153,9 @@ pub(crate) struct PLocal {
     pub(crate) refs: isize,
     /// Folded into the remote count: no more counting here.
     pub(crate) refs_folded: bool,
+    /// `globrunqget`'s batch on its way from the global queue to the ring: filled under the
+    /// queue's lock, emptied after it. Empty between calls; keeps its capacity.
+    pub(crate) global_batch: Vec<Notified>,
 }
 
 impl PLocal {
@@ -202,6 +206,7 @@ impl P {
                     id_end: 0,
                     refs: 0,
                     refs_folded: false,
+                    global_batch: Vec::new(),
                 })),
                 fold: false,
             }),

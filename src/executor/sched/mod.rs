@@ -27,6 +27,7 @@ mod timers;
 pub(crate) use handoff::Release;
 
 use super::blocking_slots::BlockingSlots;
+use super::global_queue::GlobalQueue;
 use super::idle::{IdleState, Queues};
 use super::m::MShared;
 use super::p::{PStatus, P};
@@ -77,7 +78,7 @@ pub(crate) struct Config {
 pub(crate) struct Sched {
     pub(crate) allp: Box<[P]>,
     /// The global run queue (Go's `sched.runq`), lock-free.
-    pub(crate) global: crate::loom::GlobalQueue<Notified>,
+    pub(crate) global: GlobalQueue<Notified>,
     /// Every live task that has been polled (Go's `allgs`); the rest are in run queues.
     pub(crate) owned: task::owned::OwnedTasks,
     /// Free task memory the Ps' own lists overflowed (Go's `sched.gFree`).
@@ -188,7 +189,7 @@ impl Sched {
             next_timer_p: AtomicUsize::new(0),
             coarse_now: AtomicU64::new(2),
             allm: Mutex::new(Vec::new()),
-            global: crate::loom::GlobalQueue::new(),
+            global: GlobalQueue::new(),
             owned: task::owned::OwnedTasks::new(nallp),
             gfree: task::gfree::GlobalFree::new(),
             idle: IdleState::new(

@@ -95,8 +95,8 @@ impl Sched {
             None => rest.len(),
             Some(_) => self.idle.startable(self.procs()).min(rest.len()),
         };
-        for t in rest.by_ref().take(nglobal) {
-            self.global.push(t);
+        if nglobal > 0 {
+            self.global.push_batch(&mut rest.by_ref().take(nglobal));
         }
         let local = p.is_some();
         if let Some(l) = p {
@@ -131,9 +131,7 @@ impl Sched {
 
     /// `runqputslow`'s batch: half a ring plus one, to the global queue.
     pub(super) fn overflow(&self, batch: &mut dyn Iterator<Item = Notified>) {
-        for t in batch {
-            self.global.push(t);
-        }
+        self.global.push_batch(batch);
     }
 
     /// Push to the global queue from anywhere (Go's `globrunqput` + `wakep`).
@@ -183,14 +181,15 @@ impl Sched {
         if max > 0 {
             n = n.min(max);
         }
-        let first = self.global.pop()?;
+        let mut batch = std::mem::take(&mut local.global_batch);
+        let first = self.global.pop_batch(n, &mut batch);
+        let moved = !batch.is_empty();
         let runq = &self.allp[local.id].runq;
-        let mut moved = false;
-        for _ in 1..n {
-            let Some(t) = self.global.pop() else { break };
-            runq.runqput(&mut local.runq, t, false, |batch| self.overflow(batch));
-            moved = true;
+        for t in batch.drain(..) {
+            runq.runqput(&mut local.runq, t, false, |b| self.overflow(b));
         }
+        local.global_batch = batch;
+        let first = first?;
         if moved {
             self.wakep_after_ring_push();
         }
