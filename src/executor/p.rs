@@ -153,8 +153,9 @@ pub(crate) struct PLocal {
     pub(crate) refs: isize,
     /// Folded into the remote count: no more counting here.
     pub(crate) refs_folded: bool,
-    /// `globrunqget`'s batch on its way from the global queue to the ring: filled under the
-    /// queue's lock, emptied after it. Empty between calls; keeps its capacity.
+    /// `globrunqget`'s batch on its way from the global queue to the ring: filled by
+    /// `GlobalQueue::pop_batch`, filed in the ring once the queue's lock is released. Empty
+    /// between calls; keeps its capacity.
     pub(crate) global_batch: Vec<Notified>,
 }
 
