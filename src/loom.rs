@@ -299,20 +299,21 @@ pub(crate) fn lock<T>(m: &sync::Mutex<T>) -> sync::MutexGuard<'_, T> {
     }
 }
 
-/// A wake counter for the loom models' wakers. It lives outside the model (std types):
-/// `futures_task::waker` needs a std `Arc`.
-#[cfg(all(test, loom))]
+/// A wake counter for the loom models' (and unit tests') wakers. It lives outside the model
+/// (std types): `futures_task::waker` needs a std `Arc`.
+#[cfg(test)]
 pub(crate) struct WakeCount(pub(crate) std::sync::atomic::AtomicUsize);
 
-#[cfg(all(test, loom))]
+#[cfg(test)]
 impl futures_task::ArcWake for WakeCount {
     fn wake_by_ref(arc_self: &std::sync::Arc<Self>) {
         arc_self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
-/// A waker that counts its wakes, and its counter.
-#[cfg(all(test, loom))]
+/// A waker that counts its wakes, and its counter (whose strong count says whether the waker
+/// still exists).
+#[cfg(test)]
 pub(crate) fn counting_waker() -> (std::sync::Arc<WakeCount>, std::task::Waker) {
     let count = std::sync::Arc::new(WakeCount(std::sync::atomic::AtomicUsize::new(0)));
     let waker = futures_task::waker(count.clone());

@@ -2,20 +2,30 @@
 //!
 //! Why a heap and not a wheel: see the closing note of the reactor issue, and the timer
 //! benchmarks against tokio's wheel in `benches/net_time.rs` (`timers_100k`,
-//! `timers_cancel_1m`, `timers_cancel_pending_100k`; figures in BENCHMARKS.md) — adding is O(log₄ n) with no allocation beyond the shared entry, cancelling is O(1) (a
+//! `timers_cancel_1m`, `timers_cancel_pending_100k`; figures in BENCHMARKS.md) — adding is O(log₄ n) with no allocation beyond the shared entry (none when a recycled one is at hand), cancelling is O(1) (a
 //! state flip; the entry leaves the heap when it reaches the top or at the next cleanup), and
 //! firing order is exact to the nanosecond, with no 1ms rounding.
 //!
 //! Invariants:
 //! - A timer entry is `Waiting` until exactly one of: the heap owner fires it (`Fired`, then
-//!   its waker is woken) or its `Sleep` is dropped/reset (`Cancelled`). The transition is a CAS,
-//!   so a timer is never both fired and cancelled.
+//!   its waker is woken), its `Sleep` is dropped/reset (`Cancelled`), or runtime shutdown
+//!   wakes it (`Shut`). The transition is a CAS, so a timer is never both fired and
+//!   cancelled, and the winner alone touches the waker from then on.
 //! - `when` of a P caches the heap's earliest deadline (`u64::MAX` when empty) and is updated
 //!   under the heap lock; anyone may read it to decide whether to look.
 //! - Cancelled entries are counted; when they exceed a quarter of the heap it is rebuilt without
 //!   them (Go's `adjusttimers`), so a million dropped timeouts give their memory back. The count
 //!   (`deleted`) changes only by atomic read-modify-writes: `cancel` counts outside the heap
 //!   lock, so a plain load/store elsewhere would lose its update.
+//! - A cancel that wins drops the entry's waker at once: a dead timeout in the heap holds no
+//!   reference on its task.
+//! - Entries are recycled: a cancelled entry that leaves the heap (it surfaces in `run`, or
+//!   `clean` drops it) after its `Sleep` let go of it — the heap's reference is the only one
+//!   (`Arc::get_mut`) — goes to its P's pool, under the heap lock, up to [`pool_cap`]; `add`
+//!   takes from the pool before it allocates. A timeout that is set and cancelled (hyper's
+//!   header-read timer, `timeout` around a call that returns in time) then costs no
+//!   allocation, and no free on another thread's malloc arena. An entry in the pool is
+//!   `Waiting` with no waker, and nobody else can see it.
 
 use crate::executor::task::atomic_waker::AtomicWaker;
 use crate::loom::lock;
@@ -26,6 +36,17 @@ use std::task::Waker;
 const WAITING: u8 = 0;
 const FIRED: u8 = 1;
 const CANCELLED: u8 = 2;
+/// Woken by runtime shutdown ([`Timers::clear`]) without firing: its `Sleep` stays pending.
+const SHUT: u8 = 3;
+
+/// Recycled entries kept per P (about 48 bytes each) beyond a quarter of its live timers:
+/// a heap of n live timers cleans when n / 4 + 16 are cancelled, and the pool takes them all.
+const POOL_MIN: usize = 64;
+
+/// How many recycled entries a P with `live` timers keeps.
+fn pool_cap(live: usize) -> usize {
+    POOL_MIN + live / 4
+}
 
 /// The state shared by a `Sleep` and its heap entry.
 pub(crate) struct TimerEntry {
@@ -63,6 +84,8 @@ struct HeapItem {
 #[derive(Default)]
 struct Heap {
     items: Vec<HeapItem>,
+    /// Recycled entries (see the module docs), each unshared, `Waiting`, with no waker.
+    pool: Vec<Arc<TimerEntry>>,
 }
 
 impl Heap {
@@ -122,12 +145,58 @@ impl Heap {
         self.items.first().map_or(u64::MAX, |t| t.when)
     }
 
-    /// Drop cancelled entries and re-heapify (Go's `adjusttimers`/`cleantimers`); returns how
-    /// many were dropped.
-    fn clean(&mut self) -> usize {
+    /// Keep a cancelled entry that left the heap for reuse, if the heap's reference was the
+    /// last one and the pool holds fewer than `cap`; otherwise just release the reference.
+    fn recycle(&mut self, mut entry: Arc<TimerEntry>, cap: usize) {
+        if self.pool.len() >= cap {
+            return;
+        }
+        if let Some(e) = Arc::get_mut(&mut entry) {
+            e.state = AtomicU8::new(WAITING);
+            // Empty already (the winning cancel took the waker): this resets the lock word.
+            e.waker = AtomicWaker::new();
+            self.pool.push(entry);
+        }
+    }
+
+    /// A `Waiting` entry for P `p` holding `waker`: a recycled one, or a new one.
+    fn entry(&mut self, p: usize, waker: Waker) -> Arc<TimerEntry> {
+        match self.pool.pop() {
+            Some(mut entry) => {
+                let e = Arc::get_mut(&mut entry).expect("a pooled timer entry is unshared");
+                e.waker = AtomicWaker::with_waker(waker);
+                e.p = p;
+                entry
+            }
+            None => Arc::new(TimerEntry {
+                state: AtomicU8::new(WAITING),
+                waker: AtomicWaker::with_waker(waker),
+                p,
+            }),
+        }
+    }
+
+    /// Drop cancelled entries (`deleted` of them, about) and re-heapify (Go's
+    /// `adjusttimers`/`cleantimers`); returns how many were dropped.
+    fn clean(&mut self, deleted: usize) -> usize {
         let before = self.items.len();
-        self.items
-            .retain(|t| t.entry.state.load(Acquire) == WAITING);
+        // The live timers, about (the count may lag a cancel in flight): sizes the pool.
+        let cap = pool_cap(before.saturating_sub(deleted));
+        // Order does not matter here: the heap is rebuilt below.
+        let mut i = 0;
+        while i < self.items.len() {
+            if self.items[i].entry.state.load(Acquire) == WAITING {
+                i += 1;
+            } else {
+                let item = self.items.swap_remove(i);
+                self.recycle(item.entry, cap);
+            }
+        }
+        // A heap that shrank keeps a pool to match.
+        self.pool.truncate(cap);
+        if self.pool.capacity() > 2 * cap {
+            self.pool.shrink_to(cap);
+        }
         let removed = before - self.items.len();
         if self.items.capacity() > 64 && self.items.len() < self.items.capacity() / 4 {
             self.items.shrink_to(self.items.len() * 2);
@@ -174,16 +243,12 @@ impl Timers {
     /// entry. The waker is in the entry before the heap publishes it, so the `Sleep` adding it
     /// need not register and re-check: a firing right after the push finds it.
     pub(crate) fn add(&self, p: usize, when: u64, waker: Waker) -> Arc<TimerEntry> {
-        let entry = Arc::new(TimerEntry {
-            state: AtomicU8::new(WAITING),
-            waker: AtomicWaker::with_waker(waker),
-            p,
-        });
         let mut heap = lock(&self.heap);
         if self.deleted.load(Relaxed) > heap.items.len() / 4 + 16 {
-            let removed = heap.clean();
+            let removed = heap.clean(self.deleted.load(Relaxed));
             self.deleted.fetch_sub(removed, Relaxed);
         }
+        let entry = heap.entry(p, waker);
         heap.push(HeapItem {
             when,
             entry: entry.clone(),
@@ -198,8 +263,8 @@ impl Timers {
     ///
     /// Returns true if this call cancelled it: then it never fires and its waker is never woken
     /// by `run`. False if it had fired already (its waker is being or was woken: a spurious
-    /// wake for a dropped `Sleep`, harmless) or was cancelled before. (Only runtime shutdown,
-    /// `clear`, wakes the entries still in the heap regardless of their state.)
+    /// wake for a dropped `Sleep`, harmless), was cancelled before, or was woken by runtime
+    /// shutdown (`clear`).
     pub(crate) fn cancel(&self, entry: &TimerEntry) -> bool {
         // Fired (a `Sleep` dropped after it completed, the common case) or cancelled already:
         // both are final, so the CAS below would fail. Leave the shared count alone.
@@ -214,6 +279,12 @@ impl Timers {
             .compare_exchange(WAITING, CANCELLED, AcqRel, Acquire)
             .is_ok()
         {
+            // It will never be woken: let go of the task now, not when the entry leaves the
+            // heap (a dead timeout would keep a finished task's memory until a clean).
+            // SAFETY: the waker cell of an entry is touched by its `Sleep` (this caller), by
+            // `run` and `clear` only after their CAS out of WAITING wins (ours did), and by
+            // the heap owner's `recycle` only once the `Sleep` let go: nobody else now.
+            drop(unsafe { entry.waker.take_unsynced() });
             true
         } else {
             self.deleted.fetch_sub(1, Relaxed);
@@ -242,10 +313,12 @@ impl Timers {
                     // A cancelled entry surfaced: it no longer counts as deleted-in-heap. (An
                     // RMW: a `cancel` of another entry counts concurrently, outside the lock.)
                     self.deleted.fetch_sub(1, Relaxed);
+                    let cap = pool_cap(heap.items.len());
+                    heap.recycle(item.entry, cap);
                 }
             }
             if self.deleted.load(Relaxed) > heap.items.len() / 4 + 16 {
-                let removed = heap.clean();
+                let removed = heap.clean(self.deleted.load(Relaxed));
                 self.deleted.fetch_sub(removed, Relaxed);
             }
             self.len.store(heap.items.len(), Relaxed);
@@ -259,13 +332,26 @@ impl Timers {
         next
     }
 
-    /// Drop every entry (runtime shutdown), waking their sleeps so they notice.
+    /// Drop every entry (runtime shutdown), waking the sleeps of those still waiting so they
+    /// notice (marked `SHUT`, not fired: the sleep does not complete).
     pub(crate) fn clear(&self) {
-        let items = std::mem::take(&mut lock(&self.heap).items);
+        let items = {
+            let mut heap = lock(&self.heap);
+            heap.pool = Vec::new();
+            std::mem::take(&mut heap.items)
+        };
         self.when.store(u64::MAX, SeqCst);
         self.len.store(0, Relaxed);
         for item in items {
-            item.entry.waker.wake();
+            // Cancelled ones have nobody to wake (and their cancel took the waker).
+            if item
+                .entry
+                .state
+                .compare_exchange(WAITING, SHUT, AcqRel, Acquire)
+                .is_ok()
+            {
+                item.entry.waker.wake();
+            }
         }
     }
 }
@@ -339,6 +425,98 @@ mod tests {
             model.drain(..model.len() - keep);
             assert_eq!(heap.items.len(), keep);
         }
+    }
+
+    /// A cancel that wins drops the waker at once (the entry stays in the heap until it
+    /// surfaces, holding no reference on the task); a fire that wins keeps it until it wakes.
+    #[test]
+    fn a_cancelled_timer_lets_go_of_its_waker() {
+        let t = Timers::new();
+        let (count, waker) = crate::loom::counting_waker();
+        let e = t.add(0, 100, waker);
+        assert_eq!(
+            std::sync::Arc::strong_count(&count),
+            2,
+            "the entry holds the waker"
+        );
+        assert!(t.cancel(&e));
+        assert_eq!(
+            std::sync::Arc::strong_count(&count),
+            1,
+            "a cancelled entry still holds its waker"
+        );
+        assert_eq!(t.len(), 1, "the entry stays in the heap until it surfaces");
+        assert_eq!(t.run(200), u64::MAX);
+        assert_eq!(count.0.load(SeqCst), 0, "a cancelled timer was woken");
+    }
+
+    /// A set-and-cancelled timeout is recycled: once its `Sleep` let go and the heap dropped
+    /// it, the next `add` on that P gets the same allocation, waiting, with the new waker
+    /// only; an entry its `Sleep` still holds is never reused.
+    #[test]
+    fn cancelled_entries_are_reused() {
+        let t = Timers::new();
+        let (old_count, old_waker) = crate::loom::counting_waker();
+        let held = t.add(0, 10, futures_task::noop_waker());
+        let dropped = t.add(0, 20, old_waker);
+        let dropped_at = Arc::as_ptr(&dropped);
+        assert!(t.cancel(&held));
+        assert!(t.cancel(&dropped));
+        drop(dropped);
+        // Both surface; only the one nobody holds goes to the pool.
+        assert_eq!(t.run(30), u64::MAX);
+        assert_eq!(lock(&t.heap).pool.len(), 1);
+        let (count, waker) = crate::loom::counting_waker();
+        let reused = t.add(0, 40, waker);
+        assert_eq!(
+            Arc::as_ptr(&reused),
+            dropped_at,
+            "the pooled entry was not reused"
+        );
+        assert!(!Arc::ptr_eq(&reused, &held));
+        assert!(!reused.is_fired());
+        assert_eq!(t.run(50), u64::MAX);
+        assert!(reused.is_fired());
+        assert_eq!(
+            count.0.load(SeqCst),
+            1,
+            "the reused entry did not wake its new waker"
+        );
+        assert_eq!(old_count.0.load(SeqCst), 0, "the old waker was woken");
+        assert!(!held.is_fired(), "a held cancelled entry was reused");
+        assert_eq!(t.deleted.load(SeqCst), 0);
+    }
+
+    /// Cleaning recycles too: a clean's worth of entries while timers live, and no more
+    /// than `POOL_MIN` once the heap is empty.
+    #[test]
+    fn the_pool_is_bounded() {
+        let t = Timers::new();
+        let live: Vec<_> = (0..800u64)
+            .map(|i| t.add(0, 1_000_000 + i, futures_task::noop_waker()))
+            .collect();
+        for e in (0..1_000u64)
+            .map(|i| t.add(0, 1_000 + i, futures_task::noop_waker()))
+            .collect::<Vec<_>>()
+        {
+            assert!(t.cancel(&e));
+        }
+        // The next add cleans the heap (1,000 unheld cancelled entries) and takes one.
+        let _e = t.add(0, 1, futures_task::noop_waker());
+        assert_eq!(t.len(), 801);
+        assert_eq!(lock(&t.heap).pool.len(), pool_cap(800) - 1);
+        for e in &live {
+            assert!(t.cancel(e));
+        }
+        drop(live);
+        // This add cleans again (one live timer left) and takes one.
+        let _f = t.add(0, 2, futures_task::noop_waker());
+        assert_eq!(t.len(), 2);
+        let heap = lock(&t.heap);
+        assert_eq!(heap.pool.len(), POOL_MIN - 1);
+        assert!(heap.pool.capacity() <= 2 * POOL_MIN);
+        drop(heap);
+        assert_eq!(t.deleted.load(SeqCst), 0);
     }
 
     #[test]
@@ -430,6 +608,60 @@ mod loom_tests {
             assert!(seen || woken == 1, "firing lost: not seen, not woken");
             assert!(woken <= 1, "fired twice");
             assert_eq!(Arc::strong_count(&e), 1);
+        });
+    }
+
+    /// A `Sleep` dropped (cancel, then its reference released) while the poller fires or
+    /// surfaces its entry, then a new timer added: if the entry was recycled, the new timer
+    /// gets it only once nobody else holds it, and the old waker is never woken by the new
+    /// timer's firing. WAKEUPS.md step 5 (timers).
+    #[test]
+    fn loom_recycled_entry_vs_fire() {
+        loom::model(|| {
+            let t = Arc::new(Timers::new());
+            let (old, old_waker) = counting_waker();
+            let e = t.add(0, 10, old_waker);
+            let t2 = t.clone();
+            let poller = loom::thread::spawn(move || {
+                t2.run(20);
+            });
+            let cancelled = t.cancel(&e);
+            drop(e);
+            poller.join().unwrap();
+            let old_wakes = old.0.load(SeqCst);
+            assert_eq!(old_wakes, usize::from(!cancelled), "woken unless cancelled");
+            let (new, new_waker) = counting_waker();
+            let e2 = t.add(0, 30, new_waker);
+            assert_eq!(Arc::strong_count(&e2), 2, "a reused entry was still shared");
+            t.run(40);
+            assert!(e2.is_fired());
+            assert_eq!(new.0.load(SeqCst), 1);
+            assert_eq!(
+                old.0.load(SeqCst),
+                old_wakes,
+                "the old waker was woken again"
+            );
+            assert_eq!(t.deleted.load(SeqCst), 0);
+        });
+    }
+
+    /// A `Sleep` dropped while runtime shutdown clears the heap: exactly one of them wins the
+    /// entry; the waker is woken once if the shutdown won, never if the cancel did, and the
+    /// cancel's unlocked take of the waker never overlaps the shutdown's wake (loom checks the
+    /// cell's accesses). WAKEUPS.md step 5 (timers).
+    #[test]
+    fn loom_cancel_vs_shutdown_clear() {
+        loom::model(|| {
+            let t = Arc::new(Timers::new());
+            let (count, waker) = counting_waker();
+            let e = t.add(0, 10, waker);
+            let t2 = t.clone();
+            let shutdown = loom::thread::spawn(move || t2.clear());
+            let cancelled = t.cancel(&e);
+            shutdown.join().unwrap();
+            assert_eq!(count.0.load(SeqCst), usize::from(!cancelled));
+            assert!(!e.is_fired(), "shutdown fired a timer");
+            assert_eq!(t.len(), 0);
         });
     }
 

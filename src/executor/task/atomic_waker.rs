@@ -148,8 +148,8 @@ pub(crate) struct AtomicWaker {
 }
 
 impl AtomicWaker {
-    /// An empty cell (timers are born with their waker: [`AtomicWaker::with_waker`]).
-    #[cfg(test)]
+    /// An empty cell (a recycled timer entry's; new timers are born with their waker:
+    /// [`AtomicWaker::with_waker`]).
     pub(crate) fn new() -> AtomicWaker {
         AtomicWaker {
             lock: LockWord(AtomicUsize::new(0)),
@@ -170,6 +170,18 @@ impl AtomicWaker {
     pub(crate) fn register(&self, waker: &Waker) {
         // SAFETY: this slot's lock is always `self.lock`.
         unsafe { self.slot.register(&self.lock, waker) }
+    }
+
+    /// Remove the stored waker without the lock protocol: for an owner that knows nobody
+    /// else can touch the cell any more (a timer entry whose cancel won, see
+    /// `reactor::timers`).
+    ///
+    /// # Safety
+    /// No other thread accesses this cell concurrently, and every earlier access
+    /// happens-before this call.
+    pub(crate) unsafe fn take_unsynced(&self) -> Option<Waker> {
+        // SAFETY: exclusive by the caller's contract.
+        self.slot.0.with_mut(|slot| unsafe { (*slot).take() })
     }
 
     /// See [`WakerSlot::wake`].
