@@ -2,9 +2,11 @@
 //!
 //! Why a heap and not a wheel: see the closing note of the reactor issue, and the timer
 //! benchmarks against tokio's wheel in `benches/net_time.rs` (`timers_100k`,
-//! `timers_cancel_1m`, `timers_cancel_pending_100k`; figures in BENCHMARKS.md) — adding is O(log₄ n) with no allocation beyond the shared entry (none when a recycled one is at hand), cancelling is O(1) (a
-//! state flip; the entry leaves the heap when it reaches the top or at the next cleanup), and
-//! firing order is exact to the nanosecond, with no 1ms rounding.
+//! `timers_cancel_1m`, `timers_cancel_pending_100k`; figures in BENCHMARKS.md) — adding is
+//! O(log₄ n) with no allocation beyond the shared entry (none when a recycled one is at
+//! hand), cancelling is O(1) (a state flip; the entry leaves the heap when it reaches the top
+//! or at the next cleanup), and firing order is exact to the nanosecond, with no 1ms
+//! rounding.
 //!
 //! Invariants:
 //! - A timer entry is `Waiting` until exactly one of: the heap owner fires it (`Fired`, then
@@ -428,7 +430,7 @@ mod tests {
     }
 
     /// A cancel that wins drops the waker at once (the entry stays in the heap until it
-    /// surfaces, holding no reference on the task); a fire that wins keeps it until it wakes.
+    /// surfaces, holding no reference on the task), and the surfacing wakes nothing.
     #[test]
     fn a_cancelled_timer_lets_go_of_its_waker() {
         let t = Timers::new();
