@@ -44,10 +44,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wrk_lib.sh
 
-if [ $# -gt 1 ] || { [ $# -eq 1 ] && ! [[ $1 =~ ^[1-9][0-9]*$ ]]; }; then
-    sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2
-    exit 2
-fi
+count_arg "$@"
 ROUNDS=${1:-2}
 PROCS=${GMAXPROCS:-2}
 CONNS=${WRK_CONNS:-50}

@@ -41,22 +41,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wrk_lib.sh
 
-if [ $# -gt 1 ] || { [ $# -eq 1 ] && ! [[ $1 =~ ^[1-9][0-9]*$ ]]; }; then
-    sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2
-    exit 2
-fi
+count_arg "$@"
 ROUNDS=${1:-2}
 PROCS=${GMAXPROCS:-2}
 CONNS_LIST=${WRK_CONNS:-"50 500"}
 DURATION=${WRK_DURATION:-10}
 SDURATION=${STRACE_DURATION:-5}
-for v in PROCS:GMAXPROCS DURATION:WRK_DURATION SDURATION:STRACE_DURATION; do
-    var=${v%%:*}
-    if ! [[ ${!var} =~ ^[1-9][0-9]*$ ]] || [ "${!var}" -gt 600 ]; then
-        echo "http_cpu.sh: ${v#*:} must be a whole number, 1..600 (got '${!var}')" >&2
-        exit 2
-    fi
-done
+whole_numbers 600 PROCS:GMAXPROCS DURATION:WRK_DURATION SDURATION:STRACE_DURATION
 for c in $CONNS_LIST; do
     if ! [[ $c =~ ^[1-9][0-9]*$ ]]; then
         echo "http_cpu.sh: WRK_CONNS must be positive whole numbers (got '$CONNS_LIST')" >&2

@@ -25,21 +25,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/wrk_lib.sh
 
-if [ $# -gt 1 ] || { [ $# -eq 1 ] && ! [[ $1 =~ ^[1-9][0-9]*$ ]]; }; then
-    sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2
-    exit 2
-fi
+count_arg "$@"
 CONNS=${1:-10}
 PROCS=${GMAXPROCS:-2}
 WARMUP=${WARMUP:-3}
 DURATION=${DURATION:-5}
-for v in PROCS:GMAXPROCS WARMUP:WARMUP DURATION:DURATION; do
-    var=${v%%:*}
-    if ! [[ ${!var} =~ ^[1-9][0-9]*$ ]] || [ "${!var}" -gt 600 ]; then
-        echo "http_instr.sh: ${v#*:} must be a whole number, 1..600 (got '${!var}')" >&2
-        exit 2
-    fi
-done
+whole_numbers 600 PROCS:GMAXPROCS WARMUP:WARMUP DURATION:DURATION
 need valgrind callgrind_control wrk curl
 hyper_pair
 

@@ -27,6 +27,29 @@ need() {
     done
 }
 
+# count_arg "$@": at most one argument, a positive whole number; otherwise print the
+# calling script's header (line 2 down to `set -euo`) as its usage and exit 2.
+count_arg() {
+    if [ $# -gt 1 ] || { [ $# -eq 1 ] && ! [[ $1 =~ ^[1-9][0-9]*$ ]]; }; then
+        sed -n '2,/^set -euo/p' "$0" | sed '$d' >&2
+        exit 2
+    fi
+}
+
+# whole_numbers MAX VAR:NAME...: exit 2 unless each shell variable VAR holds a whole number
+# in 1..MAX; the message names the environment variable NAME it came from.
+whole_numbers() {
+    local max=$1 v var
+    shift
+    for v in "$@"; do
+        var=${v%%:*}
+        if ! [[ ${!var} =~ ^[1-9][0-9]*$ ]] || [ "${!var}" -gt "$max" ]; then
+            echo "$(basename "$0"): ${v#*:} must be a whole number, 1..$max (got '${!var}')" >&2
+            exit 2
+        fi
+    done
+}
+
 # hyper_pair DIR: set GMP_BIN and TOKIO_BIN, unless already set. With BIN_DIR set, the
 # binaries are taken from there (copies made once, so that another build cannot swap them
 # mid-run); otherwise the release examples are built into DIR's target.
