@@ -27,7 +27,7 @@
 //!   takes from the pool before it allocates. A timeout that is set and cancelled (hyper's
 //!   header-read timer, `timeout` around a call that returns in time) then costs no
 //!   allocation, and no free on another thread's malloc arena. An entry in the pool is
-//!   `Waiting` with no waker, and nobody else can see it.
+//!   `Waiting`, and nobody else can see it.
 
 use crate::executor::task::atomic_waker::AtomicWaker;
 use crate::loom::lock;
@@ -86,7 +86,7 @@ struct HeapItem {
 #[derive(Default)]
 struct Heap {
     items: Vec<HeapItem>,
-    /// Recycled entries (see the module docs), each unshared, `Waiting`, with no waker.
+    /// Recycled entries (see the module docs), each unshared and `Waiting`.
     pool: Vec<Arc<TimerEntry>>,
 }
 
@@ -154,9 +154,9 @@ impl Heap {
             return;
         }
         if let Some(e) = Arc::get_mut(&mut entry) {
+            // Its waker cell is empty (the winning cancel took the waker), and `entry`
+            // replaces the whole cell anyway.
             e.state = AtomicU8::new(WAITING);
-            // Empty already (the winning cancel took the waker): this resets the lock word.
-            e.waker = AtomicWaker::new();
             self.pool.push(entry);
         }
     }
@@ -180,6 +180,8 @@ impl Heap {
 
     /// Drop cancelled entries (`deleted` of them, about) and re-heapify (Go's
     /// `adjusttimers`/`cleantimers`); returns how many were dropped.
+    #[cold]
+    #[inline(never)]
     fn clean(&mut self, deleted: usize) -> usize {
         let before = self.items.len();
         // The live timers, about (the count may lag a cancel in flight): sizes the pool.
@@ -246,10 +248,7 @@ impl Timers {
     /// need not register and re-check: a firing right after the push finds it.
     pub(crate) fn add(&self, p: usize, when: u64, waker: Waker) -> Arc<TimerEntry> {
         let mut heap = lock(&self.heap);
-        if self.deleted.load(Relaxed) > heap.items.len() / 4 + 16 {
-            let removed = heap.clean(self.deleted.load(Relaxed));
-            self.deleted.fetch_sub(removed, Relaxed);
-        }
+        self.clean_if_worth_it(&mut heap);
         let entry = heap.entry(p, waker);
         heap.push(HeapItem {
             when,
@@ -258,6 +257,18 @@ impl Timers {
         self.len.store(heap.items.len(), Relaxed);
         self.when.store(heap.when(), SeqCst);
         entry
+    }
+
+    /// Rebuild the heap without its cancelled entries once they are more than a quarter of
+    /// it (and 16); the caller holds the heap lock. The check runs on every `add` and every
+    /// firing `run`: inlined, with the cleaning itself out of line.
+    #[inline(always)]
+    fn clean_if_worth_it(&self, heap: &mut Heap) {
+        let deleted = self.deleted.load(Relaxed);
+        if deleted > heap.items.len() / 4 + 16 {
+            let removed = heap.clean(deleted);
+            self.deleted.fetch_sub(removed, Relaxed);
+        }
     }
 
     /// Cancel a timer (its `Sleep` was dropped or reset). O(1): the entry stays in the heap
@@ -319,10 +330,7 @@ impl Timers {
                     heap.recycle(item.entry, cap);
                 }
             }
-            if self.deleted.load(Relaxed) > heap.items.len() / 4 + 16 {
-                let removed = heap.clean(self.deleted.load(Relaxed));
-                self.deleted.fetch_sub(removed, Relaxed);
-            }
+            self.clean_if_worth_it(&mut heap);
             self.len.store(heap.items.len(), Relaxed);
             let next = heap.when();
             self.when.store(next, SeqCst);

@@ -148,8 +148,8 @@ pub(crate) struct AtomicWaker {
 }
 
 impl AtomicWaker {
-    /// An empty cell (a recycled timer entry's; new timers are born with their waker:
-    /// [`AtomicWaker::with_waker`]).
+    /// An empty cell (timers are born with their waker: [`AtomicWaker::with_waker`]).
+    #[cfg(test)]
     pub(crate) fn new() -> AtomicWaker {
         AtomicWaker {
             lock: LockWord(AtomicUsize::new(0)),
