@@ -242,6 +242,58 @@ fn a_poll_blocked_off_cpu_is_rescued_before_its_slices() {
     assert_eq!(rt.handle().metrics().rescues, 1);
 }
 
+/// A rescue whose only free M is the one blocked in the poll hands that M its reserve P, so
+/// each piece of stranded work costs at most one lend. procs = 1, the P held by a task blocked in an
+/// unmarked `recv`: the first task spawned behind it is rescued onto a new M, which then
+/// waits in the poll with nothing to do; so does every later one. Before the poll claim
+/// carried the reserve P, `startm` put that P straight back in the reserve, the poller woke
+/// without a P and parked, and sysmon's next look lent it again: two lends per task, and
+/// nobody left in the poll in between (timers and I/O then waited for sysmon).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_rescue_lends_its_reserve_p_to_the_m_in_the_poll_once() {
+    let _serial = serial();
+    let rt = gmp::Runtime::builder()
+        .procs(1)
+        .time_slice(Duration::from_secs(5))
+        .flight_recorder(true)
+        .build()
+        .unwrap();
+    let (release, held) = mpsc::channel::<()>();
+    let started = Arc::new(AtomicBool::new(false));
+    let s = started.clone();
+    let hog = rt.spawn(async move {
+        s.store(true, SeqCst);
+        // Unmarked: the M blocks holding the only P.
+        let _ = held.recv_timeout(DEADLINE);
+    });
+    wait_until("the hog holds the P", || started.load(SeqCst));
+    let lends = || {
+        rt.handle()
+            .trace_snapshot()
+            .events
+            .iter()
+            .filter(|e| e.kind == gmp::TraceEventKind::Rescue)
+            .count()
+    };
+    const ROUNDS: usize = 5;
+    let before = lends();
+    for _ in 0..ROUNDS {
+        rt.block_on(rt.spawn(async {})).unwrap();
+        // Time for the M to give the reserve P back and wait in the poll, so that the next
+        // task needs a lend. (A task that comes sooner runs on the lent P, with no lend: the
+        // bound below holds either way.)
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let taken = lends() - before;
+    release.send(()).unwrap();
+    rt.block_on(hog).unwrap();
+    assert!(
+        (1..=ROUNDS).contains(&taken),
+        "{ROUNDS} tasks stranded behind a blocked poll took {taken} lends of a reserve P"
+    );
+}
+
 /// The other side of the same rule: a poll that computes (on a CPU, or waiting for one) is
 /// not taken for blocked. procs = 1, a 5 s time slice: a task queued behind a 300 ms spin
 /// waits for the spin to end, and nothing is rescued.

@@ -51,10 +51,23 @@ pub(crate) trait Queues {
 pub(crate) struct Idle<M> {
     pub(crate) pidle: Vec<usize>,
     pub(crate) midle: Vec<M>,
-    /// A `startm` found no idle M, put its P idle and broke the poll for the M blocked there
-    /// to take it: `Some(spinning)` until that M's [`IdleState::pidleget_after_poll`]. The
-    /// poller takes one P, so a second `startm` must not count on it (it starts an M).
-    pub(crate) poll_claim: Option<bool>,
+    /// A `startm` found no idle M and broke the poll for the M blocked there to take its P:
+    /// set until that M's [`IdleState::pidleget_after_poll`]. The poller takes one P, so a
+    /// second `startm` must not count on it (it starts an M).
+    pub(crate) poll_claim: Option<PollClaim>,
+}
+
+/// A `startm`'s claim on the M blocked in the poll (see [`Idle::poll_claim`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PollClaim {
+    /// The `startm` wanted a spinning M: the poller spins once it holds the P.
+    pub(crate) spinning: bool,
+    /// A reserve P lent by stuck-P rescue, handed to the poller here. A P of the runtime's
+    /// own goes on the idle list for the poller to `pidleget`; a reserve P never does (any M
+    /// would take it there, and the idle counts are of the `procs` Ps), so before this field
+    /// a rescue whose only free M was the poller put its P straight back in the reserve and
+    /// left the poller parked, with nobody in the poll.
+    pub(crate) reserve: Option<usize>,
 }
 
 /// Outcome of [`IdleState::give_up_p`].
@@ -177,12 +190,23 @@ impl<M> IdleState<M> {
     }
 
     /// The M that was blocked in the poll takes an idle P (Go's `findRunnable` after
-    /// `netpoll(delay)`), and with it any claim a `startm` put on it: returns the P, and
-    /// whether that `startm` wanted a spinning M (the caller then spins).
+    /// `netpoll(delay)`), and with it any claim a `startm` put on it: returns the P (the
+    /// claim's reserve P, if it handed one), and whether that `startm` wanted a spinning M
+    /// (the caller then spins).
     pub(crate) fn pidleget_after_poll(&self, q: &impl Queues) -> (Option<usize>, bool) {
         let mut idle = self.lock();
-        let spinning = idle.poll_claim.take() == Some(true);
-        (self.pidleget(&mut idle, q), spinning)
+        let claim = idle.poll_claim.take();
+        let spinning = claim.is_some_and(|c| c.spinning);
+        match claim.and_then(|c| c.reserve) {
+            Some(p) => (Some(p), spinning),
+            None => (self.pidleget(&mut idle, q), spinning),
+        }
+    }
+
+    /// The poller is leaving for good (shutdown): end its claim, returning a reserve P it was
+    /// handed.
+    pub(crate) fn drop_poll_claim(&self) -> Option<usize> {
+        self.lock().poll_claim.take().and_then(|c| c.reserve)
     }
 
     /// Go's `pidleput`: publish P `p` as idle.

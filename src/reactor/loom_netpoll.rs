@@ -201,8 +201,13 @@ impl Reactor {
 
     /// Block in the poll until a `netpoll_break` (deadline `u64::MAX`), or return at once (any
     /// other deadline: loom has no time to wait for). `None` if another M holds the poll.
-    /// The same publication protocol as the real reactor's (see there).
-    pub(crate) fn poll_blocking(&self, deadline: impl FnOnce() -> u64) -> Option<usize> {
+    /// The same publication protocol as the real reactor's (see there). Never `patient`:
+    /// here no non-blocking poll holds the poll for longer than one step.
+    pub(crate) fn poll_blocking(
+        &self,
+        deadline: impl FnOnce() -> u64,
+        _patient: bool,
+    ) -> Option<usize> {
         let _st = self.try_poll()?;
         self.poll_until.store(DEADLINE_UNKNOWN, SeqCst);
         fence(SeqCst); // see `Reactor::poll_until`
@@ -270,7 +275,7 @@ mod tests {
             let r = Arc::new(Reactor::new().unwrap());
             let r2 = r.clone();
             let breaker = thread::spawn(move || r2.netpoll_break());
-            let n = r.poll_blocking(|| u64::MAX);
+            let n = r.poll_blocking(|| u64::MAX, false);
             assert_eq!(n, Some(0));
             assert!(!r.is_blocked());
             breaker.join().unwrap();
@@ -294,7 +299,7 @@ mod tests {
                 // False: nobody is blocked, so the poller, when it comes, sees the timer.
                 r2.wake_for_timer(10);
             });
-            assert_eq!(r.poll_blocking(|| timer.load(SeqCst)), Some(0));
+            assert_eq!(r.poll_blocking(|| timer.load(SeqCst), false), Some(0));
             adder.join().unwrap();
         });
     }
@@ -312,11 +317,11 @@ mod tests {
             let r2 = r.clone();
             let other = thread::spawn(move || {
                 // A deadline: returns at once whenever it gets the poll.
-                let _ = r2.poll_blocking(|| 5);
+                let _ = r2.poll_blocking(|| 5, false);
                 assert_eq!(r2.poll_nonblocking(), 0);
                 r2.netpoll_break();
             });
-            while r.poll_blocking(|| u64::MAX).is_none() {
+            while r.poll_blocking(|| u64::MAX, false).is_none() {
                 thread::yield_now();
             }
             other.join().unwrap();

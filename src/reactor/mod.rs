@@ -1,7 +1,9 @@
 //! The reactor: Go's netpoll, over one `mio::Poll` per runtime. There is no I/O thread.
 //!
 //! - Any M may poll **without blocking** while it looks for work (`find_runnable`), one at a
-//!   time (`try_lock`); an M that finds the poll busy simply moves on.
+//!   time (`try_lock`); an M that finds the poll busy simply moves on. While a poll is known
+//!   stuck, an M about to block waits out a non-blocking poll instead (`lock_to_block`), so
+//!   that one ends up there.
 //! - The one M with nothing else to do **blocks** in the poll, with the earliest timer of all
 //!   Ps as its deadline (on Linux armed on a timerfd, so the deadline is kept to the microsecond).
 //! - `netpoll_break` (a `mio::Waker`, coalesced) interrupts that blocked poll: a timer earlier
@@ -67,6 +69,10 @@ const EVENTS_CAPACITY: usize = 1024;
 
 /// "Nobody is blocked in the poll" for `Reactor::poll_until`.
 pub(crate) const NOT_BLOCKED: u64 = 0;
+/// How long an M that means to block in the poll waits for a non-blocking poll to let go of
+/// it (`Reactor::lock_to_block`). One `epoll_wait(0)` and the dispatch of its events take
+/// microseconds; a full batch (1,024 events) some tens.
+const POLL_LOCK_WAIT_NS: u64 = 1_000_000;
 /// A blocked poll whose deadline is still being computed: every new timer breaks it.
 const DEADLINE_UNKNOWN: u64 = u64::MAX - 1;
 /// The latest deadline a timer can have (ns since the epoch, about 584 years): "never" in
@@ -313,14 +319,21 @@ impl Reactor {
 
     /// Block in the poll until an event, a `netpoll_break`, or the deadline that `deadline`
     /// computes (ns since epoch, `u64::MAX` for none). Only one M blocks at a time: returns
-    /// `None` if another M holds the poll.
+    /// `None` if another M holds the poll — unless `patient` and that M is only polling
+    /// without blocking: then this one waits for it (see [`Self::lock_to_block`]).
     ///
     /// The M is published as blocked (with a deadline of "unknown": any new timer breaks it)
     /// *before* the deadline is computed, so a timer added concurrently is either seen by the
     /// computation or breaks the poll.
-    pub(crate) fn poll_blocking(&self, deadline: impl FnOnce() -> u64) -> Option<usize> {
-        let Ok(mut st) = self.state.try_lock() else {
-            return None;
+    pub(crate) fn poll_blocking(
+        &self,
+        deadline: impl FnOnce() -> u64,
+        patient: bool,
+    ) -> Option<usize> {
+        let mut st = if patient {
+            self.lock_to_block()?
+        } else {
+            self.state.try_lock().ok()?
         };
         self.poll_until.store(DEADLINE_UNKNOWN, SeqCst);
         // This M is idle from here until the poll returns (for auto-advance, which
@@ -353,6 +366,44 @@ impl Reactor {
         };
         self.poll_until.store(NOT_BLOCKED, SeqCst);
         Some(n)
+    }
+
+    /// The poll's lock, for an M that means to block in the poll and must not be turned
+    /// away; `None` if another M is blocked there (or holds the lock to block).
+    ///
+    /// A non-blocking poll (a busy M's `netpoll(0)`, sysmon's fallback) holds the same lock
+    /// for one `epoll_wait(0)` and its dispatch. Turned away by it, an M parks; while every
+    /// P is held by a poll that does not return, nobody is then left in the poll, and timers
+    /// and I/O wait for sysmon. So this waits that poll out, yielding its CPU between tries
+    /// (on a full machine the holder may be waiting for one), for at most
+    /// [`POLL_LOCK_WAIT_NS`]; past that it parks as before. Go's `netpoll(0)` does not take
+    /// the blocked poller's place at all (`sched.lastpoll`).
+    ///
+    /// Only for that case (the caller's `patient`): a runtime whose Ms all make progress
+    /// does better with the turned-away M parked and the busy Ms polling. Waiting always
+    /// left one M blocked in the poll and busy Ms skipping their own polls: `tcp_echo`'s work
+    /// took 1.17x as long on 2 Ps, with 1.18 CPUs busy instead of 1.97 (BENCHMARKS.md).
+    fn lock_to_block(&self) -> Option<std::sync::MutexGuard<'_, PollState>> {
+        self.lock_to_block_within(POLL_LOCK_WAIT_NS)
+    }
+
+    /// [`Self::lock_to_block`], waiting at most `wait_ns` for a non-blocking poll.
+    fn lock_to_block_within(&self, wait_ns: u64) -> Option<std::sync::MutexGuard<'_, PollState>> {
+        let mut since = 0;
+        loop {
+            match self.state.try_lock() {
+                Ok(st) => return Some(st),
+                Err(std::sync::TryLockError::WouldBlock) if !self.is_blocked() => {}
+                Err(_) => return None,
+            }
+            let now = self.now_ns();
+            if since == 0 {
+                since = now;
+            } else if now - since > wait_ns {
+                return None;
+            }
+            std::thread::yield_now();
+        }
     }
 
     fn poll_locked(&self, st: &mut PollState, timeout: Option<Duration>) -> usize {
@@ -423,5 +474,88 @@ impl Reactor {
             io.wake_all();
         }
         self.netpoll_break();
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Instant;
+
+    /// Runs `f` on another thread once the caller holds the poll's lock, and returns its
+    /// result; the lock is let go `hold` after the thread says it is about to call `f`.
+    fn while_held<T: Send + 'static>(
+        r: &Arc<Reactor>,
+        blocked: bool,
+        hold: Duration,
+        f: impl FnOnce(&Reactor) -> T + Send + 'static,
+    ) -> T {
+        let guard = r.state.lock().unwrap();
+        if blocked {
+            r.poll_until.store(DEADLINE_UNKNOWN, SeqCst);
+        }
+        let calling = Arc::new(AtomicBool::new(false));
+        let (r2, c2) = (r.clone(), calling.clone());
+        let t = std::thread::spawn(move || {
+            c2.store(true, SeqCst);
+            f(&r2)
+        });
+        let start = Instant::now();
+        while !calling.load(SeqCst) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the thread never started"
+            );
+            std::thread::yield_now();
+        }
+        std::thread::sleep(hold);
+        if blocked {
+            r.poll_until.store(NOT_BLOCKED, SeqCst);
+        }
+        drop(guard);
+        t.join().unwrap()
+    }
+
+    /// An M about to block finds a non-blocking poll in progress: it waits for it and takes
+    /// the poll, instead of parking with nobody left in the poll. (With a 30 s bound here:
+    /// `poll_blocking`'s own 1 ms could run out on a loaded machine before this thread's
+    /// 5 ms hold ends.)
+    #[test]
+    fn a_would_be_poller_waits_out_a_non_blocking_poll() {
+        let r = Arc::new(Reactor::new().unwrap());
+        let got = while_held(&r, false, Duration::from_millis(5), |r| {
+            r.lock_to_block_within(30_000_000_000).is_some()
+        });
+        assert!(got, "turned away by a non-blocking poll");
+    }
+
+    /// Another M blocked in the poll: no wait, `None` at once (only one M blocks there).
+    #[test]
+    fn a_would_be_poller_leaves_a_blocked_poll_alone() {
+        let r = Arc::new(Reactor::new().unwrap());
+        // Were it to wait, it would get the lock once the "poller" lets go.
+        let took = while_held(&r, true, Duration::from_millis(50), |r| {
+            r.lock_to_block_within(30_000_000_000).is_some()
+        });
+        assert!(!took, "waited for a blocked poller and took the poll");
+    }
+
+    /// A non-blocking poll that does not let go: the wait is bounded, then the M parks as
+    /// before (the poll's holder goes on to find work; sysmon covers the rest).
+    #[test]
+    fn the_wait_for_a_non_blocking_poll_is_bounded() {
+        let r = Arc::new(Reactor::new().unwrap());
+        let took = while_held(&r, false, Duration::from_millis(300), |r| {
+            let start = Instant::now();
+            let got = r.lock_to_block_within(2_000_000).is_some();
+            (got, start.elapsed())
+        });
+        assert!(!took.0, "took a poll that was still held");
+        assert!(
+            took.1 >= Duration::from_millis(2),
+            "gave up after {:?}",
+            took.1
+        );
     }
 }

@@ -68,6 +68,17 @@ impl MShared {
     }
 }
 
+/// How [`M::poll_or_stopm`] ended.
+enum OutOfWork<'s> {
+    /// Readied by the poll, to run on the P taken after it.
+    Run(Runnable<'s>),
+    /// Look again: a P was taken (after the poll, or handed over by `startm`), or the
+    /// poller stays the poller.
+    Again,
+    /// The runtime is shutting down.
+    Shutdown,
+}
+
 /// A G `find_runnable` found, for `execute`.
 struct Runnable<'s> {
     /// The P it runs on (the M's), already looked up.
@@ -219,16 +230,6 @@ impl M<'_> {
         latency::on_execute(sched, pp, local, task);
     }
 
-    /// After a blocking section lost the P: take an idle P (Go's `exitsyscall0`), else park as
-    /// a spare M. False on shutdown.
-    fn reacquire_p(&mut self, sched: &Arc<Sched>) -> bool {
-        if let Some(p) = sched.pidleget_locked() {
-            self.acquirep(sched, p);
-            return true;
-        }
-        self.stopm(sched)
-    }
-
     /// The P held carries `retire`: a reserve P lent by stuck-P rescue is no longer needed,
     /// or a resize shrank the runtime below this P (`sched/resize.rs`). Hand its queue to the
     /// global queue and give it back (a real P only if it is still above `procs` under the
@@ -259,7 +260,7 @@ impl M<'_> {
             sched.rescue_returned();
         }
         if self.spinning {
-            // A spinner leaving without its P: `reacquire_p` next takes an idle P if there
+            // A spinner leaving without its P: the loop's top next takes an idle P if there
             // is one, else every P is held by an M that will look at the queues (WAKEUPS.md
             // step 9). (`stopm` would otherwise overwrite the flag and leak the count.)
             self.spinning = false;
@@ -303,8 +304,17 @@ impl M<'_> {
             if sched.shutdown.load(Relaxed) {
                 return None;
             }
-            if self.pid() == NO_P && !self.reacquire_p(sched) {
-                return None;
+            // Without a P (a blocking section lost it, or a reserve P went back): take an
+            // idle one (Go's `exitsyscall0`), else end as an M out of work does.
+            if self.pid() == NO_P {
+                match sched.pidleget_locked() {
+                    Some(p) => self.acquirep(sched, p),
+                    None => match self.poll_or_stopm(sched, false) {
+                        OutOfWork::Run(r) => return Some(r),
+                        OutOfWork::Again => continue,
+                        OutOfWork::Shutdown => return None,
+                    },
+                }
             }
             let p = self.pid();
             let pp = &sched.allp[p];
@@ -433,49 +443,83 @@ impl M<'_> {
                 }
                 continue;
             }
-            // One idle M blocks in the poll until I/O, the earliest timer, or a break.
-            let mut polled = false;
-            let parked = sched.config.hooks.park();
-            let list = context::collect_ready(sched, || {
-                if sched
-                    .reactor
-                    .poll_blocking(|| sched.poll_deadline())
-                    .is_some()
-                {
-                    polled = true;
-                    sched.run_all_timers();
-                }
-            });
-            drop(parked);
-            trace::netpoll(sched, None, self.shared.id, list.len());
-            if polled {
-                if sched.shutdown.load(Relaxed) {
-                    return None;
-                }
-                // Go: take an idle P, run the first readied task on it, `injectglist` the
-                // rest — one readied task costs no wakeup at all. If every P is busy, the
-                // tasks go to the global queue for the Ms that hold one.
-                // A `startm` that broke the poll for a spinning M (a `wakep`) makes this M that
-                // spinner; busy with readied I/O instead, it passes the job on (as a spinner
-                // that found work does: `resetspinning`).
-                if let (Some(p), claimed_spinning) = sched.pidleget_after_poll() {
-                    self.acquirep(sched, p);
-                    if let Some(t) = self.run_first(sched, list) {
-                        if claimed_spinning {
-                            sched.wakep();
-                        }
-                        return Some(self.fresh(sched, t));
-                    }
-                    if was_spinning || claimed_spinning {
-                        self.become_spinning(sched);
-                    }
-                    continue;
-                }
-                sched.injectglist(list.into_iter(), None);
+            match self.poll_or_stopm(sched, was_spinning) {
+                OutOfWork::Run(r) => return Some(r),
+                OutOfWork::Again => {}
+                OutOfWork::Shutdown => return None,
             }
-            if !self.stopm(sched) {
-                return None;
+        }
+    }
+
+    /// The end of the search for an M that holds no P and found nothing: one such M blocks
+    /// in the poll until I/O, the earliest timer, or a break (Go's `netpoll(delay)` after
+    /// `releasep`), then takes a P for what it readied; any other parks (`stopm`).
+    ///
+    /// Every M that ends up without a P comes here: one that gave up its P in
+    /// `find_runnable`, one whose blocking section lost its P, one that gave back a reserve
+    /// P. A poller that finds no P after its poll parks, as Go's does (`stopm`), unless a
+    /// poll is known stuck (a reserve P lent): then it polls again (the loop's top tries for
+    /// a P first), since Go's Ps are never held by a call the runtime cannot see and gmp's
+    /// can be. Before, the last two kinds of M parked at once, and so did every poller
+    /// without a P: once every P was held by a poll that does not return (unmarked blocking
+    /// calls), nobody could be left in the poll, and due timers waited for sysmon to fire
+    /// them 1 ms late.
+    fn poll_or_stopm<'s>(&mut self, sched: &'s Arc<Sched>, was_spinning: bool) -> OutOfWork<'s> {
+        let mut polled = false;
+        // While a poll is known stuck (a reserve P lent), wait out a non-blocking poll
+        // rather than park: the busy Ms that would poll may not come back.
+        let patient = sched.rescues_active() > 0;
+        let parked = sched.config.hooks.park();
+        let list = context::collect_ready(sched, || {
+            if sched
+                .reactor
+                .poll_blocking(|| sched.poll_deadline(), patient)
+                .is_some()
+            {
+                polled = true;
+                sched.run_all_timers();
             }
+        });
+        drop(parked);
+        trace::netpoll(sched, None, self.shared.id, list.len());
+        if polled {
+            if sched.shutdown.load(Relaxed) {
+                sched.drop_poll_claim();
+                return OutOfWork::Shutdown;
+            }
+            // Go: take an idle P, run the first readied task on it, `injectglist` the
+            // rest — one readied task costs no wakeup at all. If every P is busy, the
+            // tasks go to the global queue for the Ms that hold one.
+            // A `startm` that broke the poll for a spinning M (a `wakep`) makes this M that
+            // spinner; busy with readied I/O instead, it passes the job on (as a spinner
+            // that found work does: `resetspinning`).
+            if let (Some(p), claimed_spinning) = sched.pidleget_after_poll() {
+                self.acquirep(sched, p);
+                if let Some(t) = self.run_first(sched, list) {
+                    if claimed_spinning {
+                        sched.wakep();
+                    }
+                    return OutOfWork::Run(self.fresh(sched, t));
+                }
+                if was_spinning || claimed_spinning {
+                    self.become_spinning(sched);
+                }
+                return OutOfWork::Again;
+            }
+            // No P: what it readied goes to the global queue. If Ms hold every P normally,
+            // they take it and poll without blocking (Go parks here, and so does gmp). But
+            // while a poll is known stuck (a reserve P lent), the held Ps may not come back
+            // to poll: stay the poller. For readied work `injectglist` has kicked sysmon,
+            // whose rescue's `startm` breaks this poll to hand this M a reserve P.
+            sched.injectglist(list.into_iter(), None);
+            if sched.rescues_active() > 0 {
+                return OutOfWork::Again;
+            }
+        }
+        if self.stopm(sched) {
+            OutOfWork::Again
+        } else {
+            OutOfWork::Shutdown
         }
     }
 

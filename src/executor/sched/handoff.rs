@@ -15,7 +15,7 @@
 //!   work waits in queues. A failed thread spawn is survived the same way.
 
 use super::Sched;
-use crate::executor::idle::{Idle, ReleaseStep};
+use crate::executor::idle::{Idle, PollClaim, ReleaseStep};
 use crate::executor::m::MShared;
 use crate::executor::p::{PLocal, PStatus};
 use crate::loom::lock;
@@ -95,6 +95,15 @@ impl Sched {
     /// to spin ([`IdleState::pidleget_after_poll`]).
     pub(crate) fn pidleget_after_poll(&self) -> (Option<usize>, bool) {
         self.idle.pidleget_after_poll(self)
+    }
+
+    /// The poller leaves on shutdown: a reserve P handed to it in a claim goes back to the
+    /// reserve.
+    pub(crate) fn drop_poll_claim(&self) {
+        if let Some(p) = self.idle.drop_poll_claim() {
+            self.allp[p].set_status(PStatus::Dead);
+            self.rescue_returned();
+        }
     }
 
     /// Go's `handoffp`: P `p` was taken from an M in a blocking section. Start an M on it if it
@@ -229,15 +238,21 @@ impl Sched {
         // counts on it: it takes one P, and a second would sit idle while its work (say a
         // batch the poller took from the global queue into its ring) waits behind the
         // poller's task. Past `max_threads` the poller is the only hope.
+        // A reserve P (lent by stuck-P rescue) is handed over in the claim itself: it cannot
+        // wait on the idle list.
         let poller_free = self.reactor.is_blocked() && idle.poll_claim.is_none();
         if poller_free
             || self.nthreads.load(SeqCst) >= self.config.max_threads
             || self.shutdown.load(SeqCst)
         {
+            let handed = poller_free && p >= self.max_procs();
             if poller_free {
-                idle.poll_claim = Some(spinning);
+                idle.poll_claim = Some(PollClaim {
+                    spinning,
+                    reserve: handed.then_some(p),
+                });
             }
-            let died = self.pidleput(&mut idle, p);
+            let died = !handed && self.pidleput(&mut idle, p);
             drop(idle);
             if spinning {
                 self.idle.unclaim_spinning();

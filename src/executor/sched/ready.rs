@@ -142,16 +142,18 @@ impl Sched {
     }
 
     /// Work just went to the global queue. If no P is idle and some P's M sits in a blocking
-    /// section, the work may wait for sysmon to retake that P — so make sure sysmon looks
-    /// now, not after its idle back-off (up to 10ms): a timer that fires while both Ps of a
-    /// 2-P runtime are in `spawn_blocking` calls would otherwise run up to 10ms late. A few
+    /// section, or a poll is known stuck (a reserve P is lent), the work may wait for sysmon
+    /// to retake that P or lend one — so make sure sysmon looks now, not after its idle
+    /// back-off (up to 10ms, 1ms while lent): a timer that fires while both Ps of a 2-P
+    /// runtime are in `spawn_blocking` calls would otherwise run up to 10ms late. A few
     /// relaxed loads, and only when no M can be started (every P is taken, or the taken ones
     /// fill the CPUs: `IdleState::room`).
     pub(super) fn kick_sysmon_if_stranded(&self) {
         if !self.room()
-            && self.allp[..self.procs()]
-                .iter()
-                .any(|p| p.status() == PStatus::Syscall)
+            && (self.rescues_active() > 0
+                || self.allp[..self.procs()]
+                    .iter()
+                    .any(|p| p.status() == PStatus::Syscall))
         {
             self.sysmon.kick();
         }
