@@ -13,6 +13,8 @@
 //!   which preempts with a signal — Rust cannot);
 //! - the netpoll fallback: if nobody polled for 10ms, poll without blocking and inject;
 //! - timers that are due while no M is looking get an M (Go's `startm` for `timeSleepUntil`);
+//!   those of a P whose poll is 200µs old while nobody is blocked in the poll, and any a
+//!   millisecond overdue, sysmon fires itself;
 //! - work queued while no M exists at all (the OS refused every thread) gets another try;
 //! - [`procs`]: about once a second, the cgroup CPU limit is re-read and the runtime resized
 //!   when the automatic `procs` it gives changed (while `procs` is automatic), and the CPU
@@ -256,6 +258,7 @@ impl Sysmon {
         if !self.sched.reactor.clock.is_paused() {
             let tnow = self.sched.reactor.timer_now();
             acted |= self.timers_overdue(tnow);
+            acted |= self.timers_behind_polls(tnow, now);
             acted |= self.timers_due(tnow);
         }
         self.no_m_for_work();
@@ -315,6 +318,35 @@ impl Sysmon {
     fn timers_overdue(&self, now: u64) -> bool {
         now.checked_sub(OVERDUE_NS)
             .is_some_and(|by| self.fire_timers(now, by, |_| true))
+    }
+
+    /// Fire the due timers of each P whose M has been inside one poll for at least
+    /// [`rescue::OFFCPU_MIN_AGE`] (as of sysmon's last look) while no M is blocked in the
+    /// poll: nobody else would fire them before they are a millisecond overdue (the P's M
+    /// looks at them between polls; Ms out of work steal them, but every other M may be
+    /// parked). What they ready goes to the global queue, where this cycle's rescue finds
+    /// it stranded if no other M can take it.
+    ///
+    /// The case: every P held by a poll blocked in an unmarked call, the M that was in the
+    /// poll gone to run work on a lent P and blocked in turn. A 1 ms ticker beside three
+    /// `thread::sleep` hogs on 2 Ps (`tail_latency` (c)) was 1-4 ms late once or twice a
+    /// run that way.
+    fn timers_behind_polls(&self, tnow: u64, now: u64) -> bool {
+        if self.sched.reactor.is_blocked() {
+            return false;
+        }
+        let mut fired = false;
+        for (pp, w) in self.sched.allp.iter().zip(&self.watch) {
+            let old_poll = pp.status() == PStatus::Running
+                && pp.curg_id.load(Relaxed) != 0
+                && pp.polls.get() == w.polls
+                && now.saturating_sub(w.pollwhen) >= rescue::OFFCPU_MIN_AGE;
+            if old_poll && pp.timers.when() <= tnow {
+                pp.timers.run(tnow);
+                fired = true;
+            }
+        }
+        fired
     }
 
     /// Run the timers of each P that `pick` chooses and whose earliest is due by `by` (the
