@@ -329,8 +329,8 @@ impl Sysmon {
     ///
     /// The case: every P held by a poll blocked in an unmarked call, the M that was in the
     /// poll gone to run work on a lent P and blocked in turn. A 1 ms ticker beside three
-    /// `thread::sleep` hogs on 2 Ps (`tail_latency` (c)) was 1-4 ms late once or twice a
-    /// run that way.
+    /// `thread::sleep` hogs on 2 Ps (`tail_latency` (c)) had a tick 1.5-1.7 ms late now and
+    /// then that way (the flight recorder showed it).
     fn timers_behind_polls(&self, tnow: u64, now: u64) -> bool {
         if self.sched.reactor.is_blocked() {
             return false;
