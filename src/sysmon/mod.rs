@@ -317,7 +317,7 @@ impl Sysmon {
     /// or a reserve P, if every P is stuck — pick them up).
     fn timers_overdue(&self, now: u64) -> bool {
         now.checked_sub(OVERDUE_NS)
-            .is_some_and(|by| self.fire_timers(now, by, |_| true))
+            .is_some_and(|by| self.fire_timers(now, by, |_, _| true))
     }
 
     /// Fire the due timers of each P whose M has been inside one poll for at least
@@ -335,25 +335,25 @@ impl Sysmon {
         if self.sched.reactor.is_blocked() {
             return false;
         }
-        let mut fired = false;
-        for (pp, w) in self.sched.allp.iter().zip(&self.watch) {
-            let old_poll = pp.status() == PStatus::Running
-                && pp.curg_id.load(Relaxed) != 0
+        self.fire_timers(tnow, tnow, |pp, w| {
+            rescue::in_poll(pp)
                 && pp.polls.get() == w.polls
-                && now.saturating_sub(w.pollwhen) >= rescue::OFFCPU_MIN_AGE;
-            if old_poll && pp.timers.when() <= tnow {
-                pp.timers.run(tnow);
-                fired = true;
-            }
-        }
-        fired
+                && now.saturating_sub(w.pollwhen) >= rescue::OFFCPU_MIN_AGE
+        })
     }
 
-    /// Run the timers of each P that `pick` chooses and whose earliest is due by `by` (the
-    /// timer clock, ns; `now` is what they run at). True if any ran.
-    fn fire_timers(&self, now: u64, by: u64, pick: impl Fn(&P) -> bool) -> bool {
+    /// Run the timers of each P that `pick` chooses (given the P and sysmon's watch on it)
+    /// and whose earliest is due by `by` (the timer clock, ns; `now` is what they run at).
+    /// True if any ran.
+    fn fire_timers(&self, now: u64, by: u64, pick: impl Fn(&P, &PWatch) -> bool) -> bool {
         let mut fired = false;
-        for p in self.sched.allp.iter().filter(|p| pick(p)) {
+        for (p, _) in self
+            .sched
+            .allp
+            .iter()
+            .zip(&self.watch)
+            .filter(|(p, w)| pick(p, w))
+        {
             if p.timers.when() <= by {
                 p.timers.run(now);
                 fired = true;
@@ -381,7 +381,7 @@ impl Sysmon {
             if s.room() {
                 s.wakep();
             } else {
-                self.fire_timers(now, now, |p| p.status() == PStatus::Idle);
+                self.fire_timers(now, now, |p, _| p.status() == PStatus::Idle);
             }
             return true;
         }

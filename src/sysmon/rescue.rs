@@ -59,6 +59,11 @@ fn off_cpu(sched: &Sched, pp: &P, w: &mut PWatch, now: u64) -> bool {
         && crate::platform::thread_sleeping(tid) == Some(true)
 }
 
+/// Whether P `pp`'s M is inside a poll (of the task `curg_id` names) right now.
+pub(super) fn in_poll(pp: &P) -> bool {
+    pp.status() == PStatus::Running && pp.curg_id.load(Relaxed) != 0
+}
+
 pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
     let sched = sm.sched.clone();
     let slice = crate::reactor::saturating_ns(sched.config.time_slice);
@@ -68,8 +73,7 @@ pub(crate) fn rescue(sm: &mut Sysmon, now: u64) -> bool {
         let pp = &sched.allp[i];
         let w = &mut sm.watch[i];
         let polls = pp.polls.get();
-        let in_poll = pp.status() == PStatus::Running && pp.curg_id.load(Relaxed) != 0;
-        if w.polls != polls || !in_poll {
+        if w.polls != polls || !in_poll(pp) {
             w.polls = polls;
             w.pollwhen = now;
             w.rescued = false;

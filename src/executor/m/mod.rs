@@ -256,8 +256,7 @@ impl M<'_> {
             }
             pp.retire.store(false, SeqCst);
             pp.put_local(sched, local);
-            pp.set_status(PStatus::Dead);
-            sched.rescue_returned();
+            sched.return_reserve(p);
         }
         if self.spinning {
             // A spinner leaving without its P: the loop's top next takes an idle P if there

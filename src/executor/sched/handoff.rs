@@ -45,8 +45,7 @@ impl Sched {
         let pp = &self.allp[p];
         if p >= self.max_procs() {
             // A reserve P that could not be started: back to the reserve.
-            pp.set_status(PStatus::Dead);
-            self.rescue_returned();
+            self.return_reserve(p);
             return false;
         }
         if p >= self.procs() {
@@ -101,8 +100,7 @@ impl Sched {
     /// reserve.
     pub(crate) fn drop_poll_claim(&self) {
         if let Some(p) = self.idle.drop_poll_claim() {
-            self.allp[p].set_status(PStatus::Dead);
-            self.rescue_returned();
+            self.return_reserve(p);
         }
     }
 

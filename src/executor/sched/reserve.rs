@@ -20,8 +20,9 @@ impl Sched {
         None
     }
 
-    /// A reserve P went back to the reserve.
-    pub(crate) fn rescue_returned(&self) {
+    /// Reserve P `p` goes back to the reserve: `Dead` again, and no longer counted lent.
+    pub(crate) fn return_reserve(&self, p: usize) {
+        self.allp[p].set_status(PStatus::Dead);
         self.rescues_active.fetch_sub(1, SeqCst);
     }
 
