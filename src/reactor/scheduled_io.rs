@@ -205,21 +205,21 @@ impl Drop for ScheduledIo {
 
 /// Translate a mio event into readiness bits.
 #[cfg(not(loom))]
-pub(crate) fn ready_bits(ev: &mio::event::Event) -> usize {
+pub(crate) fn ready_bits(ev: crate::platform::EventReady) -> usize {
     let mut r = 0;
-    if ev.is_readable() {
+    if ev.readable {
         r |= READABLE;
     }
-    if ev.is_writable() {
+    if ev.writable {
         r |= WRITABLE;
     }
-    if ev.is_read_closed() {
+    if ev.read_closed {
         r |= READ_CLOSED;
     }
-    if ev.is_write_closed() {
+    if ev.write_closed {
         r |= WRITE_CLOSED;
     }
-    if ev.is_error() {
+    if ev.error {
         r |= ERROR;
     }
     r & READY_MASK
