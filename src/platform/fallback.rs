@@ -3,12 +3,10 @@
 //! old Linux kernel. Untested off Linux; on Linux this file is built and tested too
 //! (`cfg(test)`), so it keeps compiling against the same API.
 
-use super::{EventReady, Wait};
-use mio::{Events, Poll, Registry, Token, Waker};
+use mio::{Registry, Token};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::sync::Mutex;
 use std::time::Duration;
 
 /// Nanoseconds on `Instant`'s own clock, from a process-wide base (the raw clock behind
@@ -20,93 +18,31 @@ pub(crate) fn monotonic_ns() -> u64 {
     u64::try_from(base.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// netpoll's OS half over `mio::Poll` (kqueue on the BSDs and macOS), which one thread at a
-/// time may poll: a mutex holds it. A non-blocking poll that finds it held (by the blocked
-/// M) returns nothing, as every poll did before the Linux poller let them run side by side;
-/// the blocking poll waits for a non-blocking one to let go. There is no timerfd: the
-/// deadline is mio's timeout (whole milliseconds with epoll, finer with kqueue).
-pub(crate) struct Poller {
-    state: Mutex<(Poll, Events)>,
-    registry: Registry,
-    waker: Waker,
+/// No timer fd: nothing is registered, and [`TimerFd::set`] fails, so the reactor passes the
+/// deadline to the poll as its timeout instead.
+pub(crate) struct TimerFd {
+    _private: (),
 }
 
-const BREAK_TOKEN: Token = Token(usize::MAX);
-
-impl Poller {
-    pub(crate) fn new() -> io::Result<Poller> {
-        let poll = Poll::new()?;
-        let registry = poll.registry().try_clone()?;
-        let waker = Waker::new(poll.registry(), BREAK_TOKEN)?;
-        Ok(Poller {
-            state: Mutex::new((poll, Events::with_capacity(128))),
-            registry,
-            waker,
-        })
+impl TimerFd {
+    pub(crate) fn new(_registry: &Registry, _token: Token) -> io::Result<TimerFd> {
+        Ok(TimerFd { _private: () })
     }
 
-    pub(crate) fn registry(&self) -> &Registry {
-        &self.registry
+    /// Always fails: there is no timer to arm.
+    pub(crate) fn set(&self, _d: Duration) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "no timerfd on this platform",
+        ))
     }
 
-    pub(crate) fn wake(&self) -> io::Result<()> {
-        self.waker.wake()
+    pub(crate) fn disarm(&self) -> io::Result<()> {
+        Ok(())
     }
 
-    /// As the Linux poller's `poll`. mio's waker is edge-triggered: a non-blocking poll that
-    /// takes a break's event wakes again, so the break stays pending for the blocking poll.
-    pub(crate) fn poll(
-        &self,
-        wait: Wait,
-        woke: impl FnOnce(),
-        mut on_event: impl FnMut(usize, EventReady),
-    ) -> io::Result<bool> {
-        let (mut guard, timeout, blocking) = match wait {
-            Wait::Now => match self.state.try_lock() {
-                Ok(g) => (g, Some(Duration::ZERO), false),
-                Err(_) => {
-                    woke();
-                    return Ok(false);
-                }
-            },
-            Wait::Block(t) => (
-                self.state.lock().unwrap_or_else(|e| e.into_inner()),
-                t,
-                true,
-            ),
-        };
-        let (poll, events) = &mut *guard;
-        let res = poll.poll(events, timeout);
-        woke();
-        if let Err(e) = res {
-            if e.kind() == io::ErrorKind::Interrupted {
-                return Ok(false);
-            }
-            return Err(e);
-        }
-        let mut broke = false;
-        for ev in events.iter() {
-            if ev.token() == BREAK_TOKEN {
-                if blocking {
-                    broke = true;
-                } else {
-                    let _ = self.waker.wake();
-                }
-                continue;
-            }
-            on_event(
-                ev.token().0,
-                EventReady {
-                    readable: ev.is_readable(),
-                    writable: ev.is_writable(),
-                    read_closed: ev.is_read_closed(),
-                    write_closed: ev.is_write_closed(),
-                    error: ev.is_error(),
-                },
-            );
-        }
-        Ok(broke)
-    }
+    /// Never called (nothing is registered under the timer's token).
+    pub(crate) fn drain(&self) {}
 }
 
 /// Timer slack is a Linux knob: nothing to do.
@@ -231,7 +167,7 @@ pub(crate) fn recv_tcp_inq(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result
 
 #[cfg(all(test, not(loom)))]
 mod tests {
-    use super::{enable_tcp_inq, recv_tcp_inq, set_timer_slack, Poller, Wait};
+    use super::{enable_tcp_inq, recv_tcp_inq, set_timer_slack, TimerFd};
     use std::io::Write;
     use std::mem::MaybeUninit;
     use std::net::{TcpListener, TcpStream};
@@ -253,46 +189,14 @@ mod tests {
         }
     }
 
-    /// A non-blocking poll leaves a break for the blocking poll, which consumes it once; a
-    /// blocking poll's deadline is mio's timeout.
     #[test]
-    fn only_a_blocking_poll_consumes_a_break() {
-        let p = Poller::new().unwrap();
-        let poll = |w| p.poll(w, || {}, |_, _| panic!("no sources")).unwrap();
-        p.wake().unwrap();
-        assert!(!poll(Wait::Now));
-        assert!(!poll(Wait::Now));
-        assert!(poll(Wait::Block(Some(Duration::from_secs(30)))));
-        let start = std::time::Instant::now();
-        assert!(!poll(Wait::Block(Some(Duration::from_millis(5)))));
-        assert!(start.elapsed() >= Duration::from_millis(5));
+    fn the_timer_never_arms_so_the_poll_times_out_itself() {
+        let poll = mio::Poll::new().unwrap();
+        let t = TimerFd::new(poll.registry(), mio::Token(0)).unwrap();
+        assert!(t.set(Duration::from_millis(1)).is_err());
+        assert!(t.disarm().is_ok());
+        t.drain();
         set_timer_slack(1_000);
-    }
-
-    /// A registered source's event reaches a non-blocking poll, decoded.
-    #[test]
-    fn a_source_event_reaches_a_non_blocking_poll() {
-        let p = Poller::new().unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let mut writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (reader, _) = listener.accept().unwrap();
-        let fd = reader.as_raw_fd();
-        p.registry()
-            .register(
-                &mut mio::unix::SourceFd(&fd),
-                mio::Token(3),
-                mio::Interest::READABLE,
-            )
-            .unwrap();
-        writer.write_all(&[1]).unwrap();
-        let start = std::time::Instant::now();
-        let mut got = Vec::new();
-        while got.is_empty() {
-            assert!(start.elapsed() < Duration::from_secs(30), "no event");
-            p.poll(Wait::Now, || {}, |t, r| got.push((t, r.readable)))
-                .unwrap();
-        }
-        assert_eq!(got, vec![(3, true)]);
     }
 
     #[test]

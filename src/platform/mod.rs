@@ -4,9 +4,7 @@
 //! Supported platforms:
 //!
 //! - **Linux** (`linux.rs`): the real thing, and the only platform that is tested.
-//!   - [`Poller`] (`epoll.rs`): the epoll set polled by `epoll_wait` directly, so that busy
-//!     Ms poll without blocking beside the M blocked there; a break eventfd that only the
-//!     blocking poll takes; a timerfd, so the blocked M wakes at the
+//!   - [`TimerFd`]: a timerfd in the poll set, so the M blocked in the poll wakes at the
 //!     earliest timer to the microsecond (`epoll_wait` takes whole milliseconds).
 //!   - [`set_timer_slack`]: `prctl(PR_SET_TIMERSLACK)`, so the kernel does not defer a
 //!     thread's sleeps by its default 50µs of slack.
@@ -28,9 +26,8 @@
 //!     kernel from one computing (`sysmon/rescue.rs`).
 //! - **Other unix targets** (`fallback.rs`, `cfg(not(target_os = "linux"))`), type-checked for
 //!   FreeBSD and macOS but untested:
-//!   - [`Poller`] is a `mio::Poll` behind a mutex: one poll at a time, a non-blocking poll
-//!     that finds it held returns nothing, and the deadline is mio's timeout (whole
-//!     milliseconds with epoll, finer with kqueue).
+//!   - [`TimerFd`] never arms ([`TimerFd::set`] fails), so the reactor passes the deadline to
+//!     the poll itself (mio's timeout: whole milliseconds with epoll, finer with kqueue).
 //!   - [`set_timer_slack`] does nothing.
 //!   - [`enable_tcp_inq`] reports the option refused and [`recv_tcp_inq`] is a plain `read(2)`
 //!     that never says "drained" (unknown): only a short read clears the readiness.
@@ -55,15 +52,11 @@
 //! Windows is not supported (the runtime is built on unix file descriptors throughout).
 
 #[cfg(all(target_os = "linux", not(miri)))]
-mod epoll;
-#[cfg(all(target_os = "linux", not(miri)))]
 mod linux;
-#[cfg(all(target_os = "linux", not(miri)))]
-pub(crate) use epoll::Poller;
 #[cfg(all(target_os = "linux", not(miri)))]
 pub(crate) use linux::{
     cpu_count, enable_tcp_inq, errno, gettid, monotonic_ns, pidfd_open, recv_tcp_inq, set_errno,
-    set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping,
+    set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping, TimerFd,
 };
 
 #[cfg(any(not(target_os = "linux"), miri))]
@@ -71,7 +64,7 @@ mod fallback;
 #[cfg(any(not(target_os = "linux"), miri))]
 pub(crate) use fallback::{
     cpu_count, enable_tcp_inq, errno, gettid, monotonic_ns, pidfd_open, recv_tcp_inq, set_errno,
-    set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping, Poller,
+    set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping, TimerFd,
 };
 
 /// On Linux the fallback is built (and tested) too, so it keeps compiling against the API.
@@ -79,26 +72,6 @@ pub(crate) use fallback::{
 mod fallback;
 
 use std::io;
-use std::time::Duration;
-
-/// How long a [`Poller::poll`] may wait.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Wait {
-    /// Not at all: any number of threads at once.
-    Now,
-    /// Until an event, a break, or the timeout (`None`: no timeout). One thread at a time.
-    Block(Option<Duration>),
-}
-
-/// What one readiness event says about its source (mio's `Event` accessors, read once).
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct EventReady {
-    pub(crate) readable: bool,
-    pub(crate) writable: bool,
-    pub(crate) read_closed: bool,
-    pub(crate) write_closed: bool,
-    pub(crate) error: bool,
-}
 
 /// Run a syscall that returns a byte count or -1 (with `errno`) until it is not interrupted
 /// (`EINTR`).

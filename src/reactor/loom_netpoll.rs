@@ -3,16 +3,14 @@
 //! under loom, and real I/O and real time would make loom's replays diverge).
 //!
 //! What it models:
-//! - **One M blocks in the poll at a time**: it claims the poll by swapping `poll_until`
-//!   from `NOT_BLOCKED`, as the real one; a second M's `poll_blocking` returns `None`.
-//!   Non-blocking polls run beside it and never exclude anyone.
-//! - **The blocked poll and `netpoll_break`**: the break eventfd is a loom
+//! - **The poll is held by one M at a time** (a `try_lock`, as the real one): a second M's
+//!   `poll_nonblocking` returns 0 and its `poll_blocking` returns `None`.
+//! - **The blocked poll and `netpoll_break`**: the mio `Waker` (an eventfd) is a loom
 //!   `Mutex<bool>` ("a wake is readable") and a `Condvar`. `poll_blocking` with no deadline
-//!   (`u64::MAX`) sleeps on the condvar until a wake is readable; only a blocking poll
-//!   consumes the wake and clears `break_pending`, as the real one does when it gets the
-//!   eventfd's event; a non-blocking poll leaves it (the real one writes the eventfd again
-//!   when it gets the event). Breaks are coalesced by `break_pending` exactly
-//!   as in the real reactor, so a lost break is a deadlock loom reports.
+//!   (`u64::MAX`) sleeps on the condvar until a wake is readable; whichever poll (blocking or
+//!   not) next runs consumes the wake and clears `break_pending`, as the real poll does when
+//!   it sees `WAKER_TOKEN`. Breaks are coalesced by `break_pending` exactly as in the real
+//!   reactor, so a lost break is a deadlock loom reports.
 //! - **The publication protocol around the blocked poll**: `poll_until` (`DEADLINE_UNKNOWN`
 //!   while the deadline is computed, then the deadline, then `NOT_BLOCKED`; with SeqCst
 //!   fences standing in for its SeqCst accesses, see the field), the M counted
@@ -39,14 +37,28 @@ use crate::loom::time::Instant;
 use std::io;
 use std::time::Duration;
 
-/// The stand-in for the break eventfd.
+/// The stand-in for the mio `Waker`'s eventfd.
 struct WakeFd {
     /// A wake was written and not yet read by a poll.
     readable: Mutex<bool>,
     cvar: Condvar,
 }
 
+/// Holds the poll until dropped (see [`Reactor::try_poll`]).
+struct PollGuard<'a>(&'a AtomicBool);
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Release);
+    }
+}
+
 pub(crate) struct Reactor {
+    /// The poll itself is held (the real reactor's `Mutex<PollState>`, taken with `try_lock`).
+    /// A flag, not a loom `Mutex`: loom 0.7 marks a thread whose next operation is `try_lock`
+    /// on a mutex as blocked while another thread holds it, so a poller blocked in the poll
+    /// would make every other M's `try_lock` a (false) deadlock.
+    polling: AtomicBool,
     waker: WakeFd,
     /// A `netpoll_break` is in flight (coalesces wakes of the poll).
     break_pending: AtomicBool,
@@ -63,8 +75,8 @@ pub(crate) struct Reactor {
     /// When the poll last ran (ns since `epoch`).
     last_poll: AtomicU64,
     /// Readiness events dispatched (always 0 here), and polls made.
-    events_total: AtomicU64,
-    polls_total: AtomicU64,
+    pub(crate) events_total: AtomicU64,
+    pub(crate) polls_total: AtomicU64,
     epoch: Instant,
     /// The timer clock (virtual while paused) and the quiescence counts.
     pub(crate) clock: Clock,
@@ -74,6 +86,7 @@ pub(crate) struct Reactor {
 impl Reactor {
     pub(crate) fn new() -> io::Result<Reactor> {
         Ok(Reactor {
+            polling: AtomicBool::new(false),
             waker: WakeFd {
                 readable: Mutex::new(false),
                 cvar: Condvar::new(),
@@ -157,7 +170,7 @@ impl Reactor {
         self.wake();
     }
 
-    /// Write the eventfd: make a wake readable.
+    /// The mio `Waker::wake`: make a wake readable.
     fn wake(&self) {
         *lock(&self.waker.readable) = true;
         self.waker.cvar.notify_all();
@@ -177,33 +190,44 @@ impl Reactor {
         true
     }
 
-    /// Poll without blocking, beside anyone: a pending wake stays pending (the real one
-    /// writes the eventfd again). Returns the number of events (always 0).
+    /// Poll without blocking, if no other M is polling: consumes a pending wake. Returns the
+    /// number of events (always 0).
     pub(crate) fn poll_nonblocking(&self) -> usize {
-        self.poll_then(false, false, || {})
+        let Some(_st) = self.try_poll() else {
+            return 0;
+        };
+        self.poll_locked_then(false, || {})
     }
 
     /// Block in the poll until a `netpoll_break` (deadline `u64::MAX`), or return at once (any
-    /// other deadline: loom has no time to wait for). `None` if another M has claimed it.
-    /// The same publication protocol as the real reactor's (see there).
-    pub(crate) fn poll_blocking(&self, deadline: impl FnOnce() -> u64) -> Option<usize> {
-        self.poll_until
-            .compare_exchange(NOT_BLOCKED, DEADLINE_UNKNOWN, SeqCst, SeqCst)
-            .ok()?;
+    /// other deadline: loom has no time to wait for). `None` if another M holds the poll.
+    /// The same publication protocol as the real reactor's (see there). Never `patient`:
+    /// here no non-blocking poll holds the poll for longer than one step.
+    pub(crate) fn poll_blocking(
+        &self,
+        deadline: impl FnOnce() -> u64,
+        _patient: bool,
+    ) -> Option<usize> {
+        let _st = self.try_poll()?;
+        self.poll_until.store(DEADLINE_UNKNOWN, SeqCst);
         fence(SeqCst); // see `Reactor::poll_until`
         self.clock.active_dec();
         let deadline = deadline();
         self.poll_until.store(deadline, SeqCst);
-        let n = self.poll_then(true, deadline == u64::MAX, || self.clock.active_inc());
+        let n = self.poll_locked_then(deadline == u64::MAX, || self.clock.active_inc());
         self.poll_until.store(NOT_BLOCKED, SeqCst);
         Some(n)
     }
 
-    /// The poll proper: wait for a wake if `wait`, run `woke`, then take the wake if this is
-    /// the blocking poll (`blocking`); a non-blocking one leaves it readable.
-    fn poll_then(&self, blocking: bool, wait: bool, woke: impl FnOnce()) -> usize {
+    /// Take the poll, if no other M holds it (`try_lock`: acquire on success).
+    fn try_poll(&self) -> Option<PollGuard<'_>> {
+        (!self.polling.swap(true, Acquire)).then_some(PollGuard(&self.polling))
+    }
+
+    /// The poll proper: wait for a wake if `block`, then run `woke`, then take the wake.
+    fn poll_locked_then(&self, block: bool, woke: impl FnOnce()) -> usize {
         let mut readable = lock(&self.waker.readable);
-        if wait {
+        if block {
             while !*readable {
                 readable = self
                     .waker
@@ -212,24 +236,16 @@ impl Reactor {
                     .unwrap_or_else(|e| e.into_inner());
             }
         }
-        let woken = blocking && std::mem::replace(&mut *readable, false);
+        let woken = std::mem::replace(&mut *readable, false);
         drop(readable);
         woke();
         self.last_poll.store(self.now_ns(), Relaxed);
         self.polls_total.fetch_add(1, Relaxed);
         if woken {
-            // The real blocking poll's read of the break eventfd.
+            // The real poll's `WAKER_TOKEN` event.
             self.break_pending.store(false, Release);
         }
         0
-    }
-
-    /// Polls made, and readiness events they dispatched (always 0).
-    pub(crate) fn poll_counts(&self) -> (u64, u64) {
-        (
-            self.polls_total.load(Relaxed),
-            self.events_total.load(Relaxed),
-        )
     }
 
     /// When the poll last ran (ns since epoch).
@@ -259,7 +275,7 @@ mod tests {
             let r = Arc::new(Reactor::new().unwrap());
             let r2 = r.clone();
             let breaker = thread::spawn(move || r2.netpoll_break());
-            let n = r.poll_blocking(|| u64::MAX);
+            let n = r.poll_blocking(|| u64::MAX, false);
             assert_eq!(n, Some(0));
             assert!(!r.is_blocked());
             breaker.join().unwrap();
@@ -283,32 +299,13 @@ mod tests {
                 // False: nobody is blocked, so the poller, when it comes, sees the timer.
                 r2.wake_for_timer(10);
             });
-            assert_eq!(r.poll_blocking(|| timer.load(SeqCst)), Some(0));
+            assert_eq!(r.poll_blocking(|| timer.load(SeqCst), false), Some(0));
             adder.join().unwrap();
         });
     }
 
-    /// A non-blocking poll beside the blocked one, in any order with a break, never takes
-    /// the break away from it: the blocked poll always wakes. (When any poll consumed the
-    /// wake, a busy M's poll that ran between the break and the blocked M's wait left the
-    /// blocked M asleep for good, its break coalesced away: a deadlock here.)
-    /// WAKEUPS.md step 4 (`netpoll_break`).
-    #[test]
-    fn loom_netpoll_break_survives_a_non_blocking_poll() {
-        loom::model(|| {
-            let r = Arc::new(Reactor::new().unwrap());
-            let r2 = r.clone();
-            let busy = thread::spawn(move || {
-                r2.netpoll_break();
-                assert_eq!(r2.poll_nonblocking(), 0);
-            });
-            assert_eq!(r.poll_blocking(|| u64::MAX), Some(0));
-            busy.join().unwrap();
-        });
-    }
-
-    /// Only one M blocks in the poll: a second poller gets `None` while another is there,
-    /// every poll returns, and the participant count is balanced afterwards (each poll that ran
+    /// Only one M holds the poll: a second poller gets `None` while another holds it, every
+    /// poll returns, and the participant count is balanced afterwards (each poll that ran
     /// counted its M idle, then active again).
     /// WAKEUPS.md step 4 (one M blocks in the poll).
     #[test]
@@ -320,11 +317,11 @@ mod tests {
             let r2 = r.clone();
             let other = thread::spawn(move || {
                 // A deadline: returns at once whenever it gets the poll.
-                let _ = r2.poll_blocking(|| 5);
+                let _ = r2.poll_blocking(|| 5, false);
                 assert_eq!(r2.poll_nonblocking(), 0);
                 r2.netpoll_break();
             });
-            while r.poll_blocking(|| u64::MAX).is_none() {
+            while r.poll_blocking(|| u64::MAX, false).is_none() {
                 thread::yield_now();
             }
             other.join().unwrap();

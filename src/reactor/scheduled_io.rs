@@ -205,21 +205,21 @@ impl Drop for ScheduledIo {
 
 /// Translate a mio event into readiness bits.
 #[cfg(not(loom))]
-pub(crate) fn ready_bits(ev: crate::platform::EventReady) -> usize {
+pub(crate) fn ready_bits(ev: &mio::event::Event) -> usize {
     let mut r = 0;
-    if ev.readable {
+    if ev.is_readable() {
         r |= READABLE;
     }
-    if ev.writable {
+    if ev.is_writable() {
         r |= WRITABLE;
     }
-    if ev.read_closed {
+    if ev.is_read_closed() {
         r |= READ_CLOSED;
     }
-    if ev.write_closed {
+    if ev.is_write_closed() {
         r |= WRITE_CLOSED;
     }
-    if ev.error {
+    if ev.is_error() {
         r |= ERROR;
     }
     r & READY_MASK

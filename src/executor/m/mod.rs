@@ -383,15 +383,10 @@ impl M<'_> {
                     return Some(self.fresh(sched, t));
                 }
             }
-            // Go's netpoll(0): ready I/O, without blocking. Run the first task it readies.
-            // But a backlog on another P comes first (see `steal_backlog`).
-            //
-            // Go skips this while an M is blocked in the poll (it sees the events itself);
-            // gmp polls anyway: beside the blocked M, at no cost to it (`platform::Poller`).
-            // Readiness found here runs on this P at once; left to the blocked M, it costs
-            // that M's wakeup and a hand-over to a P (BENCHMARKS.md: a hyper server's CPU
-            // per request).
-            if sched.reactor.has_sources() {
+            // Go's netpoll(0): ready I/O, without blocking, unless an M is blocked in the poll
+            // (it sees the events itself). Run the first task it readies. But a backlog on
+            // another P comes first (see `steal_backlog`).
+            if sched.reactor.has_sources() && !sched.reactor.is_blocked() {
                 if let Some(t) = self.steal_backlog(sched) {
                     return Some(self.fresh(sched, t));
                 }
@@ -470,11 +465,14 @@ impl M<'_> {
     /// them 1 ms late.
     fn poll_or_stopm<'s>(&mut self, sched: &'s Arc<Sched>, was_spinning: bool) -> OutOfWork<'s> {
         let mut polled = false;
+        // While a poll is known stuck (a reserve P lent), wait out a non-blocking poll
+        // rather than park: the busy Ms that would poll may not come back.
+        let patient = sched.rescues_active() > 0;
         let parked = sched.config.hooks.park();
         let list = context::collect_ready(sched, || {
             if sched
                 .reactor
-                .poll_blocking(|| sched.poll_deadline())
+                .poll_blocking(|| sched.poll_deadline(), patient)
                 .is_some()
             {
                 polled = true;

@@ -57,8 +57,8 @@ impl Sched {
             sysmon_restarts: self.sysmon.restarts.load(Relaxed),
             timers: self.allp.iter().map(|p| p.timers.len()).sum(),
             io_sources: self.reactor.sources_len(),
-            netpoll_polls: self.reactor.poll_counts().0,
-            netpoll_events: self.reactor.poll_counts().1,
+            netpoll_polls: self.reactor.polls_total.load(Relaxed),
+            netpoll_events: self.reactor.events_total.load(Relaxed),
             // Reserve Ps (stuck-P rescue) count in the sums above, not in this list.
             per_p: all.into_iter().take(self.procs()).collect(),
         }
