@@ -58,7 +58,7 @@ pub(crate) struct Idle<M> {
 }
 
 /// A `startm`'s claim on the M blocked in the poll (see [`Idle::poll_claim`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct PollClaim {
     /// The `startm` wanted a spinning M: the poller spins once it holds the P.
     pub(crate) spinning: bool,
@@ -196,11 +196,10 @@ impl<M> IdleState<M> {
     pub(crate) fn pidleget_after_poll(&self, q: &impl Queues) -> (Option<usize>, bool) {
         let mut idle = self.lock();
         let claim = idle.poll_claim.take();
-        let spinning = claim.is_some_and(|c| c.spinning);
-        match claim.and_then(|c| c.reserve) {
-            Some(p) => (Some(p), spinning),
-            None => (self.pidleget(&mut idle, q), spinning),
-        }
+        let p = claim
+            .and_then(|c| c.reserve)
+            .or_else(|| self.pidleget(&mut idle, q));
+        (p, claim.is_some_and(|c| c.spinning))
     }
 
     /// The poller is leaving for good (shutdown): end its claim, returning a reserve P it was
