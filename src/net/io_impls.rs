@@ -7,8 +7,8 @@
 //!
 //! `impl_async_read!(Type, |this| io)` and `impl_async_write!(Type, |this| io)`, where `io`
 //! is an expression naming the `&IoSource<_>` of `this: &Type`. Reads go through
-//! [`StreamRecv`]: a TCP read also learns whether it drained the socket (`TCP_INQ`, see
-//! `crate::platform`). Writes go straight to the socket (there is no user-space buffer, so
+//! [`StreamRecv`]: a TCP read also learns whether it drained the socket (`TCP_INQ` once its
+//! reads fill their buffers, see `crate::reactor::DrainHint`). Writes go straight to the socket (there is no user-space buffer, so
 //! `poll_flush` is a no-op); `poll_close` shuts down the write direction (`shutdown(Write)`).
 
 use std::io::{self, Write};
@@ -16,24 +16,26 @@ use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 
-use crate::reactor::IoSource;
+use crate::reactor::{DrainHint, IoSource};
 
 /// One non-blocking read of a stream socket, into memory that need not be initialized.
 pub(crate) trait StreamRecv: mio::event::Source {
     /// Read into `buf`: the bytes read (the first `n` of `buf` are then initialized, and
     /// `n <= buf.len()`), and whether the socket is known to be drained after them beyond
-    /// what a short read already says (see [`IoSource::poll_read_stream`]).
-    fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)>;
+    /// what a short read already says (see [`IoSource::poll_read_stream`]). `hint` is the
+    /// source's choice of read call (TCP: plain `recv` or `TCP_INQ`, see
+    /// [`DrainHint`]).
+    fn recv(&self, buf: &mut [MaybeUninit<u8>], hint: &DrainHint) -> io::Result<(usize, bool)>;
 }
 
 impl StreamRecv for mio::net::TcpStream {
-    fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
-        crate::platform::recv_tcp_inq(self.as_raw_fd(), buf)
+    fn recv(&self, buf: &mut [MaybeUninit<u8>], hint: &DrainHint) -> io::Result<(usize, bool)> {
+        hint.recv(self.as_raw_fd(), buf)
     }
 }
 
 impl StreamRecv for mio::net::UnixStream {
-    fn recv(&self, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
+    fn recv(&self, buf: &mut [MaybeUninit<u8>], _: &DrainHint) -> io::Result<(usize, bool)> {
         let (ptr, len) = (buf.as_mut_ptr().cast::<libc::c_void>(), buf.len());
         // SAFETY: `ptr` is valid for writes of `len` bytes: it points into `buf`, which is
         // borrowed mutably for this whole call. read(2) writes at most `len` bytes there and
@@ -128,7 +130,7 @@ pub(super) fn poll_read_uninit_on<S: StreamRecv>(
     if len == 0 {
         return Poll::Ready(Ok(0));
     }
-    io.poll_read_stream(cx, len, |s| s.recv(buf))
+    io.poll_read_stream(cx, len, |s| s.recv(buf, io.drain_hint()))
 }
 
 /// `futures_io::AsyncRead` (and [`ReadUninit`]) for `$ty`: `read`/`read_vectored` on the

@@ -86,10 +86,12 @@ macro_rules! impl_stream_try_rw {
             pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
                 let $this = self;
                 let len = buf.len();
-                $io.try_read_stream(len, |s| {
+                let io = &$io;
+                io.try_read_stream(len, |s| {
                     $crate::net::io_impls::StreamRecv::recv(
                         s,
                         $crate::net::io_impls::as_uninit(buf),
+                        io.drain_hint(),
                     )
                 })
             }

@@ -22,9 +22,10 @@ use crate::reactor::IoSource;
 /// [`write_all`](TcpStream::write_all). To read in one task and write in another, split it with
 /// [`into_split`](TcpStream::into_split).
 ///
-/// Reads ask the kernel how much is left queued after them (Linux `TCP_INQ`), so a read that
-/// fills its buffer and empties the socket — a `read_exact` of a whole message — is not
-/// followed by a `recv` that can only fail with `EAGAIN`: one `recv` per message.
+/// Once a read has filled its buffer, reads ask the kernel how much is left queued after them
+/// (Linux `TCP_INQ`), so a read that fills its buffer and empties the socket — a `read_exact`
+/// of a whole message — is not followed by a `recv` that can only fail with `EAGAIN`: one
+/// `recv` per message. Until then they are plain `recv`s: a short read needs no report.
 ///
 /// Dropping the stream closes the socket.
 ///
@@ -59,8 +60,6 @@ pub struct TcpStream {
 
 impl TcpStream {
     pub(crate) fn from_mio(mio: mio::net::TcpStream) -> io::Result<TcpStream> {
-        // Reads learn whether they drained the socket (best effort; see `platform`).
-        crate::platform::enable_tcp_inq(std::os::fd::AsRawFd::as_raw_fd(&mio));
         Ok(TcpStream {
             io: IoSource::new(mio)?,
         })

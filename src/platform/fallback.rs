@@ -155,14 +155,19 @@ pub(crate) fn enable_tcp_inq(_fd: RawFd) -> bool {
     false
 }
 
-/// One `read(2)` into `buf` (retried on `EINTR`): the bytes read, and never "drained"
-/// (unknown without `TCP_INQ`; a short read still says it).
-pub(crate) fn recv_tcp_inq(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
+/// One `read(2)` into `buf` (retried on `EINTR`): the bytes read.
+pub(crate) fn recv_plain(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<usize> {
     let (ptr, len) = (buf.as_mut_ptr().cast::<libc::c_void>(), buf.len());
     // SAFETY: `ptr` is valid for writes of `len` bytes: it points into `buf`, which is
     // borrowed mutably for this whole call. read(2) writes at most `len` bytes there; `fd` is
     // the caller's open socket.
-    super::retry_eintr(|| unsafe { libc::read(fd, ptr, len) }).map(|n| (n, false))
+    super::retry_eintr(|| unsafe { libc::read(fd, ptr, len) })
+}
+
+/// [`recv_plain`], and never "drained" (unknown without `TCP_INQ`; a short read still says
+/// it).
+pub(crate) fn recv_tcp_inq(fd: RawFd, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, bool)> {
+    recv_plain(fd, buf).map(|n| (n, false))
 }
 
 #[cfg(all(test, not(loom)))]

@@ -10,7 +10,8 @@
 //!     thread's sleeps by its default 50µs of slack.
 //!   - [`enable_tcp_inq`] / [`recv_tcp_inq`]: `TCP_INQ` (Linux 4.18+), so a TCP read learns
 //!     whether it drained the socket and the reader is spared a read that only returns
-//!     `EAGAIN`.
+//!     `EAGAIN`; [`recv_plain`], the cheaper `recv(2)` for streams whose reads come back
+//!     short anyway (`reactor/drain_hint.rs` picks).
 //!   - [`pidfd_open`] (Linux 5.3+): a child's exit as a readiness event on the reactor.
 //!   - [`errno`] / [`set_errno`]: the signal handler saves and restores `errno`
 //!     (`__errno_location`, which each C library names differently).
@@ -29,8 +30,9 @@
 //!   - [`TimerFd`] never arms ([`TimerFd::set`] fails), so the reactor passes the deadline to
 //!     the poll itself (mio's timeout: whole milliseconds with epoll, finer with kqueue).
 //!   - [`set_timer_slack`] does nothing.
-//!   - [`enable_tcp_inq`] reports the option refused and [`recv_tcp_inq`] is a plain `read(2)`
-//!     that never says "drained" (unknown): only a short read clears the readiness.
+//!   - [`enable_tcp_inq`] reports the option refused; [`recv_tcp_inq`] and [`recv_plain`]
+//!     are a plain `read(2)`, and the former never says "drained" (unknown): only a short
+//!     read clears the readiness.
 //!   - [`pidfd_open`] fails with `ENOSYS`, so child processes are reaped on SIGCHLD (the path
 //!     old Linux kernels take).
 //!   - [`cpu_count`] is `std::thread::available_parallelism`.
@@ -55,16 +57,18 @@
 mod linux;
 #[cfg(all(target_os = "linux", not(miri)))]
 pub(crate) use linux::{
-    cpu_count, enable_tcp_inq, errno, gettid, monotonic_ns, pidfd_open, recv_tcp_inq, set_errno,
-    set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping, TimerFd,
+    cpu_count, enable_tcp_inq, errno, gettid, monotonic_ns, pidfd_open, recv_plain, recv_tcp_inq,
+    set_errno, set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping,
+    TimerFd,
 };
 
 #[cfg(any(not(target_os = "linux"), miri))]
 mod fallback;
 #[cfg(any(not(target_os = "linux"), miri))]
 pub(crate) use fallback::{
-    cpu_count, enable_tcp_inq, errno, gettid, monotonic_ns, pidfd_open, recv_tcp_inq, set_errno,
-    set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping, TimerFd,
+    cpu_count, enable_tcp_inq, errno, gettid, monotonic_ns, pidfd_open, recv_plain, recv_tcp_inq,
+    set_errno, set_timer_slack, socket_domain, stream_socket, thread_cpu_ns, thread_sleeping,
+    TimerFd,
 };
 
 /// On Linux the fallback is built (and tested) too, so it keeps compiling against the API.

@@ -1,5 +1,6 @@
 //! `IoSource`: a mio source registered with a runtime's reactor, with readiness futures.
 
+use super::drain_hint::DrainHint;
 use super::scheduled_io::{self as bits, Direction, ReadyEvent, ScheduledIo};
 use crate::executor::coop;
 use crate::io::{Interest, Ready};
@@ -19,6 +20,8 @@ pub(crate) struct IoSource<S: mio::event::Source> {
     shared: Arc<ScheduledIo>,
     key: usize,
     handle: Handle,
+    /// How a stream's reads learn that they drained the socket (TCP; see `drain_hint.rs`).
+    drain: DrainHint,
 }
 
 impl<S: mio::event::Source> IoSource<S> {
@@ -52,6 +55,7 @@ impl<S: mio::event::Source> IoSource<S> {
             shared,
             key,
             handle: handle.clone(),
+            drain: DrainHint::default(),
         })
     }
 
@@ -59,6 +63,12 @@ impl<S: mio::event::Source> IoSource<S> {
         self.io
             .as_ref()
             .expect("gmp: IoSource used after into_inner")
+    }
+
+    /// This source's read-call choice, for [`poll_read_stream`](Self::poll_read_stream)'s and
+    /// [`try_read_stream`](Self::try_read_stream)'s reads of a TCP stream.
+    pub(crate) fn drain_hint(&self) -> &DrainHint {
+        &self.drain
     }
 
     fn poll_io<R>(

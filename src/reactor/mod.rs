@@ -25,12 +25,16 @@
 
 pub(crate) mod clock;
 #[cfg(not(loom))]
+mod drain_hint;
+#[cfg(not(loom))]
 mod io_source;
 #[cfg(loom)]
 mod loom_netpoll;
 mod scheduled_io;
 pub(crate) mod timers;
 
+#[cfg(not(loom))]
+pub(crate) use drain_hint::DrainHint;
 #[cfg(not(loom))]
 pub(crate) use io_source::IoSource;
 #[cfg(not(loom))]
