@@ -4,7 +4,10 @@
   http_cpu_table.py cpu ROWS.tsv
       Per runtime and connection count, medians over the runs: req/s, server CPU per
       request (us; user and system), context switches per request (voluntary, i.e. a
-      thread slept and was woken, and involuntary), and gmp/tokio ratios.
+      thread slept and was woken, and involuntary), and gmp/tokio ratios; then the
+      ratios per round (each round's A B B A quadruple compared on its own, as
+      scripts/abba.sh does), which a step in the machine's speed between rounds does not
+      skew the way it skews medians pooled over rounds.
   http_cpu_table.py perf PERF.tsv
       Kernel counters per request from `perf stat` runs (runtime, conns, run, requests,
       event, count rows): medians over the runs, gmp and tokio side by side.
@@ -30,6 +33,9 @@ def cpu(path):
             n = float(r["requests"])
             runs.setdefault(key, []).append(
                 {
+                    "round": r["round"],
+                    "n": n,
+                    "secs": float(r["utime_s"]) + float(r["stime_s"]),
                     "rps": float(r["rps"]),
                     "cpu": (float(r["utime_s"]) + float(r["stime_s"])) * 1e6 / n,
                     "usr": float(r["utime_s"]) * 1e6 / n,
@@ -78,8 +84,33 @@ def cpu(path):
                     med(g, "vcs") / med(t, "vcs") if med(t, "vcs") else float("nan"),
                 )
             )
+            per_round(g, t)
         print()
     print("(us/req: server utime+stime per completed request, medians over the runs; cs: context switches)")
+
+
+def per_round(g, t):
+    """gmp/tokio per round: requests/s summed over the round's runs, and CPU seconds over
+    requests pooled within the round; then the medians of those ratios."""
+    rps, cpu = [], []
+    for rd in sorted({x["round"] for x in g} & {x["round"] for x in t}, key=int):
+        gr = [x for x in g if x["round"] == rd]
+        tr = [x for x in t if x["round"] == rd]
+        rps.append(sum(x["rps"] for x in gr) / len(gr) / (sum(x["rps"] for x in tr) / len(tr)))
+        cpu.append(
+            (sum(x["secs"] for x in gr) / sum(x["n"] for x in gr))
+            / (sum(x["secs"] for x in tr) / sum(x["n"] for x in tr))
+        )
+    if rps:
+        print(
+            "  per round: req/s %s (median %.2f), CPU/req %s (median %.2f)"
+            % (
+                " ".join("%.2f" % x for x in rps),
+                statistics.median(rps),
+                " ".join("%.2f" % x for x in cpu),
+                statistics.median(cpu),
+            )
+        )
 
 
 LINE = re.compile(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:(\d+)\s+)?(\w+)\s*$")
