@@ -63,6 +63,7 @@ pub(crate) mod m;
 pub(crate) mod metrics;
 pub(crate) mod p;
 pub(crate) mod park;
+pub(crate) mod prefetch;
 pub(crate) mod pstatus;
 pub(crate) mod rng;
 pub(crate) mod runq;
