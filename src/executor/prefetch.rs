@@ -5,8 +5,8 @@
 //! `prefetchw` (AMD's 3DNowPrefetch, Intel's PRFCHW since Broadwell) asks for the lines in
 //! the exclusive state a store needs. A plain read prefetch (`prefetcht0`) was measured and
 //! not kept: it fetches the line shared, so the store that follows still has to take it from
-//! the other core, and remote spawns got slower with it (`spawn_many_remote_idle` 1.09,
-//! 1.10 of the time without, A B B A) while `prefetchw` made them faster (0.83).
+//! the other core, and remote spawns got slower with it (`spawn_many_remote_idle` 1.095 and
+//! 1.087 of the time without, A B B A) while `prefetchw` made them faster (0.843).
 //!
 //! A hint only: it never faults, reads nothing the program can observe and writes nothing,
 //! so any address is allowed (a block freed meanwhile). Where the CPU lacks `prefetchw`

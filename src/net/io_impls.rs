@@ -7,9 +7,10 @@
 //!
 //! `impl_async_read!(Type, |this| io)` and `impl_async_write!(Type, |this| io)`, where `io`
 //! is an expression naming the `&IoSource<_>` of `this: &Type`. Reads go through
-//! [`StreamRecv`]: a TCP read also learns whether it drained the socket (`TCP_INQ` once its
-//! reads fill their buffers, see `crate::reactor::DrainHint`). Writes go straight to the socket (there is no user-space buffer, so
-//! `poll_flush` is a no-op); `poll_close` shuts down the write direction (`shutdown(Write)`).
+//! [`StreamRecv`]: a TCP read also learns whether it drained the socket (`TCP_INQ`, once the
+//! stream's full reads have been followed by empty ones: `crate::reactor::DrainHint`). Writes
+//! go straight to the socket (there is no user-space buffer, so `poll_flush` is a no-op);
+//! `poll_close` shuts down the write direction (`shutdown(Write)`).
 
 use std::io::{self, Write};
 use std::mem::MaybeUninit;

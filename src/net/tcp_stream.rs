@@ -22,10 +22,11 @@ use crate::reactor::IoSource;
 /// [`write_all`](TcpStream::write_all). To read in one task and write in another, split it with
 /// [`into_split`](TcpStream::into_split).
 ///
-/// Once a read has filled its buffer, reads ask the kernel how much is left queued after them
-/// (Linux `TCP_INQ`), so a read that fills its buffer and empties the socket — a `read_exact`
-/// of a whole message — is not followed by a `recv` that can only fail with `EAGAIN`: one
-/// `recv` per message. Until then they are plain `recv`s: a short read needs no report.
+/// Once a read that filled its buffer has been followed by one that found nothing, reads ask
+/// the kernel how much is left queued after them (Linux `TCP_INQ`), so a read that fills its
+/// buffer and empties the socket — a `read_exact` of a whole message — is not followed by a
+/// `recv` that can only fail with `EAGAIN`: one `recv` per message. Until then they are plain
+/// `recv`s, which cost less: a short read needs no report.
 ///
 /// Dropping the stream closes the socket.
 ///
