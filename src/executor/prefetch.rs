@@ -59,6 +59,7 @@ fn has_prefetchw() -> bool {
             use std::arch::x86_64::__cpuid;
             // cpuid is on every x86_64 CPU; leaf 0x8000_0001 exists when the highest
             // extended leaf (leaf 0x8000_0000's EAX) reaches it.
+            // `__cpuid` is an unsafe fn in older Rust (the MSRV is 1.80), a safe one in newer.
             #[allow(unused_unsafe)]
             // SAFETY: `cpuid` only reads identification registers.
             let has = unsafe {

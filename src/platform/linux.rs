@@ -226,23 +226,32 @@ pub(crate) fn stream_socket(domain: libc::c_int) -> io::Result<OwnedFd> {
 
 /// The address family of socket `fd` (`SO_DOMAIN`).
 pub(crate) fn socket_domain(fd: RawFd) -> io::Result<libc::c_int> {
-    let mut domain: libc::c_int = 0;
+    getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_DOMAIN)
+}
+
+/// An `int`-valued socket option of `fd` (`getsockopt(2)`).
+pub(crate) fn getsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: `domain` is a live `c_int`, writable for `len` bytes; getsockopt(2) writes at
+    // SAFETY: `value` is a live `c_int`, writable for `len` bytes; getsockopt(2) writes at
     // most that and updates `len`; `fd` is the caller's open socket.
     let rc = unsafe {
         libc::getsockopt(
             fd,
-            libc::SOL_SOCKET,
-            libc::SO_DOMAIN,
-            (&mut domain as *mut libc::c_int).cast(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
             &mut len,
         )
     };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(domain)
+    Ok(value)
 }
 
 // ---- TCP_INQ ----

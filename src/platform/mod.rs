@@ -55,6 +55,9 @@
 
 #[cfg(all(target_os = "linux", not(miri)))]
 mod linux;
+/// Tests read socket options back (`reactor/drain_hint.rs`).
+#[cfg(all(test, target_os = "linux", not(miri)))]
+pub(crate) use linux::getsockopt_int;
 #[cfg(all(target_os = "linux", not(miri)))]
 pub(crate) use linux::{
     cpu_count, enable_tcp_inq, errno, gettid, monotonic_ns, pidfd_open, recv_plain, recv_tcp_inq,

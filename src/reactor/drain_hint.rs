@@ -83,7 +83,7 @@ impl DrainHint {
     }
 }
 
-#[cfg(all(test, not(loom), target_os = "linux"))]
+#[cfg(all(test, not(loom), not(miri), target_os = "linux"))]
 mod tests {
     use super::DrainHint;
     use std::io::{self, ErrorKind, Write};
@@ -127,20 +127,7 @@ mod tests {
 
     /// The kernel's `TCP_INQ` setting of `fd` (0 or 1).
     fn inq_option(fd: i32) -> libc::c_int {
-        let mut on: libc::c_int = -1;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: `fd` is an open socket; `on` and `len` are live and sized for an int.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd,
-                libc::IPPROTO_TCP,
-                libc::TCP_INQ,
-                (&mut on as *mut libc::c_int).cast(),
-                &mut len,
-            )
-        };
-        assert_eq!(rc, 0, "{}", io::Error::last_os_error());
-        on
+        crate::platform::getsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_INQ).unwrap()
     }
 
     /// Short reads never pay for the report, nor does a full read followed by a short one
